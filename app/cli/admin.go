@@ -1,0 +1,523 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/vault"
+)
+
+const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP COMMAND [flags]
+
+  tenant create --entity-id ID --name NAME
+  tenant list
+  tenant show --entity-id ID
+  tenant update --entity-id ID --name NAME
+  tenant delete --entity-id ID
+  tenant rotate-secret --entity-id ID
+  user list --entity-id ID
+  user token --entity-id ID --user-id-from-host-app U
+  token list --entity-id ID [--user PERSISTENT_USER_ID]
+  token revoke --entity-id ID --token-id TID
+
+The daemon is found through the runtime file in the data directory (started
+if not running); with --url, ADMIN_API_KEY must hold the admin token.
+Global flags may also follow the command. --entity-id ID may be given as a
+plain argument instead.
+`
+
+// adminGlobals are the flags every admin command accepts.
+type adminGlobals struct {
+	data, url string
+	json      bool
+}
+
+func (g *adminGlobals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.data, "data", g.data, "data directory of the local daemon (default: PLEXUS_DATA_DIR or the user config dir)")
+	fs.StringVar(&g.url, "url", g.url, "base URL of a daemon to talk to (token from ADMIN_API_KEY)")
+	fs.BoolVar(&g.json, "json", g.json, "print JSON instead of a table")
+}
+
+// adminCommand is one `plexus admin GROUP COMMAND`.
+type adminCommand struct {
+	group, name string
+	run         func(ctx context.Context, a *adminRun, args []string) error
+}
+
+// adminCommands is the whole CLI surface of the admin API.
+var adminCommands = []adminCommand{
+	{"tenant", "create", adminTenantCreate},
+	{"tenant", "list", adminTenantList},
+	{"tenant", "show", adminTenantShow},
+	{"tenant", "update", adminTenantUpdate},
+	{"tenant", "delete", adminTenantDelete},
+	{"tenant", "rotate-secret", adminTenantRotate},
+	{"user", "list", adminUserList},
+	{"user", "token", adminUserToken},
+	{"token", "list", adminTokenList},
+	{"token", "revoke", adminTokenRevoke},
+}
+
+// adminRun carries what a command needs: its globals, env and the client
+// (made on first use, so flag mistakes never start a daemon).
+type adminRun struct {
+	g    adminGlobals
+	env  Env
+	name string // "tenant create", for messages
+}
+
+// Admin runs `plexus admin …`, a client of the daemon's admin API.
+func Admin(ctx context.Context, args []string, env Env) error {
+	a := &adminRun{env: env}
+	fs := flag.NewFlagSet("plexus admin", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() { fmt.Fprint(env.Stderr, adminUsage) }
+	a.g.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError("admin: %v", err)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return usageError("admin: missing command; one of: %s", strings.Join(adminGroups(), ", "))
+	}
+	group := rest[0]
+	if !contains(adminGroups(), group) {
+		return usageError("admin: unknown command %q; one of: %s", group, strings.Join(adminGroups(), ", "))
+	}
+	verbs := adminVerbs(group)
+	if len(rest) < 2 {
+		return usageError("admin %s: missing command; one of: %s", group, strings.Join(verbs, ", "))
+	}
+	for _, c := range adminCommands {
+		if c.group == group && c.name == rest[1] {
+			a.name = group + " " + c.name
+			return c.run(ctx, a, rest[2:])
+		}
+	}
+	return usageError("admin %s: unknown command %q; one of: %s", group, rest[1], strings.Join(verbs, ", "))
+}
+
+func adminGroups() []string {
+	var gs []string
+	for _, c := range adminCommands {
+		if !contains(gs, c.group) {
+			gs = append(gs, c.group)
+		}
+	}
+	return gs
+}
+
+func adminVerbs(group string) []string {
+	var vs []string
+	for _, c := range adminCommands {
+		if c.group == group {
+			vs = append(vs, c.name)
+		}
+	}
+	return vs
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// flags returns a FlagSet for the current command, with the global flags.
+func (a *adminRun) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("plexus admin "+a.name, flag.ContinueOnError)
+	fs.SetOutput(a.env.Stderr)
+	a.g.register(fs)
+	return fs
+}
+
+// parse parses args into fs. If id is non-nil, one plain argument is taken
+// as the entity id (so `tenant show acme` works like `--entity-id acme`).
+// Named flags listed in required must be non-empty afterwards.
+func (a *adminRun) parse(fs *flag.FlagSet, args []string, id *string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("admin %s: %v", a.name, err)
+	}
+	if fs.NArg() > 0 && id != nil && *id == "" {
+		*id = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return usageError("admin %s: %v", a.name, err)
+		}
+	}
+	if fs.NArg() > 0 {
+		return usageError("admin %s: unexpected argument %q", a.name, fs.Arg(0))
+	}
+	for _, name := range required {
+		if f := fs.Lookup(name); f != nil && f.Value.String() == "" {
+			return usageError("admin %s: --%s is required", a.name, name)
+		}
+	}
+	return nil
+}
+
+// client connects to the daemon: the one at --url with ADMIN_API_KEY, or
+// the local one (started if needed) with its runtime file's token.
+func (a *adminRun) client(ctx context.Context) (*localclient.Client, error) {
+	if a.g.url != "" {
+		key := a.env.Getenv("ADMIN_API_KEY")
+		if key == "" {
+			return nil, usageError("admin: --url needs the admin token in ADMIN_API_KEY")
+		}
+		return &localclient.Client{BaseURL: a.g.url, Token: key}, nil
+	}
+	dir, err := resolveDataDir(a.g.data, a.env)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{
+		DataDir: dir,
+		Exe:     a.env.Exe,
+		Env:     os.Environ(),
+		Logger:  slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start or find the plexus daemon for %s: %w", dir, err)
+	}
+	return &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token}, nil
+}
+
+// call runs fn with a client and explains an admin-token refusal.
+func (a *adminRun) call(ctx context.Context, fn func(c *localclient.Client) error) error {
+	c, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(c)
+	var ae *localclient.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		hint := "the runtime file's token was refused; is another daemon on that address?"
+		if a.g.url != "" {
+			hint = "check ADMIN_API_KEY"
+		}
+		return fmt.Errorf("admin %s: %w (%s)", a.name, err, hint)
+	}
+	if err != nil {
+		return fmt.Errorf("admin %s: %w", a.name, err)
+	}
+	return nil
+}
+
+// Output helpers.
+
+func (a *adminRun) printJSON(v any) error {
+	enc := json.NewEncoder(a.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *adminRun) table(header string, rows [][]string) error {
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *adminRun) printTenant(t vault.Tenant) error {
+	if a.g.json {
+		return a.printJSON(map[string]any{"tenant": t})
+	}
+	return a.printTenantText(a.env.Stdout, t)
+}
+
+func (a *adminRun) printTenantText(w io.Writer, t vault.Tenant) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Entity ID:\t%s\n", t.ID)
+	fmt.Fprintf(tw, "Name:\t%s\n", t.Name)
+	fmt.Fprintf(tw, "Host-app secret set:\t%s\n", yesNo(t.HasHostAppSecret))
+	fmt.Fprintf(tw, "Created:\t%s\n", fmtTime(t.CreatedAt))
+	fmt.Fprintf(tw, "Updated:\t%s\n", fmtTime(t.UpdatedAt))
+	return tw.Flush()
+}
+
+func (a *adminRun) printSecret(t vault.Tenant, secret string) error {
+	if a.g.json {
+		return a.printJSON(map[string]any{"tenant": t, "host_app_secret": secret})
+	}
+	if err := a.printTenantText(a.env.Stdout, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.env.Stdout, "\nHost-app secret: %s\n", secret)
+	fmt.Fprintf(a.env.Stdout, "This secret is shown once: store it now. Your host application sends it as\nX-Host-App-Secret to POST /%s/plexus-auth/register-user.\nTo replace it: plexus admin tenant rotate-secret --entity-id %s\n", t.ID, t.ID)
+	return nil
+}
+
+// Commands.
+
+func adminTenantCreate(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, name string
+	fs.StringVar(&id, "entity-id", "", "tenant id: 1-63 of a-z 0-9 - _ (required)")
+	fs.StringVar(&name, "name", "", "display name (required)")
+	if err := a.parse(fs, args, &id, "entity-id", "name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		t, secret, err := c.CreateTenant(ctx, id, name)
+		if err != nil {
+			return err
+		}
+		return a.printSecret(t, secret)
+	})
+}
+
+func adminTenantList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	if err := a.parse(fs, args, nil); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		ts, err := c.ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			if ts == nil {
+				ts = []vault.Tenant{}
+			}
+			return a.printJSON(map[string]any{"tenants": ts})
+		}
+		if len(ts) == 0 {
+			fmt.Fprintln(a.env.Stdout, "No tenants yet. Create one: plexus admin tenant create --entity-id ID --name NAME")
+			return nil
+		}
+		rows := make([][]string, 0, len(ts))
+		for _, t := range ts {
+			rows = append(rows, []string{t.ID, t.Name, yesNo(t.HasHostAppSecret), fmtTime(t.CreatedAt)})
+		}
+		return a.table("ENTITY ID\tNAME\tHOST-APP SECRET\tCREATED", rows)
+	})
+}
+
+func adminTenantShow(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		t, err := c.GetTenant(ctx, id)
+		if err != nil {
+			return err
+		}
+		return a.printTenant(t)
+	})
+}
+
+func adminTenantUpdate(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, name string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&name, "name", "", "new display name (required)")
+	if err := a.parse(fs, args, &id, "entity-id", "name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		t, err := c.UpdateTenant(ctx, id, name)
+		if err != nil {
+			return err
+		}
+		return a.printTenant(t)
+	})
+}
+
+func adminTenantDelete(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.Bool("yes", false, "accepted for compatibility; delete never asks")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.DeleteTenant(ctx, id); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]any{"deleted": id})
+		}
+		fmt.Fprintf(a.env.Stdout, "Deleted tenant %s with its users, tokens, sessions and credentials.\n", id)
+		return nil
+	})
+}
+
+func adminTenantRotate(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		secret, err := c.RotateHostAppSecret(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]any{"entity_id": id, "host_app_secret": secret})
+		}
+		fmt.Fprintf(a.env.Stdout, "New host-app secret for %s: %s\nThis secret is shown once: store it now. The old secret no longer works.\n", id, secret)
+		return nil
+	})
+}
+
+func adminUserList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		us, err := c.ListUsers(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			if us == nil {
+				us = []vault.User{}
+			}
+			return a.printJSON(map[string]any{"users": us})
+		}
+		if len(us) == 0 {
+			fmt.Fprintf(a.env.Stdout, "Tenant %s has no users yet.\n", id)
+			return nil
+		}
+		rows := make([][]string, 0, len(us))
+		for _, u := range us {
+			rows = append(rows, []string{u.ID, u.HostUserID, fmtTime(u.CreatedAt)})
+		}
+		return a.table("PERSISTENT USER ID\tUSER ID FROM HOST APP\tCREATED", rows)
+	})
+}
+
+func adminUserToken(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, hostUser string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&hostUser, "user-id-from-host-app", "", "the user's id in the host application (required)")
+	if err := a.parse(fs, args, &id, "entity-id", "user-id-from-host-app"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		token, uid, err := c.CreateUserToken(ctx, id, hostUser)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"plexus_user_auth_token": token, "persistent_user_id": uid})
+		}
+		fmt.Fprintf(a.env.Stdout, "User token for %s in %s (persistent user id %s):\n%s\nThis token is shown once: store it now. MCP clients send it as Authorization: Bearer.\n", hostUser, id, uid, token)
+		return nil
+	})
+}
+
+func adminTokenList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&user, "user", "", "only this persistent user id's tokens")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		ts, err := c.ListTokens(ctx, id, user)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			if ts == nil {
+				ts = []vault.TokenInfo{}
+			}
+			return a.printJSON(map[string]any{"tokens": ts})
+		}
+		if len(ts) == 0 {
+			fmt.Fprintf(a.env.Stdout, "No tokens in %s.\n", id)
+			return nil
+		}
+		rows := make([][]string, 0, len(ts))
+		for _, t := range ts {
+			status := "active"
+			if t.Revoked {
+				status = "revoked"
+			} else if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(time.Now()) {
+				status = "expired"
+			}
+			exp := "never"
+			if !t.ExpiresAt.IsZero() {
+				exp = fmtTime(t.ExpiresAt)
+			}
+			rows = append(rows, []string{t.ID, t.UserID, fmtTime(t.CreatedAt), exp, status})
+		}
+		return a.table("TOKEN ID\tPERSISTENT USER ID\tCREATED\tEXPIRES\tSTATUS", rows)
+	})
+}
+
+func adminTokenRevoke(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, tid string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&tid, "token-id", "", "id of the token to revoke, from `token list` (required)")
+	if err := a.parse(fs, args, nil, "entity-id", "token-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.RevokeToken(ctx, id, tid); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "revoked": tid})
+		}
+		fmt.Fprintf(a.env.Stdout, "Revoked token %s of %s.\n", tid, id)
+		return nil
+	})
+}
+
+// helpOK turns -h into success (the flag package already printed usage).
+func helpOK(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}

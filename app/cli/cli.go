@@ -1,0 +1,74 @@
+// Package cli holds Plexus's commands (serve, stdio, admin, open): each is a
+// function of a context, its arguments and an Env, returning an error. Flags
+// and environment variables are read here and nowhere else; main only
+// dispatches and turns the error into an exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Env is everything a command may touch outside its arguments, so tests can
+// run commands in-process.
+type Env struct {
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer // in `plexus stdio` this is the JSON-RPC channel: nothing else may write to it
+	Stderr io.Writer
+	// Exe is the path of the plexus binary, used to start the daemon.
+	Exe string
+}
+
+// ErrUsage marks a command-line mistake; main exits with status 2 for it.
+var ErrUsage = errors.New("usage")
+
+// usageError wraps ErrUsage with a message for the user.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// Run dispatches args (without the program name) to a command.
+func Run(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		return Open(ctx, nil, env)
+	}
+	switch args[0] {
+	case "serve":
+		return Serve(ctx, args[1:], env)
+	case "stdio":
+		return Stdio(ctx, args[1:], env)
+	case "admin":
+		return Admin(ctx, args[1:], env)
+	case "open":
+		return Open(ctx, args[1:], env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usageText)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, "plexus", Version)
+		return nil
+	}
+	return usageError("unknown command %q (try: plexus help)", args[0])
+}
+
+// Version is the program version, printed by `plexus version`.
+const Version = "0.1.0-dev"
+
+const usageText = `plexus — a local, multi-tenant MCP gateway
+
+Usage:
+  plexus                         open the admin UI (starts the daemon if needed)
+  plexus serve [--listen 127.0.0.1:8765] [--data DIR]
+  plexus stdio --tenant T [--data DIR]
+                                 bridge stdin/stdout JSON-RPC to the daemon (for Claude Desktop)
+  plexus admin tenant create --entity-id ID --name NAME
+  plexus admin tenant list | show ID | update ID --name NAME | delete ID | rotate-secret ID
+  plexus admin token list --entity-id ID | revoke --entity-id ID --token-id TID
+  plexus version
+
+Environment: PLEXUS_DATA_DIR, PLEXUS_LISTEN, PLEXUS_MASTER_KEY, ADMIN_API_KEY,
+HOST_APP_REGISTRATION_SECRET.
+`

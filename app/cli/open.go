@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/plexus-mcp/plexus/app"
+	"github.com/plexus-mcp/plexus/app/localclient"
+)
+
+// Open shows the admin UI: the desktop window when built with the desktop
+// tag, else the browser. It starts the daemon if needed; closing the window
+// leaves the daemon running.
+func Open(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("open", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	dataDir := fs.String("data", "", "data directory (default $PLEXUS_DATA_DIR or <user config dir>/plexus)")
+	if err := fs.Parse(args); err != nil {
+		return usageError("open: %v", err)
+	}
+	dir, err := resolveDataDir(*dataDir, env)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(env.Stderr, envOr(env, "PLEXUS_LOG_LEVEL", "info"))
+	if err != nil {
+		return err
+	}
+	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Env: os.Environ(), Logger: log})
+	if err != nil {
+		return fmt.Errorf("start the plexus daemon: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "Plexus is running at %s (data: %s)\n", rt.BaseURL(), dir)
+	return app.Show(ctx, rt.BaseURL()+"/")
+}

@@ -1,0 +1,271 @@
+// Package daemon runs `plexus serve`: it opens the vault (the one process
+// that may), binds the loopback listener, serves the MCP endpoints, the admin
+// API and the health probes, writes the runtime file that clients use to
+// find it, and shuts everything down in bounded time when its context ends.
+//
+// It never prints to stdout and never logs secrets: the local admin token
+// goes only into the 0600 runtime file.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/mcpserver"
+	"github.com/plexus-mcp/plexus/vault"
+)
+
+// DefaultListen is the address `plexus serve` binds when none is given.
+const DefaultListen = "127.0.0.1:8765"
+
+// DBFileName is the name of the bbolt file inside the data directory.
+const DBFileName = "plexus.db"
+
+// ErrAlreadyRunning is returned by Run when another daemon holds the data
+// directory. The wrapping error names that daemon's pid and address.
+var ErrAlreadyRunning = errors.New("plexus is already running")
+
+// ErrNotLoopback is returned by Run for a non-loopback listen address when
+// Config.AllowNonLoopback is false.
+var ErrNotLoopback = errors.New("listen address is not a loopback address")
+
+// Config is what `plexus serve` was asked to do. Zero values are defaults.
+type Config struct {
+	DataDir          string // required
+	Listen           string // host:port; "" = DefaultListen; port 0 picks a free port
+	AllowNonLoopback bool   // bind a non-loopback address (warned about)
+
+	AdminAPIKey       string        // ADMIN_API_KEY: a second accepted admin bearer token
+	HostAppSecret     string        // HOST_APP_REGISTRATION_SECRET: default host-app secret
+	ConformanceTenant string        // test-only: tenant that also gets the conformance fixtures
+	SessionIdleTTL    time.Duration // 0 = mcpserver's default
+	ShutdownTimeout   time.Duration // 0 = 10s
+
+	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
+	// Keyring); Path and Logger are filled in by Run.
+	Vault vault.Config
+
+	Version string
+	Logger  *slog.Logger // nil = discard
+	// Ready, if set, is called once the daemon serves and its runtime file
+	// is written (tests use it instead of polling).
+	Ready func(localclient.Runtime)
+}
+
+// Run serves until ctx ends, then shuts down gracefully: in-flight requests
+// get ShutdownTimeout to finish, streams are closed, the vault is closed and
+// the runtime file removed.
+func Run(ctx context.Context, cfg Config) (err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		return errors.New("serve: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	loopback, err := isLoopbackAddr(listen)
+	if err != nil {
+		return err
+	}
+	if !loopback {
+		if !cfg.AllowNonLoopback {
+			return fmt.Errorf("%w: %s (Plexus holds credentials and serves only this machine; pass --allow-non-loopback to bind it anyway, behind TLS)", ErrNotLoopback, listen)
+		}
+		log.Warn("Listening on a non-loopback address: anyone who can reach it can try to use Plexus", "listen", listen)
+	}
+
+	vcfg := cfg.Vault
+	vcfg.Path = filepath.Join(cfg.DataDir, DBFileName)
+	if vcfg.Logger == nil {
+		vcfg.Logger = log
+	}
+	v, err := vault.Open(ctx, vcfg)
+	if errors.Is(err, vault.ErrLocked) {
+		return alreadyRunning(cfg.DataDir)
+	}
+	if err != nil {
+		return fmt.Errorf("open vault: %w", err)
+	}
+	defer func() {
+		if cerr := v.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close vault: %w", cerr)
+		}
+	}()
+	log.Info("Vault open", "path", vcfg.Path, "keySource", string(v.KeySource()))
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another program using this port? choose another with --listen)", listen, err)
+	}
+	return serve(ctx, cfg, v, ln, log)
+}
+
+// serve runs the HTTP server on ln until ctx ends.
+func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log *slog.Logger) error {
+	token, err := newToken()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	mcpOpts := []mcpserver.Option{
+		mcpserver.WithLogger(log),
+		mcpserver.WithLocalToken(token),
+	}
+	if cfg.SessionIdleTTL > 0 {
+		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
+	}
+	if cfg.HostAppSecret != "" {
+		mcpOpts = append(mcpOpts, mcpserver.WithDefaultHostAppSecret(cfg.HostAppSecret))
+	}
+	if cfg.ConformanceTenant != "" {
+		log.Warn("Conformance fixtures enabled (test only)", "tenant", cfg.ConformanceTenant)
+		mcpOpts = append(mcpOpts, mcpserver.WithConformanceTenant(cfg.ConformanceTenant))
+	}
+	mcp := mcpserver.New(v, mcpOpts...)
+
+	mux := http.NewServeMux()
+	mcp.Routes(mux)
+	mux.Handle("/api/v1/", adminapi.New(v, adminapi.Options{
+		Tokens:          []string{token, cfg.AdminAPIKey},
+		Logger:          log,
+		OnTenantDeleted: mcp.ForgetTenant,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := v.SchemaVersion(r.Context()); err != nil {
+			log.ErrorContext(r.Context(), "Readiness check failed", "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "vault unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Plexus %s is running.\nMCP endpoint: http://%s/{tenant}/mcp\nAdmin API: http://%s/api/v1/\n", cfg.Version, r.Host, r.Host)
+	})
+
+	// Long-lived streams (GET SSE, subscriptions/listen) end when shutdown
+	// begins; ordinary requests are left to finish.
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
+	handler := guard(ln.Addr().String(), cfg.AllowNonLoopback, endStreamsOn(stopping, mux))
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+
+	rt := localclient.Runtime{
+		PID:       os.Getpid(),
+		Addr:      ln.Addr().String(),
+		Token:     token,
+		StartedAt: time.Now().UTC(),
+		Version:   cfg.Version,
+	}
+	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
+		ln.Close()
+		return fmt.Errorf("write runtime file: %w", err)
+	}
+	defer func() {
+		if err := localclient.RemoveRuntime(cfg.DataDir, rt.PID); err != nil {
+			log.Warn("Could not remove runtime file", "error", err)
+		}
+	}()
+
+	bg, cancelBG := context.WithCancel(ctx)
+	defer cancelBG()
+	go func() {
+		if err := mcp.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("Background work stopped", "error", err)
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("Plexus serving", "addr", rt.Addr, "pid", rt.PID, "dataDir", cfg.DataDir)
+	if cfg.Ready != nil {
+		cfg.Ready(rt)
+	}
+
+	select {
+	case err := <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("Shutting down")
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	stop()
+	cancelBG()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("Graceful shutdown timed out; closing connections", "error", err)
+		srv.Close()
+	}
+	log.Info("Stopped")
+	return nil
+}
+
+// alreadyRunning builds the error for a data directory held by another
+// daemon, naming it when its runtime file says who it is.
+func alreadyRunning(dataDir string) error {
+	rt, err := localclient.ReadRuntime(dataDir)
+	if err != nil {
+		return fmt.Errorf("%w: another plexus process holds %s", ErrAlreadyRunning, dataDir)
+	}
+	return fmt.Errorf("%w: pid %d serves %s at %s", ErrAlreadyRunning, rt.PID, dataDir, rt.BaseURL())
+}
+
+// isLoopbackAddr reports whether host:port names only this machine.
+func isLoopbackAddr(hostport string) (bool, error) {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false, fmt.Errorf("listen address %q: want host:port, e.g. %s: %w", hostport, DefaultListen, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+// newToken makes the local admin token, written only to the runtime file.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate local token: %w", err)
+	}
+	return "plxl_" + base64.RawURLEncoding.EncodeToString(b), nil
+}

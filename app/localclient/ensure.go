@@ -1,0 +1,205 @@
+package localclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// LogFileName is the file in the data directory that a daemon started by
+// EnsureDaemon writes its stdout and stderr to (appended).
+const LogFileName = "plexus.log"
+
+const (
+	defaultEnsureTimeout = 15 * time.Second
+	// maxSpawns bounds how often one EnsureDaemon call starts a daemon. A
+	// spawned daemon that exits at once (another one holds the data
+	// directory, or one was just shutting down) is started again, a little
+	// later, at most this many times in total.
+	maxSpawns = 3
+	// respawnGap is the least time between two spawns by one call.
+	respawnGap = time.Second
+	// tailLines is how many lines of the log a start-up failure quotes.
+	tailLines = 10
+)
+
+// EnsureOptions configures EnsureDaemon.
+type EnsureOptions struct {
+	DataDir string   // required
+	Exe     string   // the plexus binary; required when a daemon must be started
+	Args    []string // default: serve --data DataDir
+	Env     []string // the daemon's environment; nil inherits this process's
+	// Timeout bounds the wait for a started daemon to answer; default 15s.
+	Timeout time.Duration
+	Logger  *slog.Logger // default: discard
+
+	// onSpawn, if set, is told about every process started (tests kill them).
+	onSpawn func(*os.Process)
+}
+
+// EnsureDaemon returns the runtime of a live daemon for o.DataDir, starting
+// one when none answers. A started daemon is detached (its own session or
+// process group), reads /dev/null and appends its output to
+// DataDir/plexus.log, and outlives the caller.
+//
+// The daemon itself guarantees a single instance per data directory (it
+// takes the bbolt lock before it binds or writes the runtime file), so
+// concurrent callers may each start one: the extras exit at once and every
+// caller ends up with the runtime of the one that won. On timeout the error
+// names the log file and quotes its last lines.
+func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
+	if o.DataDir == "" {
+		return Runtime{}, errors.New("ensure plexus daemon: no data directory given")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := liveRuntime(ctx, o.DataDir)
+	if err == nil {
+		return r, nil
+	}
+	if errors.Is(err, ErrInsecureRuntime) {
+		return Runtime{}, fmt.Errorf("ensure plexus daemon: %w", err)
+	}
+	if o.Exe == "" {
+		return Runtime{}, fmt.Errorf("ensure plexus daemon: no executable to start one: %w", err)
+	}
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return Runtime{}, fmt.Errorf("ensure plexus daemon: %w", err)
+	}
+	o.DataDir = dir
+	if o.Args == nil {
+		o.Args = []string{"serve", "--data", dir}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = defaultEnsureTimeout
+	}
+	logPath := filepath.Join(dir, LogFileName)
+
+	wait, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	log.Info("Starting plexus daemon", "exe", o.Exe, "dataDir", dir, "logFile", logPath)
+	exited, err := spawn(o, logPath)
+	if err != nil {
+		return Runtime{}, err
+	}
+	spawns, lastSpawn := 1, time.Now()
+	delay := 20 * time.Millisecond
+	for {
+		r, err := liveRuntime(wait, dir)
+		if err == nil {
+			log.Info("Plexus daemon is ready", "pid", r.PID, "addr", r.Addr)
+			return r, nil
+		}
+		select {
+		case <-wait.Done():
+			if ctx.Err() != nil {
+				return Runtime{}, fmt.Errorf("wait for plexus daemon: %w", ctx.Err())
+			}
+			return Runtime{}, fmt.Errorf("plexus daemon did not become ready within %s (%w); its log %s ends with:\n%s",
+				timeout, err, logPath, logTail(logPath, tailLines))
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+
+		select {
+		case <-exited:
+			if spawns >= maxSpawns || time.Since(lastSpawn) < respawnGap {
+				continue
+			}
+			log.Info("Started daemon exited before another answered; starting again", "attempt", spawns+1)
+			if exited, err = spawn(o, logPath); err != nil {
+				return Runtime{}, err
+			}
+			spawns, lastSpawn = spawns+1, time.Now()
+		default:
+		}
+	}
+}
+
+// liveRuntime reads the runtime file in dataDir and pings its daemon.
+func liveRuntime(ctx context.Context, dataDir string) (Runtime, error) {
+	r, err := ReadRuntime(dataDir)
+	if err != nil {
+		return Runtime{}, err
+	}
+	if err := Ping(ctx, r); err != nil {
+		return Runtime{}, err
+	}
+	return r, nil
+}
+
+// spawn starts o.Exe detached, with its output appended to logPath. The
+// returned channel is closed when the process exits; the process is reaped
+// so a daemon that loses the start race does not linger as a zombie under a
+// long-lived caller.
+func spawn(o EnsureOptions, logPath string) (<-chan struct{}, error) {
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("start plexus daemon: %w", err)
+	}
+	lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("start plexus daemon: open log: %w", err)
+	}
+	defer lf.Close() // the child has its own copy
+
+	// Not CommandContext: the daemon must outlive ctx and this process.
+	cmd := exec.Command(o.Exe, o.Args...)
+	cmd.Stdin = nil // /dev/null
+	cmd.Stdout = lf
+	cmd.Stderr = lf
+	cmd.Env = o.Env
+	cmd.SysProcAttr = detachedAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start plexus daemon %s: %w", o.Exe, err)
+	}
+	if o.onSpawn != nil {
+		o.onSpawn(cmd.Process)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return exited, nil
+}
+
+// logTail returns the last n lines of the file at path, or a note saying
+// why it could not be read.
+func logTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read log: %v)", err)
+	}
+	defer f.Close()
+	const maxTail = 16 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxTail {
+		if _, err := f.Seek(fi.Size()-maxTail, io.SeekStart); err != nil {
+			return fmt.Sprintf("(cannot read log: %v)", err)
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxTail))
+	if err != nil {
+		return fmt.Sprintf("(cannot read log: %v)", err)
+	}
+	lines := strings.Split(string(bytes.TrimRight(data, "\r\n")), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return "(log is empty)"
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,810 @@
+// Package bridge is the core of `plexus stdio`: it copies newline-delimited
+// JSON-RPC between an MCP client's stdin/stdout and a streamable HTTP MCP
+// endpoint (the daemon's /{tenant}/mcp), in both directions. It posts every
+// client message, keeps the session id and negotiated protocol version,
+// turns JSON and SSE responses into one line each, keeps the session's GET
+// stream open for server notifications and server-to-client requests, and
+// answers failed requests with JSON-RPC errors the user can act on.
+//
+// It must never write anything but JSON-RPC messages, one per line, to its
+// stdout, never log the token, and never crash on input: oversized or broken
+// lines get a JSON-RPC error. It uses only the standard library, so it does
+// not depend on the MCP server implementation it talks to.
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxLineBytes bounds one JSON-RPC message, in either direction,
+// when Config.MaxLineBytes is zero.
+const DefaultMaxLineBytes = 16 << 20
+
+const (
+	maxInFlight     = 64               // concurrent requests being posted
+	drainTimeout    = 5 * time.Second  // wait for in-flight requests after stdin closes
+	abortTimeout    = time.Second      // wait for cancelled requests to unwind
+	sendTimeout     = 30 * time.Second // a notification or response POST
+	deleteTimeout   = 3 * time.Second  // the best-effort DELETE of the session
+	listenMinDelay  = 250 * time.Millisecond
+	listenMaxDelay  = 30 * time.Second
+	listenMaxFails  = 10              // consecutive failed GET attempts before giving up
+	listenHealthy   = 5 * time.Second // a GET stream open this long resets the backoff
+	maxErrorBody    = 64 << 10        // bytes of an HTTP error body read
+	errorSnippetLen = 200             // bytes of a non-JSON error body quoted to the user
+)
+
+// JSON-RPC error codes the bridge produces itself.
+const (
+	codeParseError     = -32700
+	codeInvalidRequest = -32600
+	codeInternalError  = -32603
+	// codeDaemonError is used for an HTTP error from the daemon that did
+	// not carry a JSON-RPC error of its own.
+	codeDaemonError = -32000
+)
+
+// Headers of the streamable HTTP transport.
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "Mcp-Protocol-Version"
+	headerMethod          = "Mcp-Method"
+	headerName            = "Mcp-Name"
+	headerLastEventID     = "Last-Event-ID"
+	metaProtocolVersion   = "io.modelcontextprotocol/protocolVersion"
+)
+
+// Config says where the bridge posts and how.
+type Config struct {
+	// URL is the MCP endpoint, e.g. http://127.0.0.1:8765/acme/mcp.
+	URL string
+	// Token is sent as "Authorization: Bearer <Token>" when not empty.
+	Token string
+	// HTTPClient is used for every request; nil means a client for
+	// loopback use with no proxy and no overall timeout (streams are long).
+	HTTPClient *http.Client
+	// Logger receives diagnostics; nil means a text logger on stderr.
+	Logger *slog.Logger
+	// MaxLineBytes bounds one message; 0 means DefaultMaxLineBytes.
+	MaxLineBytes int
+}
+
+// Run bridges stdin to cfg.URL and the responses and server messages back
+// to stdout until stdin closes or ctx ends. After stdin closes it waits (up
+// to 5s) for requests still in flight, stops the GET stream, deletes the
+// session (best effort) and returns nil. When ctx ends first it returns
+// ctx's error; when stdout cannot be written it returns that error. Run
+// cannot interrupt a blocked read of stdin: the goroutine reading it ends
+// when the read returns.
+func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) error {
+	if cfg.URL == "" {
+		return errors.New("bridge: no MCP endpoint URL")
+	}
+	b := newBridge(cfg, stdout)
+
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	b.out.onError = func(err error) { cancelRun(fmt.Errorf("write stdout: %w", err)) }
+	reqCtx, cancelReqs := context.WithCancel(runCtx)
+	defer cancelReqs()
+
+	lines := make(chan inputLine)
+	go b.readStdin(runCtx, stdin, lines)
+
+loop:
+	for {
+		select {
+		case <-runCtx.Done():
+			break loop
+		case l, ok := <-lines:
+			if !ok {
+				break loop
+			}
+			b.handleLine(reqCtx, l)
+		}
+	}
+
+	if !waitGroup(&b.inflight, drainTimeout) {
+		b.log.Warn("Requests still in flight after stdin closed; cancelling them", "timeout", drainTimeout)
+	}
+	cancelReqs()
+	waitGroup(&b.inflight, abortTimeout)
+	b.stopListening()
+	b.deleteSession(context.WithoutCancel(ctx))
+	b.out.close()
+
+	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
+		return cause // stdout failed
+	}
+	return ctx.Err()
+}
+
+// inputLine is one line of stdin; tooLong marks a line cut at the limit.
+type inputLine struct {
+	data    []byte
+	tooLong bool
+}
+
+// message is a JSON-RPC message as far as the bridge needs to read it.
+type message struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+func (m *message) hasID() bool {
+	return len(m.ID) > 0 && !bytes.Equal(bytes.TrimSpace(m.ID), []byte("null"))
+}
+
+// meta reads what the HTTP headers mirror from params: the protocol version
+// of a modern-era (2026-07-28) message and the Mcp-Name value.
+func (m *message) meta() (version, name string, hasName bool) {
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+		Name string                     `json:"name"`
+		URI  string                     `json:"uri"`
+	}
+	if len(m.Params) == 0 || json.Unmarshal(m.Params, &p) != nil {
+		return "", "", false
+	}
+	if raw, ok := p.Meta[metaProtocolVersion]; ok {
+		_ = json.Unmarshal(raw, &version)
+	}
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		return version, p.Name, true
+	case "resources/read":
+		return version, p.URI, true
+	}
+	return version, "", false
+}
+
+type bridge struct {
+	url      string
+	token    string
+	client   *http.Client
+	log      *slog.Logger
+	maxBytes int
+	out      *lineWriter
+
+	inflight sync.WaitGroup
+	sem      chan struct{}
+
+	mu              sync.Mutex
+	sessionID       string
+	protocolVersion string
+	listenCancel    context.CancelFunc
+	listenDone      chan struct{}
+}
+
+func newBridge(cfg Config, stdout io.Writer) *bridge {
+	b := &bridge{
+		url:      cfg.URL,
+		token:    cfg.Token,
+		client:   cfg.HTTPClient,
+		log:      cfg.Logger,
+		maxBytes: cfg.MaxLineBytes,
+		out:      &lineWriter{w: stdout},
+		sem:      make(chan struct{}, maxInFlight),
+	}
+	if b.client == nil {
+		b.client = &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        maxInFlight,
+			MaxIdleConnsPerHost: maxInFlight,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if b.maxBytes <= 0 {
+		b.maxBytes = DefaultMaxLineBytes
+	}
+	return b
+}
+
+// readStdin sends stdin's lines to out and closes it at EOF or on error.
+func (b *bridge) readStdin(ctx context.Context, stdin io.Reader, out chan<- inputLine) {
+	defer close(out)
+	br := bufio.NewReaderSize(stdin, 64<<10)
+	for {
+		data, err := readLine(br, b.maxBytes)
+		l := inputLine{data: data}
+		switch {
+		case errors.Is(err, errLineTooLong):
+			l.tooLong = true
+		case errors.Is(err, io.EOF):
+			return
+		case err != nil:
+			b.log.Warn("Reading stdin failed; stopping", "error", err)
+			return
+		}
+		select {
+		case out <- l:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// handleLine answers a broken line or forwards a message.
+func (b *bridge) handleLine(ctx context.Context, l inputLine) {
+	data := bytes.TrimSpace(l.data)
+	if len(data) == 0 && !l.tooLong {
+		return
+	}
+	if l.tooLong {
+		id, _ := peekID(data)
+		b.log.Warn("Dropped an over-long message", "limitBytes", b.maxBytes)
+		b.writeError(id, codeParseError, fmt.Sprintf("message is larger than the bridge's limit of %d bytes", b.maxBytes), nil)
+		return
+	}
+	if !json.Valid(data) {
+		id, _ := peekID(data)
+		b.writeError(id, codeParseError, "parse error: the line is not valid JSON", nil)
+		return
+	}
+	var m message
+	if data[0] != '{' || json.Unmarshal(data, &m) != nil {
+		id, _ := peekID(data)
+		b.writeError(id, codeInvalidRequest, "invalid request: want one JSON-RPC message object per line", nil)
+		return
+	}
+	switch {
+	case m.Method != "" && m.hasID() && m.Method == "initialize":
+		// Synchronous: nothing else may be posted before the session exists.
+		b.post(ctx, &m, data)
+	case m.Method != "" && m.hasID():
+		select {
+		case b.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		b.inflight.Add(1)
+		go func() {
+			defer b.inflight.Done()
+			defer func() { <-b.sem }()
+			b.post(ctx, &m, data)
+		}()
+	case m.Method != "" || m.hasID():
+		// A notification, or the client's answer to a server request:
+		// posted in order, with a deadline.
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		b.post(sctx, &m, data)
+		cancel()
+		if m.Method == "notifications/initialized" {
+			b.startListening(ctx)
+		}
+	default:
+		b.writeError(nil, codeInvalidRequest, "invalid request: no method and no id", nil)
+	}
+}
+
+// post sends one message and forwards what comes back.
+func (b *bridge) post(ctx context.Context, m *message, body []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
+	if err != nil {
+		b.fail(m, codeInternalError, fmt.Sprintf("bridge cannot build a request for %s: %v", b.url, err))
+		return
+	}
+	b.setHeaders(req.Header, m)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return // shutting down
+		}
+		b.fail(m, codeInternalError, fmt.Sprintf("cannot reach the plexus daemon at %s: %v; is `plexus serve` running?", b.url, unwrapURLError(err)))
+		return
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b.httpError(m, resp)
+		return
+	}
+	if m.Method == "initialize" {
+		if sid := resp.Header.Get(headerSessionID); sid != "" {
+			b.mu.Lock()
+			b.sessionID = sid
+			b.mu.Unlock()
+		}
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		if m.Method != "" && m.hasID() {
+			b.fail(m, codeInternalError, "the plexus daemon accepted the request but sent no answer")
+		}
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mt {
+	case "text/event-stream":
+		answered := b.forwardStream(ctx, resp.Body, m)
+		if m.Method != "" && m.hasID() && !answered && ctx.Err() == nil {
+			b.fail(m, codeInternalError, "the plexus daemon closed the response stream before answering; try again")
+		}
+	case "application/json", "":
+		data, err := io.ReadAll(io.LimitReader(resp.Body, int64(b.maxBytes)+1))
+		switch {
+		case err != nil:
+			b.fail(m, codeInternalError, fmt.Sprintf("reading the plexus daemon's response failed: %v", err))
+		case len(data) > b.maxBytes:
+			b.fail(m, codeInternalError, fmt.Sprintf("the plexus daemon's response is larger than the bridge's limit of %d bytes", b.maxBytes))
+		case len(bytes.TrimSpace(data)) == 0:
+			if m.Method != "" && m.hasID() {
+				b.fail(m, codeInternalError, "the plexus daemon sent an empty response")
+			}
+		default:
+			if !b.forward(data, m) && m.Method != "" && m.hasID() {
+				b.fail(m, codeInternalError, "the plexus daemon sent a response that is not JSON-RPC")
+			}
+		}
+	default:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		b.fail(m, codeInternalError, fmt.Sprintf("the plexus daemon answered with unexpected content type %q", mt))
+	}
+}
+
+// setHeaders sets the transport headers for m.
+func (b *bridge) setHeaders(h http.Header, m *message) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json, text/event-stream")
+	if b.token != "" {
+		h.Set("Authorization", "Bearer "+b.token)
+	}
+	version, name, hasName := m.meta()
+	if version != "" {
+		// Modern era (2026-07-28): no session; the version, method and
+		// name travel in headers as well as in the body.
+		h.Set(headerProtocolVersion, version)
+		if m.Method != "" {
+			h.Set(headerMethod, m.Method)
+		}
+		if hasName {
+			h.Set(headerName, encodeHeaderValue(name))
+		}
+		return
+	}
+	if m.Method == "initialize" {
+		return
+	}
+	b.mu.Lock()
+	sid, pv := b.sessionID, b.protocolVersion
+	b.mu.Unlock()
+	if sid != "" {
+		h.Set(headerSessionID, sid)
+	}
+	if pv != "" {
+		h.Set(headerProtocolVersion, pv)
+	}
+}
+
+// forwardStream writes every message event of an SSE body to stdout and
+// reports whether one of them answered m.
+func (b *bridge) forwardStream(ctx context.Context, body io.Reader, m *message) (answered bool) {
+	sr := newSSEReader(body, b.maxBytes)
+	for {
+		ev, err := sr.next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				b.log.Warn("Response stream from the daemon broke off", "error", err)
+			}
+			return answered
+		}
+		if ev.Event != "" && ev.Event != "message" {
+			continue
+		}
+		if b.forward([]byte(ev.Data), m) && m != nil && isResponseTo([]byte(ev.Data), m.ID) {
+			answered = true
+		}
+	}
+}
+
+// forward writes one message from the daemon to stdout, noting the
+// negotiated protocol version when it answers initialize. It reports
+// whether the data was a JSON object and was written.
+func (b *bridge) forward(data []byte, m *message) bool {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
+		b.log.Warn("Dropped a message from the daemon that is not a JSON object", "bytes", len(data))
+		return false
+	}
+	if m != nil && m.Method == "initialize" && isResponseTo(data, m.ID) {
+		var r struct {
+			Result struct {
+				ProtocolVersion string `json:"protocolVersion"`
+			} `json:"result"`
+		}
+		if json.Unmarshal(data, &r) == nil && r.Result.ProtocolVersion != "" {
+			b.mu.Lock()
+			b.protocolVersion = r.Result.ProtocolVersion
+			b.mu.Unlock()
+		}
+	}
+	b.out.write(data)
+	return true
+}
+
+// httpError answers a request the daemon refused with a JSON-RPC error that
+// carries the request's id; for other messages it only logs.
+func (b *bridge) httpError(m *message, resp *http.Response) {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if !(m.Method != "" && m.hasID()) {
+		b.log.Warn("The daemon refused a message", "method", m.Method, "status", resp.StatusCode, "body", snippet(body))
+		return
+	}
+	var e struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && isErrorObject(e.Error) {
+		b.writeMessage(map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": e.Error})
+		return
+	}
+	msg := fmt.Sprintf("plexus daemon answered %s", resp.Status)
+	if s := snippet(body); s != "" {
+		msg += ": " + s
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		msg += " (the bridge's local token was refused; restart this MCP server in your client so `plexus stdio` reads the daemon's current token)"
+	case resp.StatusCode == http.StatusNotFound && m.Method != "initialize" && b.hasSession():
+		msg += " (the session is unknown or expired, e.g. after the daemon restarted; restart this MCP server in your client)"
+	case resp.StatusCode == http.StatusNotFound:
+		msg += " (check the tenant given to `plexus stdio --tenant`; `plexus admin tenant list` shows them)"
+	case resp.StatusCode >= 500:
+		msg += " (see the plexus daemon's log)"
+	}
+	b.writeError(m.ID, codeDaemonError, msg, map[string]any{"httpStatus": resp.StatusCode})
+}
+
+func (b *bridge) hasSession() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sessionID != ""
+}
+
+// fail answers m with an error when it is a request, and logs otherwise.
+func (b *bridge) fail(m *message, code int, msg string) {
+	if m.Method != "" && m.hasID() {
+		b.writeError(m.ID, code, msg, nil)
+		return
+	}
+	b.log.Warn("Could not deliver a message to the daemon", "method", m.Method, "error", msg)
+}
+
+// writeError writes a JSON-RPC error response; a nil id becomes null.
+func (b *bridge) writeError(id json.RawMessage, code int, msg string, data any) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	e := map[string]any{"code": code, "message": msg}
+	if data != nil {
+		e["data"] = data
+	}
+	b.writeMessage(map[string]any{"jsonrpc": "2.0", "id": id, "error": e})
+}
+
+func (b *bridge) writeMessage(v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		b.log.Error("Could not encode a message", "error", err)
+		return
+	}
+	b.out.write(data)
+}
+
+// startListening opens the session's GET stream in the background,
+// replacing any earlier one. Without a session there is nothing to open.
+func (b *bridge) startListening(ctx context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sessionID == "" {
+		return
+	}
+	if b.listenCancel != nil {
+		b.listenCancel()
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	b.listenCancel, b.listenDone = cancel, done
+	sid := b.sessionID
+	go func() {
+		defer close(done)
+		b.listen(lctx, sid)
+	}()
+}
+
+// stopListening closes the GET stream and waits (bounded) for it to end.
+func (b *bridge) stopListening() {
+	b.mu.Lock()
+	cancel, done := b.listenCancel, b.listenDone
+	b.listenCancel, b.listenDone = nil, nil
+	b.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(abortTimeout):
+	}
+}
+
+// listen keeps the GET stream of session sid open, reconnecting with capped
+// exponential backoff, until ctx ends, the server says it offers no stream,
+// or too many attempts in a row fail.
+func (b *bridge) listen(ctx context.Context, sid string) {
+	delay := listenMinDelay
+	fails := 0
+	lastID := ""
+	for ctx.Err() == nil {
+		start := time.Now()
+		stop := b.listenOnce(ctx, sid, &lastID)
+		if stop || ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) >= listenHealthy {
+			delay, fails = listenMinDelay, 0
+		} else if fails++; fails >= listenMaxFails {
+			b.log.Warn("Giving up on the daemon's notification stream", "attempts", fails)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, listenMaxDelay)
+	}
+}
+
+// listenOnce runs one GET stream and reports whether to stop for good.
+func (b *bridge) listenOnce(ctx context.Context, sid string, lastID *string) (stop bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
+	if err != nil {
+		b.log.Warn("Cannot open the daemon's notification stream", "error", err)
+		return true
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	req.Header.Set(headerSessionID, sid)
+	b.mu.Lock()
+	if b.protocolVersion != "" {
+		req.Header.Set(headerProtocolVersion, b.protocolVersion)
+	}
+	b.mu.Unlock()
+	if *lastID != "" {
+		req.Header.Set(headerLastEventID, *lastID)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Info("Notification stream could not connect; will retry", "error", unwrapURLError(err))
+		}
+		return false
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusMethodNotAllowed:
+		b.log.Info("The daemon offers no notification stream for this session")
+		return true
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		b.log.Warn("The daemon refused the notification stream", "status", resp.StatusCode, "body", snippet(body))
+		return true
+	case resp.StatusCode != http.StatusOK:
+		b.log.Info("Notification stream failed; will retry", "status", resp.StatusCode)
+		return false
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		b.log.Warn("The daemon's notification stream is not an event stream", "contentType", mt)
+		return true
+	}
+	sr := newSSEReader(resp.Body, b.maxBytes)
+	for {
+		ev, err := sr.next()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				b.log.Info("Notification stream broke off; will reconnect", "error", err)
+			}
+			*lastID = sr.lastID
+			return false
+		}
+		*lastID = ev.ID
+		if ev.Event != "" && ev.Event != "message" {
+			continue
+		}
+		b.forward([]byte(ev.Data), nil)
+	}
+}
+
+// deleteSession ends the session on the daemon, best effort.
+func (b *bridge) deleteSession(ctx context.Context) {
+	b.mu.Lock()
+	sid, pv := b.sessionID, b.protocolVersion
+	b.mu.Unlock()
+	if sid == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, b.url, nil)
+	if err != nil {
+		return
+	}
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	req.Header.Set(headerSessionID, sid)
+	if pv != "" {
+		req.Header.Set(headerProtocolVersion, pv)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.log.Info("Could not end the session on the daemon", "error", unwrapURLError(err))
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+}
+
+// lineWriter writes whole messages to stdout, one per line, one at a time.
+// After close it drops writes; after a failed write it reports once.
+type lineWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	closed  bool
+	failed  bool
+	onError func(error)
+	buf     bytes.Buffer
+}
+
+func (lw *lineWriter) write(msg []byte) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if lw.closed || lw.failed {
+		return
+	}
+	lw.buf.Reset()
+	if err := json.Compact(&lw.buf, msg); err != nil {
+		return // callers pass valid JSON; never write a broken line
+	}
+	lw.buf.WriteByte('\n')
+	if _, err := lw.w.Write(lw.buf.Bytes()); err != nil {
+		lw.failed = true
+		if lw.onError != nil {
+			lw.onError(err)
+		}
+	}
+}
+
+func (lw *lineWriter) close() {
+	lw.mu.Lock()
+	lw.closed = true
+	lw.mu.Unlock()
+}
+
+// isResponseTo reports whether data is a response (no method) whose id
+// equals id.
+func isResponseTo(data []byte, id json.RawMessage) bool {
+	if len(id) == 0 {
+		return false
+	}
+	var r struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	if json.Unmarshal(data, &r) != nil || r.Method != "" || len(r.ID) == 0 {
+		return false
+	}
+	return sameID(r.ID, id)
+}
+
+// sameID compares two JSON-RPC ids by value (1 and 1.0 are the same).
+func sameID(a, b json.RawMessage) bool {
+	if bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b)) {
+		return true
+	}
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	switch x := va.(type) {
+	case string:
+		y, ok := vb.(string)
+		return ok && x == y
+	case float64:
+		y, ok := vb.(float64)
+		return ok && x == y
+	}
+	return false
+}
+
+// isErrorObject reports whether raw is a JSON-RPC error object.
+func isErrorObject(raw json.RawMessage) bool {
+	var e struct {
+		Code    *int    `json:"code"`
+		Message *string `json:"message"`
+	}
+	return len(raw) > 0 && json.Unmarshal(raw, &e) == nil && e.Code != nil && e.Message != nil
+}
+
+// snippet is the start of an error body, on one line, for messages.
+func snippet(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if len(s) > errorSnippetLen {
+		s = s[:errorSnippetLen] + "…"
+	}
+	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+}
+
+// encodeHeaderValue applies the 2026-07-28 header encoding: values that are
+// not plain printable ASCII, or that have leading or trailing blanks, are
+// sent as =?base64?...?=.
+func encodeHeaderValue(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			plain = false
+			break
+		}
+	}
+	if s != "" && (s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		plain = false
+	}
+	if strings.HasPrefix(s, "=?base64?") && strings.HasSuffix(s, "?=") {
+		plain = false
+	}
+	if plain {
+		return s
+	}
+	return "=?base64?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the method
+// and URL that the caller's message already names.
+func unwrapURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// waitGroup waits for wg up to d and reports whether it finished.
+func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}

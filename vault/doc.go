@@ -1,0 +1,41 @@
+// Package vault owns Plexus's persistent state: the bbolt data file and the
+// master key that seals every secret in it.
+//
+// A Vault is opened once per process by the daemon (plexus serve). Open takes
+// bbolt's exclusive file lock, obtains the master key, checks it against a
+// sealed canary and applies schema migrations. The master key comes, in
+// order, from the OS keyring (go-keyring, service "plexus"; created there on
+// first start), PLEXUS_MASTER_KEY (base64 of 32 bytes), a passphrase
+// (PLEXUS_PASSPHRASE or Config.Passphrase; Argon2id), or a plain key file
+// the user asked for explicitly (Config.KeyFile). The vault records which
+// source made it, so a later run never silently creates a second key.
+//
+// # Records
+//
+// The file holds tenants, users, user tokens, MCP sessions and session
+// values, and (from the next issue) credentials. Tenant-scoped records are
+// keyed "tenant\x00…", so DeleteTenant removes everything a tenant owns in one
+// transaction.
+//
+// # Secrets
+//
+// No secret is written in the clear. Tokens and host-app secrets are stored
+// as SHA-256 hashes only; values (session values, credentials) are sealed
+// with AES-256-GCM under a data key derived from the master key with
+// HKDF-SHA256. The additional authenticated data names the record (for
+// example "session-value|acme|<sid>|<key>"), so a sealed value copied to
+// another tenant's, user's or session's record fails to open with ErrDecrypt.
+// Error strings and log lines never contain secret values.
+//
+// # Caveats
+//
+// Nothing outside this package may touch the bbolt file or the keyring:
+// bbolt allows one writer process, and the master key must never leave the
+// vault. Every operation is one managed bbolt transaction (View or Update),
+// so a failed operation leaves no half-written record; commits are durable
+// once a method returns.
+//
+// Open never waits forever: the file lock is bounded by Config.LockTimeout
+// (ErrLocked), and every system keyring call is bounded by a timeout because
+// a desktop keyring may block on an unlock prompt.
+package vault

@@ -1,0 +1,282 @@
+package vault
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var tenantIDCases = []struct {
+	id      string
+	ok      bool
+	message string // substring of the error
+}{
+	{"acme", true, ""},
+	{"a", true, ""},
+	{"0day", true, ""},
+	{"acme-inc_2", true, ""},
+	{strings.Repeat("a", 63), true, ""},
+	{"", false, "must not be empty"},
+	{strings.Repeat("a", 64), false, "at most 63"},
+	{"Acme", false, `tenant id "Acme": use lowercase letters, digits, "-" and "_"`},
+	{"ac me", false, "lowercase"},
+	{"acme.com", false, "lowercase"},
+	{"acme/x", false, "lowercase"},
+	{"ac\x00me", false, "lowercase"},
+	{"émile", false, "lowercase"},
+	{"-acme", false, "start with a letter or digit"},
+	{"_acme", false, "start with a letter or digit"},
+	{"api", false, `tenant id "api": reserved word`},
+	{"ui", false, "reserved"},
+	{"healthz", false, "reserved"},
+	{"readyz", false, "reserved"},
+	{"metrics", false, "reserved"},
+	{"static", false, "reserved"},
+	{"assets", false, "reserved"},
+	{"well-known", false, "reserved"},
+	{".well-known", false, "lowercase"},
+	{"oauth", false, "reserved"},
+	{"admin", false, "reserved"},
+	{"mcp", false, "reserved"},
+	{"login", false, "reserved"},
+	{"logout", false, "reserved"},
+	{"plexus", false, "reserved"},
+	{"plexus-auth", false, "reserved"},
+	{"favicon.ico", false, "lowercase"},
+}
+
+func TestValidateTenantID(t *testing.T) {
+	for _, tc := range tenantIDCases {
+		t.Run(tc.id, func(t *testing.T) {
+			err := ValidateTenantID(tc.id)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("ValidateTenantID(%q) = %v", tc.id, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ValidateTenantID(%q) = %v, want ErrInvalid", tc.id, err)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("error %q does not contain %q", err, tc.message)
+			}
+		})
+	}
+}
+
+func FuzzValidateTenantID(f *testing.F) {
+	for _, tc := range tenantIDCases {
+		f.Add(tc.id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := ValidateTenantID(id)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if len(id) < 1 || len(id) > 63 || reservedTenantIDs[id] {
+			t.Fatalf("accepted %q", id)
+		}
+		for _, c := range []byte(id) {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				t.Fatalf("accepted %q", id)
+			}
+		}
+	})
+}
+
+func TestTenantCRUD(t *testing.T) {
+	ctx := t.Context()
+	v, clk := newTestVault(t)
+	tn, err := v.CreateTenant(ctx, Tenant{ID: "acme", Name: "Acme Inc."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.CreatedAt.IsZero() || !tn.CreatedAt.Equal(tn.UpdatedAt) || tn.HasHostAppSecret {
+		t.Fatalf("created tenant = %+v", tn)
+	}
+	if _, err := v.CreateTenant(ctx, Tenant{ID: "acme", Name: "again"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate: %v, want ErrExists", err)
+	}
+	if tn, err := v.CreateTenant(ctx, Tenant{ID: "beta"}); err != nil || tn.Name != "beta" {
+		t.Fatalf("empty name: %+v, %v", tn, err)
+	}
+	clk.Add(time.Minute)
+	up, err := v.UpdateTenantName(ctx, "acme", "Acme Corp")
+	if err != nil || up.Name != "Acme Corp" || !up.UpdatedAt.After(up.CreatedAt) {
+		t.Fatalf("update: %+v, %v", up, err)
+	}
+	got, err := v.GetTenant(ctx, "acme")
+	if err != nil || got.Name != "Acme Corp" {
+		t.Fatalf("get: %+v, %v", got, err)
+	}
+	list, err := v.ListTenants(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "acme" || list[1].ID != "beta" {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+	if err := v.DeleteTenant(ctx, "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.GetTenant(ctx, "beta"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get deleted: %v", err)
+	}
+	if err := v.DeleteTenant(ctx, "beta"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if _, err := v.UpdateTenantName(ctx, "nope", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("update missing: %v", err)
+	}
+}
+
+func TestTenantBadInput(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"create bad id", func() error { _, err := v.CreateTenant(ctx, Tenant{ID: "API"}); return err }},
+		{"create long name", func() error {
+			_, err := v.CreateTenant(ctx, Tenant{ID: "x", Name: strings.Repeat("n", 201)})
+			return err
+		}},
+		{"create control char", func() error { _, err := v.CreateTenant(ctx, Tenant{ID: "x", Name: "a\nb"}); return err }},
+		{"create bad utf8", func() error { _, err := v.CreateTenant(ctx, Tenant{ID: "x", Name: "\xff"}); return err }},
+		{"update empty name", func() error { _, err := v.UpdateTenantName(ctx, "acme", ""); return err }},
+		{"update long name", func() error { _, err := v.UpdateTenantName(ctx, "acme", strings.Repeat("n", 201)); return err }},
+		{"get empty id", func() error { _, err := v.GetTenant(ctx, ""); return err }},
+		{"delete bad id", func() error { return v.DeleteTenant(ctx, "A") }},
+		{"long secret", func() error { return v.SetHostAppSecret(ctx, "acme", strings.Repeat("s", 1025)) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if tn, err := v.CreateTenant(ctx, Tenant{ID: "x", Name: strings.Repeat("n", 200)}); err != nil || len(tn.Name) != 200 {
+		t.Fatalf("200-char name: %v", err)
+	}
+	if _, err := v.GetTenant(ctx, "acme"); err != nil {
+		t.Fatalf("acme changed by bad input: %v", err)
+	}
+}
+
+func TestHostAppSecret(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	if ok, err := v.CheckHostAppSecret(ctx, "acme", "anything"); ok || err != nil {
+		t.Fatalf("no secret set: %v, %v", ok, err)
+	}
+	if err := v.SetHostAppSecret(ctx, "acme", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	if tn, _ := v.GetTenant(ctx, "acme"); !tn.HasHostAppSecret {
+		t.Fatal("HasHostAppSecret = false")
+	}
+	for _, tc := range []struct {
+		presented string
+		want      bool
+	}{{"s3cret", true}, {"s3cre", false}, {"s3cret ", false}, {"", false}} {
+		if ok, err := v.CheckHostAppSecret(ctx, "acme", tc.presented); ok != tc.want || err != nil {
+			t.Errorf("Check(%q) = %v, %v; want %v", tc.presented, ok, err, tc.want)
+		}
+	}
+	if err := v.SetHostAppSecret(ctx, "acme", "rotated"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := v.CheckHostAppSecret(ctx, "acme", "s3cret"); ok {
+		t.Fatal("old secret still accepted after rotation")
+	}
+	if err := v.SetHostAppSecret(ctx, "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	if tn, _ := v.GetTenant(ctx, "acme"); tn.HasHostAppSecret {
+		t.Fatal("secret not cleared")
+	}
+	if _, err := v.CheckHostAppSecret(ctx, "nope", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+}
+
+// TestDeleteTenantCascade: deleting a tenant removes its users, tokens,
+// sessions, session values and credentials, and nothing of other tenants.
+func TestDeleteTenantCascade(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	toks := map[string]string{}
+	for _, id := range []string{"acme", "acme-2", "beta"} {
+		mustTenant(t, v, id)
+		u, _, err := v.EnsureUser(ctx, id, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if toks[id], _, err = v.IssueToken(ctx, id, u.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.CreateSession(ctx, Session{ID: "s1", TenantID: id, UserID: u.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.SetSessionValue(ctx, id, "s1", "k", []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		// A credential record (the next issue writes these).
+		if err := v.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketCredentials).Put(scoped(id, u.ID, "github"), []byte("sealed"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.ResolveToken(ctx, toks["acme"]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("token of deleted tenant: %v", err)
+	}
+	// Nothing left under "acme\x00" in any bucket; others intact.
+	err := v.db.View(func(tx *bolt.Tx) error {
+		for _, b := range tenantScoped {
+			n := 0
+			_ = forPrefix(tx.Bucket(b), scoped("acme", ""), func(_, _ []byte) error { n++; return nil })
+			if n != 0 {
+				t.Errorf("bucket %s still has %d acme keys", b, n)
+			}
+			for _, other := range []string{"acme-2", "beta"} {
+				m := 0
+				_ = forPrefix(tx.Bucket(b), scoped(other, ""), func(_, _ []byte) error { m++; return nil })
+				if m == 0 {
+					t.Errorf("bucket %s lost %s's keys", b, other)
+				}
+			}
+		}
+		if n := tx.Bucket(bucketTokens).Stats().KeyN; n != 2 {
+			t.Errorf("tokens left = %d, want 2", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"acme-2", "beta"} {
+		if _, err := v.ResolveToken(ctx, toks[id]); err != nil {
+			t.Errorf("token of %s: %v", id, err)
+		}
+		if _, err := v.GetSessionValue(ctx, id, "s1", "k"); err != nil {
+			t.Errorf("session value of %s: %v", id, err)
+		}
+	}
+	// Re-creating the tenant starts empty.
+	mustTenant(t, v, "acme")
+	if us, err := v.ListUsers(ctx, "acme"); err != nil || len(us) != 0 {
+		t.Fatalf("users of re-created tenant: %v, %v", us, err)
+	}
+}

@@ -1,0 +1,231 @@
+package vault
+
+import (
+	"context"
+	"crypto/cipher"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+const defaultLockTimeout = 500 * time.Millisecond
+
+// Vault is the one owner of the bbolt file and the master key. It is safe
+// for concurrent use. Every secret it stores is sealed with AES-256-GCM under
+// a data key derived (HKDF-SHA256) from the master key, with AAD naming the
+// record, e.g. "session-value|acme|<sid>|<key>".
+type Vault struct {
+	db     *bolt.DB
+	aead   cipher.AEAD
+	source KeySource
+	now    func() time.Time
+	log    *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// options are the knobs tests change; Open uses defaultOptions.
+type options struct {
+	migrations []migration
+	retryDelay time.Duration // base wait after a wrong passphrase
+	kdf        kdfParams     // Argon2id cost for new passphrase vaults
+}
+
+func defaultOptions() options {
+	return options{
+		migrations: defaultMigrations(),
+		retryDelay: time.Second,
+		kdf:        defaultKDF(),
+	}
+}
+
+// Open opens (creating if needed) the vault at cfg.Path: takes the file lock
+// (ErrLocked if held), obtains the master key (keyring, then
+// PLEXUS_MASTER_KEY, then passphrase, then an explicit key file; the first
+// start creates a random key in the keyring), checks it against a sealed
+// canary (ErrWrongKey), and runs schema migrations (ErrSchemaTooNew if the
+// file is newer than this binary; the file is then left untouched). It
+// records which source holds the key so a later run does not silently make a
+// second one.
+func Open(ctx context.Context, cfg Config) (*Vault, error) {
+	return openWith(ctx, cfg, defaultOptions())
+}
+
+func (c *Config) setDefaults() {
+	if c.LockTimeout <= 0 {
+		c.LockTimeout = defaultLockTimeout
+	}
+	if c.Keyring == nil {
+		c.Keyring = SystemKeyring{}
+	}
+	if c.KeyringAccount == "" {
+		c.KeyringAccount = defaultKeyringAccount
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// metaState is what Open reads from meta before it has a key.
+type metaState struct {
+	version int
+	source  KeySource
+	account string
+	canary  []byte
+	kdf     *kdfParams
+}
+
+func (m metaState) isNew() bool { return m.canary == nil }
+
+func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
+	if cfg.Path == "" {
+		return nil, invalidf("vault path: must not be empty")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("open vault: create directory: %w", err)
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open vault %s: %w (file lock not free after %s)", cfg.Path, ErrLocked, cfg.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = db.Close()
+		}
+	}()
+	if fi, err := os.Stat(cfg.Path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		cfg.Logger.Warn("Vault file was readable by others; setting mode 0600", "path", cfg.Path, "mode", fi.Mode().Perm().String())
+		if err := os.Chmod(cfg.Path, 0o600); err != nil {
+			return nil, fmt.Errorf("open vault %s: chmod 0600: %w", cfg.Path, err)
+		}
+	}
+
+	st, err := readMeta(db)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	if st.version > len(o.migrations) {
+		return nil, fmt.Errorf("open vault %s: %w: file version %d, this binary knows up to %d; use a newer plexus",
+			cfg.Path, ErrSchemaTooNew, st.version, len(o.migrations))
+	}
+
+	kr, err := obtainKey(ctx, cfg, o, st)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger}
+
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := migrate(tx, o.migrations); err != nil {
+			return err
+		}
+		if !st.isNew() {
+			return nil
+		}
+		return writeKeyMeta(tx, kr, cfg, v.now())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	ok = true
+	return v, nil
+}
+
+func readMeta(db *bolt.DB) (metaState, error) {
+	var st metaState
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		if st.version, err = readSchemaVersion(tx); err != nil {
+			return err
+		}
+		m := tx.Bucket(bucketMeta)
+		if m == nil {
+			return nil
+		}
+		st.source = KeySource(m.Get(metaKeySource))
+		st.account = string(m.Get(metaKeyringAccount))
+		if c := m.Get(metaCanary); c != nil {
+			st.canary = append([]byte(nil), c...)
+		}
+		if raw := m.Get(metaKDF); raw != nil {
+			var p kdfParams
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return fmt.Errorf("meta kdf: %w", err)
+			}
+			st.kdf = &p
+		}
+		return nil
+	})
+	return st, err
+}
+
+func writeKeyMeta(tx *bolt.Tx, kr keyResult, cfg Config, now time.Time) error {
+	m := tx.Bucket(bucketMeta)
+	canary, err := sealWith(kr.aead, canaryAAD, canaryPlain)
+	if err != nil {
+		return err
+	}
+	puts := map[string][]byte{
+		string(metaKeySource): []byte(kr.source),
+		string(metaCanary):    canary,
+		string(metaCreatedAt): []byte(now.UTC().Format(time.RFC3339Nano)),
+	}
+	if kr.source == KeySourceKeyring {
+		puts[string(metaKeyringAccount)] = []byte(cfg.KeyringAccount)
+	}
+	if kr.kdf != nil {
+		raw, err := json.Marshal(kr.kdf)
+		if err != nil {
+			return err
+		}
+		puts[string(metaKDF)] = raw
+	}
+	for k, val := range puts {
+		if err := m.Put([]byte(k), val); err != nil {
+			return fmt.Errorf("write meta %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Close releases the file lock. Safe to call twice.
+func (v *Vault) Close() error {
+	v.closeOnce.Do(func() { v.closeErr = v.db.Close() })
+	return v.closeErr
+}
+
+// KeySource reports where this vault's master key came from.
+func (v *Vault) KeySource() KeySource { return v.source }
+
+// invalidError is a validation failure; it matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
