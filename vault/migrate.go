@@ -16,22 +16,30 @@ var ErrSchemaTooNew = errors.New("vault file has a newer schema than this plexus
 // Bucket names.
 var (
 	bucketMeta          = []byte("meta")
-	bucketTenants       = []byte("tenants")        // tenant id -> tenantRecord JSON
-	bucketUsers         = []byte("users")          // tenant\x00userID -> User JSON
-	bucketUsersByHost   = []byte("users_by_host")  // tenant\x00hostUserID -> userID
-	bucketTokens        = []byte("tokens")         // sha256 hex of token -> TokenInfo JSON
-	bucketTokenIDs      = []byte("token_ids")      // tenant\x00tokenID -> sha256 hex
-	bucketSessions      = []byte("sessions")       // tenant\x00sid -> Session JSON
-	bucketSessionValues = []byte("session_values") // tenant\x00sid\x00key -> sealed value
-	bucketCredentials   = []byte("credentials")    // tenant\x00… -> sealed (next issue)
+	bucketTenants       = []byte("tenants")         // tenant id -> tenantRecord JSON
+	bucketUsers         = []byte("users")           // tenant\x00userID -> User JSON
+	bucketUsersByHost   = []byte("users_by_host")   // tenant\x00hostUserID -> userID
+	bucketTokens        = []byte("tokens")          // sha256 hex of token -> TokenInfo JSON
+	bucketTokenIDs      = []byte("token_ids")       // tenant\x00tokenID -> sha256 hex
+	bucketSessions      = []byte("sessions")        // tenant\x00sid -> Session JSON
+	bucketSessionValues = []byte("session_values")  // tenant\x00sid\x00key -> sealed value
+	bucketCredentials   = []byte("credentials")     // tenant\x00user\x00kind\x00provider -> credentialRecord JSON (sealed value)
+	bucketProviders     = []byte("oauth_providers") // tenant\x00name -> providerRecord JSON (sealed client secret); v2
+	bucketOAuthStates   = []byte("oauth_states")    // state -> oauthStateRecord JSON (sealed verifier); v2
+	bucketToolSettings  = []byte("tool_settings")   // tenant id -> ToolSettings JSON; v2
 )
 
 // tenantScoped lists every bucket whose keys start with "tenant\x00";
 // DeleteTenant clears the tenant's prefix in each of them.
 var tenantScoped = [][]byte{
 	bucketUsers, bucketUsersByHost, bucketTokenIDs, bucketSessions,
-	bucketSessionValues, bucketCredentials,
+	bucketSessionValues, bucketCredentials, bucketProviders,
 }
+
+// tenantKeyed lists every bucket keyed by the bare tenant id; DeleteTenant
+// deletes the tenant's key in each. (oauth_states is keyed by the state
+// string; DeleteTenant scans it.)
+var tenantKeyed = [][]byte{bucketToolSettings}
 
 // Meta keys.
 var (
@@ -57,6 +65,16 @@ func defaultMigrations() []migration {
 				bucketMeta, bucketTenants, bucketUsers, bucketUsersByHost, bucketTokens,
 				bucketTokenIDs, bucketSessions, bucketSessionValues, bucketCredentials,
 			} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return fmt.Errorf("create bucket %s: %w", b, err)
+				}
+			}
+			return nil
+		},
+		// 2: issue 4, credentials: OAuth providers, pending OAuth states,
+		// tool settings (the credentials bucket exists since 1).
+		func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketProviders, bucketOAuthStates, bucketToolSettings} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return fmt.Errorf("create bucket %s: %w", b, err)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"testing"
+	"time"
 )
 
 // TestRawFileHasNoSecrets writes recognisable secrets, closes the vault and
@@ -34,6 +35,23 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 	if err := v.SetSessionValue(ctx, "acme", "s1", "k", []byte(sessionValue)); err != nil {
 		t.Fatal(err)
 	}
+	const apiKey = "API-KEY-canary-31d8e0"
+	const oauthToken = "OAUTH-ACCESS-TOKEN-canary-b2c4d6"
+	if err := v.PutCredential(ctx, "acme", u.ID, CredentialAPIKey, "weather", []byte(apiKey)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutCredential(ctx, "acme", u.ID, CredentialOAuth, "github", []byte(`{"access_token":"`+oauthToken+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutOAuthState(ctx, OAuthState{
+		State: "raw-scan-state-0123456789", TenantID: "acme", UserID: u.ID, Provider: "github",
+		Verifier: testVerifier, ExpiresAt: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +69,12 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 		"master key (base64)":  []byte(masterB64),
 		"master key (raw)":     master,
 		"session value base64": []byte(base64.StdEncoding.EncodeToString([]byte(sessionValue))),
+		"client secret":        []byte(testClientSecret),
+		"client secret base64": []byte(base64.StdEncoding.EncodeToString([]byte(testClientSecret))),
+		"oauth token":          []byte(oauthToken),
+		"api key":              []byte(apiKey),
+		"api key base64":       []byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
+		"pkce verifier":        []byte(testVerifier),
 	}
 	for name, s := range secrets {
 		if len(s) == 0 {
@@ -60,8 +84,10 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 			t.Errorf("%s found in the raw vault file", name)
 		}
 	}
-	// Sanity: the scan can see plain records (the tenant id is not secret).
-	if !bytes.Contains(raw, []byte("acme")) {
-		t.Fatal("scan is blind: tenant id not found in the file")
+	// Sanity: the scan can see plain records (ids and client ids are not secret).
+	for _, plain := range []string{"acme", "client-github", "raw-scan-state-0123456789"} {
+		if !bytes.Contains(raw, []byte(plain)) {
+			t.Fatalf("scan is blind: %q not found in the file", plain)
+		}
 	}
 }

@@ -174,7 +174,8 @@ func deleteSession(tx *bolt.Tx, key []byte) error {
 }
 
 // SweepSessions removes every session expired at now, with its values, and
-// returns how many it removed.
+// returns how many sessions it removed. In the same transaction it removes
+// the OAuth states expired at now (not counted; see SweepOAuthStates).
 func (v *Vault) SweepSessions(ctx context.Context, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -202,7 +203,8 @@ func (v *Vault) SweepSessions(ctx context.Context, now time.Time) (int, error) {
 			}
 		}
 		n = len(dead)
-		return nil
+		_, err = sweepOAuthStates(tx, now)
+		return err
 	})
 	if err != nil {
 		return 0, err

@@ -37,20 +37,8 @@ var reservedTenantIDs = map[string]bool{
 // metrics, static, well-known, oauth, admin, …). The error wraps ErrInvalid
 // and names the rule broken.
 func ValidateTenantID(id string) error {
-	switch {
-	case id == "":
-		return invalidf("tenant id: must not be empty")
-	case len(id) > maxTenantIDLen:
-		return invalidf("tenant id %q: at most %d characters", clip(id), maxTenantIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return invalidf(`tenant id %q: use lowercase letters, digits, "-" and "_"`, clip(id))
-		}
-	}
-	if c := id[0]; c == '-' || c == '_' {
-		return invalidf("tenant id %q: must start with a letter or digit", id)
+	if err := validSlug("tenant id", id, maxTenantIDLen); err != nil {
+		return err
 	}
 	if reservedTenantIDs[id] {
 		return invalidf("tenant id %q: reserved word", id)
@@ -255,7 +243,8 @@ func (v *Vault) UpdateTenantName(ctx context.Context, id, name string) (Tenant, 
 }
 
 // DeleteTenant removes the tenant and everything under it (users, tokens,
-// sessions, session values, credentials) in one transaction.
+// sessions, session values, credentials, OAuth providers, pending OAuth
+// states, tool settings) in one transaction.
 func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -280,6 +269,15 @@ func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
 			if _, err := deletePrefix(tx.Bucket(name), prefix); err != nil {
 				return fmt.Errorf("delete tenant %q from %s: %w", id, name, err)
 			}
+		}
+		for _, name := range tenantKeyed {
+			if err := tx.Bucket(name).Delete([]byte(id)); err != nil {
+				return fmt.Errorf("delete tenant %q from %s: %w", id, name, err)
+			}
+		}
+		// OAuth states are keyed by the state string; scan for the tenant's.
+		if _, err := deleteOAuthStatesWhere(tx, func(s OAuthState) bool { return s.TenantID == id }); err != nil {
+			return fmt.Errorf("delete tenant %q from %s: %w", id, bucketOAuthStates, err)
 		}
 		return tx.Bucket(bucketTenants).Delete([]byte(id))
 	})

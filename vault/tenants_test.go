@@ -2,6 +2,8 @@ package vault
 
 import (
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +211,8 @@ func TestHostAppSecret(t *testing.T) {
 }
 
 // TestDeleteTenantCascade: deleting a tenant removes its users, tokens,
-// sessions, session values and credentials, and nothing of other tenants.
+// sessions, session values, credentials, OAuth providers, OAuth states and
+// tool settings, and nothing of other tenants.
 func TestDeleteTenantCascade(t *testing.T) {
 	ctx := t.Context()
 	v, _ := newTestVault(t)
@@ -229,10 +232,16 @@ func TestDeleteTenantCascade(t *testing.T) {
 		if err := v.SetSessionValue(ctx, id, "s1", "k", []byte("v")); err != nil {
 			t.Fatal(err)
 		}
-		// A credential record (the next issue writes these).
-		if err := v.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketCredentials).Put(scoped(id, u.ID, "github"), []byte("sealed"))
-		}); err != nil {
+		if err := v.PutCredential(ctx, id, u.ID, CredentialAPIKey, "weather", []byte("key")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.CreateOAuthProvider(ctx, testProvider(id, "github")); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PutOAuthState(ctx, testState(id, u.ID, "github", "state-of-"+id+"-0123456789", time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PutToolSettings(ctx, id, ToolSettings{DisabledTools: []string{"x"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,8 +267,23 @@ func TestDeleteTenantCascade(t *testing.T) {
 				}
 			}
 		}
+		for _, b := range tenantKeyed {
+			if tx.Bucket(b).Get([]byte("acme")) != nil {
+				t.Errorf("bucket %s still has acme's key", b)
+			}
+			for _, other := range []string{"acme-2", "beta"} {
+				if tx.Bucket(b).Get([]byte(other)) == nil {
+					t.Errorf("bucket %s lost %s's key", b, other)
+				}
+			}
+		}
 		if n := tx.Bucket(bucketTokens).Stats().KeyN; n != 2 {
 			t.Errorf("tokens left = %d, want 2", n)
+		}
+		var states []string
+		_ = tx.Bucket(bucketOAuthStates).ForEach(func(k, _ []byte) error { states = append(states, string(k)); return nil })
+		if want := []string{"state-of-acme-2-0123456789", "state-of-beta-0123456789"}; !slices.Equal(states, want) {
+			t.Errorf("oauth states left = %q, want %q", states, want)
 		}
 		return nil
 	})
@@ -278,5 +302,14 @@ func TestDeleteTenantCascade(t *testing.T) {
 	mustTenant(t, v, "acme")
 	if us, err := v.ListUsers(ctx, "acme"); err != nil || len(us) != 0 {
 		t.Fatalf("users of re-created tenant: %v, %v", us, err)
+	}
+	if ps, err := v.ListOAuthProviders(ctx, "acme"); err != nil || len(ps) != 0 {
+		t.Fatalf("providers of re-created tenant: %v, %v", ps, err)
+	}
+	if cs, err := v.ListCredentials(ctx, "acme", ""); err != nil || len(cs) != 0 {
+		t.Fatalf("credentials of re-created tenant: %v, %v", cs, err)
+	}
+	if st, err := v.GetToolSettings(ctx, "acme"); err != nil || !reflect.DeepEqual(st, ToolSettings{}) {
+		t.Fatalf("tool settings of re-created tenant: %+v, %v", st, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -120,15 +121,15 @@ func TestMigrations(t *testing.T) {
 		wantVer   int
 		wantMarks []string
 	}{
-		{name: "same version", first: base, second: base, wantVer: 1},
+		{name: "same version", first: base, second: base, wantVer: len(base)},
 		{name: "one pending", first: base, second: append(append([]migration{}, base...), mark("m2")),
-			wantVer: 2, wantMarks: []string{"m2"}},
+			wantVer: len(base) + 1, wantMarks: []string{"m2"}},
 		{name: "two pending", first: base, second: append(append([]migration{}, base...), mark("m2"), mark("m3")),
-			wantVer: 3, wantMarks: []string{"m2", "m3"}},
+			wantVer: len(base) + 2, wantMarks: []string{"m2", "m3"}},
 		{name: "file newer than binary", first: append(append([]migration{}, base...), mark("m2")), second: base,
-			wantErr: ErrSchemaTooNew, wantVer: 2, wantMarks: []string{"m2"}},
+			wantErr: ErrSchemaTooNew, wantVer: len(base) + 1, wantMarks: []string{"m2"}},
 		{name: "failing migration rolls back", first: base,
-			second: append(append([]migration{}, base...), mark("m2"), failing), anyErr: true, wantVer: 1},
+			second: append(append([]migration{}, base...), mark("m2"), failing), anyErr: true, wantVer: len(base)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,5 +177,60 @@ func TestMigrations(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestMigrationV1ToV2: a file written by the issue-3 schema (version 1)
+// opens, gains the credential buckets, keeps its records and works; a
+// version-1 binary refuses the migrated file.
+func TestMigrationV1ToV2(t *testing.T) {
+	ctx := t.Context()
+	cfg := testConfig(t)
+	v1 := testOptions()
+	v1.migrations = defaultMigrations()[:1]
+	old, err := openWith(ctx, cfg, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustTenant(t, old, "acme")
+	alice := mustUser(t, old, "acme", "alice")
+	if err := old.db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketProviders, bucketOAuthStates, bucketToolSettings} {
+			if tx.Bucket(b) != nil {
+				t.Errorf("version-1 file already has bucket %s", b)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	v := openT(t, cfg)
+	if n, err := v.SchemaVersion(ctx); err != nil || n != 2 {
+		t.Fatalf("schema version = %d, %v, want 2", n, err)
+	}
+	if _, err := v.GetUser(ctx, "acme", alice); err != nil {
+		t.Fatalf("user lost in migration: %v", err)
+	}
+	if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutCredential(ctx, "acme", alice, CredentialOAuth, "github", []byte("t")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutOAuthState(ctx, testState("acme", alice, "github", "migrated-0123456789ab", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutToolSettings(ctx, "acme", ToolSettings{DisabledTools: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openWith(ctx, cfg, v1); !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("version-1 binary on a version-2 file: %v, want ErrSchemaTooNew", err)
 	}
 }

@@ -1,0 +1,217 @@
+package vault
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testVerifier = "PKCE-VERIFIER-canary-5e6f7a-0123456789abcdefghijklmnop"
+
+// testState is a valid state for userID (or, if userID is "", a guest
+// session "guest-1") expiring ttl after the test clock's start.
+func testState(tenantID, userID, provider, state string, ttl time.Duration) OAuthState {
+	s := OAuthState{
+		State:     state,
+		TenantID:  tenantID,
+		UserID:    userID,
+		Provider:  provider,
+		Scopes:    []string{"repo"},
+		Verifier:  testVerifier,
+		ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(ttl),
+	}
+	if userID == "" {
+		s.SessionID = "guest-1"
+	}
+	return s
+}
+
+func TestOAuthStateSingleUse(t *testing.T) {
+	ctx := t.Context()
+	v, clk := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	in := testState("acme", alice, "github", "state-0123456789abcdef", 10*time.Minute)
+	if err := v.PutOAuthState(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutOAuthState(ctx, in); !errors.Is(err, ErrExists) {
+		t.Fatalf("second put = %v, want ErrExists", err)
+	}
+	got, err := v.TakeOAuthState(ctx, in.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := in
+	want.CreatedAt = clk.Now()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("take = %+v, want %+v", got, want)
+	}
+	if _, err := v.TakeOAuthState(ctx, in.State); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replay = %v, want ErrNotFound", err)
+	}
+
+	// Guest state.
+	guest := testState("acme", "", "github", "guest-state-0123456789", time.Minute)
+	if err := v.PutOAuthState(ctx, guest); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.TakeOAuthState(ctx, guest.State); err != nil || got.SessionID != "guest-1" || got.UserID != "" {
+		t.Fatalf("guest take = %+v, %v", got, err)
+	}
+
+	// Expired: ErrExpired, and consumed all the same.
+	exp := testState("acme", alice, "github", "expiring-0123456789abc", time.Minute)
+	if err := v.PutOAuthState(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	_, err = v.TakeOAuthState(ctx, exp.State)
+	if !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired take = %v, want ErrExpired", err)
+	}
+	if strings.Contains(err.Error(), exp.State) || strings.Contains(err.Error(), testVerifier) {
+		t.Fatalf("error names the state or verifier: %v", err)
+	}
+	if _, err := v.TakeOAuthState(ctx, exp.State); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired replay = %v, want ErrNotFound", err)
+	}
+
+	// Unknown and malformed states.
+	for _, s := range []string{"never-stored-0123456789", "", "short", strings.Repeat("x", 129), "with space 0123456789"} {
+		if _, err := v.TakeOAuthState(ctx, s); !errors.Is(err, ErrNotFound) {
+			t.Errorf("take %q = %v, want ErrNotFound", s, err)
+		}
+	}
+}
+
+// TestOAuthStateConcurrentTake: of many concurrent takes of one state,
+// exactly one succeeds.
+func TestOAuthStateConcurrentTake(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	st := testState("acme", alice, "github", "racy-state-0123456789", time.Hour)
+	if err := v.PutOAuthState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := v.TakeOAuthState(ctx, st.State)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrNotFound):
+			t.Errorf("take: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d takes succeeded, want 1", ok)
+	}
+}
+
+func TestPutOAuthStateRules(t *testing.T) {
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	tests := []struct {
+		name   string
+		mutate func(*OAuthState)
+		want   error
+		msg    string
+	}{
+		{"ok", func(*OAuthState) {}, nil, ""},
+		{"16 chars", func(s *OAuthState) { s.State = strings.Repeat("a", 16) }, nil, ""},
+		{"128 chars", func(s *OAuthState) { s.State = strings.Repeat("b", 128) }, nil, ""},
+		{"no scopes", func(s *OAuthState) { s.Scopes = nil }, nil, ""},
+		{"15 chars", func(s *OAuthState) { s.State = strings.Repeat("c", 15) }, ErrInvalid, "oauth state: 16-128"},
+		{"129 chars", func(s *OAuthState) { s.State = strings.Repeat("d", 129) }, ErrInvalid, "oauth state: 16-128"},
+		{"space", func(s *OAuthState) { s.State = "has a space 0123456789" }, ErrInvalid, "printable ASCII"},
+		{"non-ascii", func(s *OAuthState) { s.State = "état-0123456789abcdef" }, ErrInvalid, "printable ASCII"},
+		{"bad provider", func(s *OAuthState) { s.Provider = "Git Hub" }, ErrInvalid, "provider name"},
+		{"no provider", func(s *OAuthState) { s.Provider = "" }, ErrInvalid, "provider name"},
+		{"bad tenant", func(s *OAuthState) { s.TenantID = "" }, ErrInvalid, "tenant id"},
+		{"no expiry", func(s *OAuthState) { s.ExpiresAt = time.Time{} }, ErrInvalid, "expires at"},
+		{"no owner", func(s *OAuthState) { s.UserID = "" }, ErrInvalid, "user id or"},
+		{"bad scope", func(s *OAuthState) { s.Scopes = []string{"a b"} }, ErrInvalid, "scope"},
+		{"long verifier", func(s *OAuthState) { s.Verifier = strings.Repeat("v", 129) }, ErrInvalid, "verifier"},
+		{"unknown tenant", func(s *OAuthState) { s.TenantID = "nope" }, ErrNotFound, "tenant"},
+		{"unknown user", func(s *OAuthState) { s.UserID = "ghost" }, ErrNotFound, "user"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testState("acme", alice, "github", "rules-state-0123456789-"+string(rune('a'+i)), time.Hour)
+			tc.mutate(&s)
+			err := v.PutOAuthState(t.Context(), s)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("put: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("put = %v, want %v mentioning %q", err, tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// TestOAuthStateVerifierBoundToState: a sealed verifier moved to another
+// state's record does not open.
+func TestOAuthStateVerifierBoundToState(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	a := testState("acme", alice, "github", "state-a-0123456789abcdef", time.Hour)
+	b := testState("acme", alice, "github", "state-b-0123456789abcdef", time.Hour)
+	for _, s := range []OAuthState{a, b} {
+		if err := v.PutOAuthState(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putRaw(t, v, bucketOAuthStates, []byte(b.State), copyRaw(t, v, bucketOAuthStates, []byte(a.State)))
+	if _, err := v.TakeOAuthState(ctx, b.State); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("moved state = %v, want ErrDecrypt", err)
+	}
+}
+
+func TestSweepOAuthStates(t *testing.T) {
+	ctx := t.Context()
+	v, clk := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	for i, ttl := range []time.Duration{time.Minute, 2 * time.Minute, time.Hour} {
+		if err := v.PutOAuthState(ctx, testState("acme", alice, "github", "sweep-0123456789-"+string(rune('a'+i)), ttl)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := v.SweepOAuthStates(ctx, clk.Now().Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v, want 1", n, err)
+	}
+	// SweepSessions sweeps states too.
+	if _, err := v.SweepSessions(ctx, clk.Now().Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("state after SweepSessions = %v, want ErrNotFound", err)
+	}
+	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-c"); err != nil {
+		t.Fatalf("live state swept: %v", err)
+	}
+}
