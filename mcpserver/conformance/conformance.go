@@ -5,11 +5,25 @@
 // by mcpserver.WithConformanceTenant, so that the suite's score measures the
 // gateway; normal tenants never see these fixtures.
 //
-// Adapted from mark3labs/mcp-go v1.2.1 examples/conformance/main.go
-// (MIT License, Copyright (c) 2024 Anthropic, PBC).
+// One file per fixture group:
+//   - conformance.go: the 2025-11-25 fixtures, adapted from mark3labs/mcp-go
+//     v1.2.1 examples/conformance/main.go (MIT License, Copyright (c) 2024
+//     Anthropic, PBC).
+//   - stateless.go: the diagnostic fixtures of the 2026-07-28 server-stateless
+//     scenario (test_missing_capability, test_streaming_elicitation,
+//     test_logging_tool, test_trigger_tool_change, test_trigger_prompt_change).
+//   - inputrequired.go and state.go: the multi round-trip fixtures of the
+//     input-required-result-* scenarios (SEP-2322), built on mcp-go's
+//     InputRequestBuilder (server/mrtr.go, examples/multi_round_trip), with an
+//     HMAC-sealed requestState.
+//
+// The 2026-07-28 fixtures follow the requirements written in the scenario
+// sources of @modelcontextprotocol/conformance 0.2.0-alpha.12 (Apache-2.0 /
+// MIT, Model Context Protocol project); no code is copied from there.
 //
 // This package holds fixtures only: it must never reach storage, secrets or
-// the network.
+// the network. The one key it makes (for sealing requestState) is random, in
+// memory, and dies with the tenant's server.
 package conformance
 
 import (
@@ -42,6 +56,8 @@ func Register(s *server.MCPServer) {
 	registerTools(s)
 	registerResources(s)
 	registerPrompts(s)
+	registerStateless(s)
+	registerInputRequired(s, newStateSealer())
 }
 
 func registerTools(mcpServer *server.MCPServer) {

@@ -12,10 +12,20 @@ import (
 func TestFixtures(t *testing.T) {
 	s := server.NewMCPServer("conf", "1", ServerOptions()...)
 	Register(s)
-	for _, name := range []string{"test_simple_text", "test_image_content", "test_error_handling", "test_tool_with_progress", "test_sampling", "test_elicitation"} {
+	for _, name := range []string{
+		"test_simple_text", "test_image_content", "test_error_handling", "test_tool_with_progress", "test_sampling", "test_elicitation",
+		// 2026-07-28: server-stateless and input-required-result-*.
+		"test_missing_capability", "test_streaming_elicitation", "test_logging_tool", "test_trigger_tool_change", "test_trigger_prompt_change",
+		"test_input_required_result_elicitation", "test_input_required_result_sampling", "test_input_required_result_list_roots",
+		"test_input_required_result_request_state", "test_input_required_result_multiple_inputs", "test_input_required_result_multi_round",
+		"test_input_required_result_tampered_state", "test_input_required_result_capabilities",
+	} {
 		if s.GetTool(name) == nil {
 			t.Errorf("tool %s missing", name)
 		}
+	}
+	if _, ok := s.ListPrompts()["test_input_required_result_prompt"]; !ok {
+		t.Error("prompt test_input_required_result_prompt missing")
 	}
 	c, err := client.NewInProcessClient(s)
 	if err != nil {
