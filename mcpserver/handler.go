@@ -36,6 +36,8 @@ type peek struct {
 		Meta struct {
 			ProtocolVersion string `json:"io.modelcontextprotocol/protocolVersion"`
 		} `json:"_meta"`
+		// ToolSetFilter is tools/list's MCP Plexus extension.
+		ToolSetFilter json.RawMessage `json:"tool_set_filter"`
 	} `json:"params"`
 }
 
@@ -154,7 +156,21 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	ts.http.ServeHTTP(w, r.WithContext(tools.WithCaller(ctx, c)))
+	ctx = tools.WithCaller(ctx, c)
+	// tools/list's tool_set_filter (both eras) reaches the tool filter
+	// through the context.
+	if r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tool_set_filter"`)) &&
+		peekBody().Method == string(mcp.MethodToolsList) {
+		sets, ok, err := parseToolSetFilter(p.Params.ToolSetFilter)
+		if err != nil {
+			writeRPCError(w, http.StatusBadRequest, p.ID, mcp.INVALID_PARAMS, err.Error())
+			return
+		}
+		if ok {
+			ctx = withToolSetFilter(ctx, sets)
+		}
+	}
+	ts.http.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // unknownTenantMessage names the tenant and says how to create it.

@@ -53,13 +53,22 @@ type env struct {
 	v     *vault.Vault
 	clock *clock
 	opts  []Option
-	srv   *Server
-	hs    *httptest.Server
+	// optsFor gives options that need the vault or the server's base URL
+	// (an OAuth manager's redirect_uri).
+	optsFor func(v *vault.Vault, baseURL string) []Option
+	srv     *Server
+	hs      *httptest.Server
 }
 
 func newEnv(t *testing.T, opts ...Option) *env {
 	t.Helper()
-	e := &env{t: t, v: vaulttest.New(t), clock: newClock(), opts: opts}
+	return newEnvFor(t, nil, opts...)
+}
+
+// newEnvFor is newEnv with options that need the server's base URL.
+func newEnvFor(t *testing.T, optsFor func(v *vault.Vault, baseURL string) []Option, opts ...Option) *env {
+	t.Helper()
+	e := &env{t: t, v: vaulttest.New(t), clock: newClock(), opts: opts, optsFor: optsFor}
 	for _, id := range []string{"acme", "beta"} {
 		if _, err := e.v.CreateTenant(t.Context(), vault.Tenant{ID: id, Name: id}); err != nil {
 			t.Fatalf("create tenant %s: %v", id, err)
@@ -76,12 +85,15 @@ func (e *env) start() {
 	if e.hs != nil {
 		e.hs.Close()
 	}
-	opts := append([]Option{WithClock(e.clock.Now), WithLocalToken(localToken)}, e.opts...)
-	e.srv = New(e.v, opts...)
 	mux := http.NewServeMux()
-	e.srv.Routes(mux)
 	e.hs = httptest.NewServer(mux)
 	e.t.Cleanup(e.hs.Close)
+	opts := append([]Option{WithClock(e.clock.Now), WithLocalToken(localToken)}, e.opts...)
+	if e.optsFor != nil {
+		opts = append(opts, e.optsFor(e.v, e.hs.URL)...)
+	}
+	e.srv = New(e.v, opts...)
+	e.srv.Routes(mux)
 }
 
 func (e *env) url(tenant string) string { return e.hs.URL + "/" + tenant + "/mcp" }

@@ -2,8 +2,25 @@
 // tenant in the vault (both protocol eras: 2025-11-25 and older with
 // Mcp-Session-Id, GET SSE stream and DELETE; and the stateless 2026-07-28
 // core), sessions persisted in the vault, who is calling (local token, user
-// token, guest), and the host-app endpoint
-// POST /{tenant}/plexus-auth/register-user.
+// token, guest), the host-app endpoint
+// POST /{tenant}/plexus-auth/register-user, the caller's API keys
+// (/{tenant}/plexus-services/api-keys) and the external OAuth callback
+// (/{tenant}/oauth/external_callback/{provider}, served by package oauth).
+//
+// # Tools and credentials
+//
+// Tools come from the registry (package tools). A tenant sees a tool when
+// the tool allows the tenant, the tenant has not disabled it or one of its
+// tool sets (vault tool settings), and, on tools/list, it matches the
+// request's tool_set_filter; the same check guards tools/call, where a
+// hidden tool answers exactly like an unknown one. A tool that declares
+// Requires is not called until the caller has the credential: the caller
+// gets a structured result (MCP Plexus's external_auth_required or
+// plexus_api_key_required JSON) or, on a 2025-11-25 client that declared
+// URL-mode elicitation, an elicitation with the authorization URL. Handlers
+// get the caller's own credentials through tools.AuthenticatedClient and
+// tools.APIKey: registered users' from the vault, guests' from their
+// session.
 //
 // # Design
 //
@@ -22,7 +39,8 @@
 // max(TTL/10, 1m), so after a crash a session may expire up to that much
 // early. A resolved user token is cached for 5 seconds: revoking a token
 // takes effect within 5 seconds. A deleted tenant keeps being served from
-// memory until ForgetTenant is called.
+// memory until ForgetTenant is called. A tenant's tool settings are read
+// once and kept until ToolSettingsChanged is called for it.
 //
 // This package never opens bbolt or the keyring itself (it uses the Store
 // interface, which the vault satisfies) and never logs tokens, secrets,
@@ -42,6 +60,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/plexus-mcp/plexus/mcpserver/conformance"
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -61,6 +80,13 @@ type Store interface {
 	SweepSessions(ctx context.Context, now time.Time) (int, error)
 	SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error
 	GetSessionValue(ctx context.Context, tenantID, sessionID, key string) ([]byte, error)
+
+	// Credentials and tool settings (issue 4).
+	PutCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte) error
+	GetCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) ([]byte, error)
+	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
+	ListCredentials(ctx context.Context, tenantID, userID string) ([]vault.CredentialInfo, error)
+	GetToolSettings(ctx context.Context, tenantID string) (vault.ToolSettings, error)
 }
 
 var _ Store = (*vault.Vault)(nil)
@@ -81,6 +107,10 @@ const (
 	sweepInterval = time.Minute
 	// serverVersion is the serverInfo version.
 	serverVersion = "0.1.0"
+	// DefaultConsentWait bounds how long a tool call waits for the user to
+	// finish an OAuth authorization they accepted through a URL-mode
+	// elicitation.
+	DefaultConsentWait = 2 * time.Minute
 )
 
 // Option configures a Server.
@@ -115,8 +145,23 @@ func WithUserTokenTTL(d time.Duration) Option { return func(s *Server) { s.userT
 func WithConformanceTenant(id string) Option { return func(s *Server) { s.conformanceTenant = id } }
 
 // WithRegistry sets the tool registry (default tools.NewRegistry(), which
-// holds the built-in plexus_whoami).
+// holds the built-in plexus_whoami). Register example tools on it with
+// examples.Register before passing it.
 func WithRegistry(r *tools.Registry) Option { return func(s *Server) { s.registry = r } }
+
+// WithOAuth sets the external-OAuth engine that tools' AuthenticatedClient,
+// the consent results and GET /{tenant}/oauth/external_callback/{provider}
+// use. The default is oauth.NewManager over the store (when the store
+// satisfies oauth.Store) without a base URL: it serves connections made
+// earlier, but cannot build authorization URLs (tools needing consent
+// answer that OAuth is not set up). A daemon passes a manager built with
+// oauth.WithBaseURL(its address).
+func WithOAuth(m *oauth.Manager) Option { return func(s *Server) { s.oauth = m } }
+
+// WithConsentWait sets how long a tool call waits for the user to finish
+// an authorization accepted through a URL-mode elicitation (default
+// DefaultConsentWait); after it the caller gets the authorization result.
+func WithConsentWait(d time.Duration) Option { return func(s *Server) { s.consentWait = d } }
 
 // Server serves the MCP endpoint of every tenant. Create it with New, mount
 // it with Routes, and run its background work with Run.
@@ -131,6 +176,8 @@ type Server struct {
 	conformanceTenant string
 	registry          *tools.Registry
 	values            tools.SessionStore
+	oauth             *oauth.Manager
+	consentWait       time.Duration
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -138,6 +185,7 @@ type Server struct {
 	sessions sessionCache
 	tokens   tokenCache
 	owners   ownerCache
+	settings settingsCache
 }
 
 // tenantServer is one tenant's MCP server and its HTTP transport.
@@ -171,15 +219,29 @@ func New(store Store, opts ...Option) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.consentWait <= 0 {
+		s.consentWait = DefaultConsentWait
+	}
+	if s.oauth == nil {
+		if st, ok := s.store.(oauth.Store); ok {
+			s.oauth = oauth.NewManager(st, oauth.WithLogger(s.log), oauth.WithClock(s.now))
+		}
+	}
 	s.values = valueStore{s.store}
 	s.sessions.init()
 	s.tokens.init()
 	s.owners.init()
+	s.settings.init()
 	return s
 }
 
-// Routes registers the MCP endpoint (/{tenant}/mcp and /{tenant}/mcp/, GET,
-// POST and DELETE) and POST /{tenant}/plexus-auth/register-user on mux.
+// Routes registers on mux:
+//
+//	GET|POST|DELETE /{tenant}/mcp (and /{tenant}/mcp/)  the MCP endpoint
+//	POST /{tenant}/plexus-auth/register-user            host-app user registration
+//	POST|GET /{tenant}/plexus-services/api-keys         store / list (names only) the caller's API keys
+//	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
+//	GET /{tenant}/oauth/external_callback/{provider}    external OAuth redirect target
 func (s *Server) Routes(mux *http.ServeMux) {
 	mcpHandler := http.HandlerFunc(s.serveMCP)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
@@ -187,6 +249,35 @@ func (s *Server) Routes(mux *http.ServeMux) {
 		mux.Handle(m+" /{tenant}/mcp/{$}", mcpHandler)
 	}
 	mux.Handle("POST /{tenant}/plexus-auth/register-user", http.HandlerFunc(s.serveRegisterUser))
+	mux.Handle("POST /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyPut))
+	mux.Handle("GET /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyList))
+	mux.Handle("DELETE /{tenant}/plexus-services/api-keys/{provider_name}", http.HandlerFunc(s.serveAPIKeyDelete))
+	mux.Handle(oauth.CallbackPattern, http.HandlerFunc(s.serveOAuthCallback))
+}
+
+// serveOAuthCallback checks Host/Origin and the tenant, then hands the
+// request to the OAuth engine, which consumes the state and shows a page.
+func (s *Server) serveOAuthCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tenantID := r.PathValue("tenant")
+	if msg, bad := foreignRequest(r); bad {
+		http.Error(w, msg, http.StatusForbidden)
+		return
+	}
+	if _, err := s.tenant(ctx, tenantID); err != nil {
+		if errors.Is(err, errUnknownTenant) {
+			http.Error(w, unknownTenantMessage(tenantID), http.StatusNotFound)
+			return
+		}
+		s.log.ErrorContext(ctx, "Looking up tenant", "tenant", tenantID, "err", err)
+		http.Error(w, "internal error looking up the tenant", http.StatusInternalServerError)
+		return
+	}
+	if s.oauth == nil {
+		http.Error(w, "external OAuth is not available on this Plexus server", http.StatusServiceUnavailable)
+		return
+	}
+	s.oauth.HandleCallback(w, r)
 }
 
 // ForgetTenant drops a (deleted) tenant's MCP server and everything cached
@@ -200,6 +291,7 @@ func (s *Server) ForgetTenant(tenantID string) {
 	s.sessions.dropTenant(tenantID)
 	s.tokens.dropTenant(tenantID)
 	s.owners.drop(tenantID)
+	s.settings.drop(tenantID)
 	if ts != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -290,7 +382,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolCapabilities(true),
 		server.WithRecovery(),
 		server.WithHooks(hooks),
-		server.WithToolFilter(s.registry.Filter(id)),
+		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
 	}
 	conf := s.conformanceTenant != "" && id == s.conformanceTenant
@@ -299,7 +391,11 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	}
 	ms := server.NewMCPServer("plexus/"+id, serverVersion, opts...)
 	for _, t := range s.registry.ForTenant(id) {
-		ms.AddTool(t.Definition, t.Handler)
+		if t.Requires == nil {
+			ms.AddTool(t.Definition, t.Handler)
+			continue
+		}
+		ms.AddTool(hideAPIKeyArgument(t.Definition, t.Requires), s.guard(ms, t))
 	}
 	if conf {
 		conformance.Register(ms)
@@ -315,7 +411,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 
 // httpContext completes the caller the HTTP layer put in the context with
 // the session id mcp-go settled on (initialize mints it) and attaches the
-// session value store.
+// session value store and the caller's credentials.
 func (s *Server) httpContext(ctx context.Context, _ *http.Request) context.Context {
 	c, ok := tools.CallerFrom(ctx)
 	if !ok {
@@ -326,7 +422,8 @@ func (s *Server) httpContext(ctx context.Context, _ *http.Request) context.Conte
 			c.SessionID = cs.SessionID()
 		}
 	}
-	return tools.WithSessionStore(tools.WithCaller(ctx, c), s.values)
+	ctx = tools.WithSessionStore(tools.WithCaller(ctx, c), s.values)
+	return tools.WithCredentials(ctx, callerCredentials{s: s, c: c})
 }
 
 // valueStore adapts the Store's session values to tools.SessionStore.

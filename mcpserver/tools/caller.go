@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
 )
@@ -81,7 +82,8 @@ type Values interface {
 
 // SessionValues returns the values of the calling request's session. When
 // the request has no session, every call returns an error wrapping
-// ErrNoSession.
+// ErrNoSession. Keys starting with "oauth:" or "api_key:" are reserved for
+// Plexus's own credential records and refused.
 func SessionValues(ctx context.Context) Values {
 	c, _ := CallerFrom(ctx)
 	st, _ := ctx.Value(storeKey{}).(SessionStore)
@@ -100,8 +102,21 @@ func (v sessionValues) check(key string) error {
 	if key == "" || len(key) > maxKeyLen {
 		return fmt.Errorf("session value key %q: must be 1-%d bytes", key, maxKeyLen)
 	}
+	// Guests' credentials (OAuth tokens, API keys) live under these
+	// prefixes; tools reach them only through AuthenticatedClient/APIKey.
+	if strings.HasPrefix(key, guestOAuthPrefix) || strings.HasPrefix(key, GuestAPIKeyPrefix) {
+		return fmt.Errorf("session value key %q: the prefixes %q and %q are reserved for Plexus's own credentials",
+			key, guestOAuthPrefix, GuestAPIKeyPrefix)
+	}
 	return nil
 }
+
+// guestOAuthPrefix is where package oauth keeps a guest's token sets.
+const guestOAuthPrefix = "oauth:"
+
+// GuestAPIKeyPrefix prefixes the session value key under which a guest's
+// API key for a provider is kept ("api_key:<provider>").
+const GuestAPIKeyPrefix = "api_key:"
 
 func (v sessionValues) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := v.check(key); err != nil {

@@ -1,16 +1,19 @@
 // Package tools holds Plexus's tool registry and the request context tool
-// handlers run in: who is calling (Caller) and the per-session value store
-// (SessionValues).
+// handlers run in: who is calling (CallerFrom), the per-session value store
+// (SessionValues) and the caller's own credentials (AuthenticatedClient,
+// APIKey).
 //
 // The registry is the one place tools are declared. Each tool says which
-// tenants may see it (AllowedTenants, empty = all) and which tool sets it
-// belongs to; mcpserver builds each tenant's MCP server from ForTenant and
-// enforces the same visibility with mcp-go's tool filter on tools/list and
-// tools/call.
+// tenants may see it (AllowedTenants, empty = all), which tool sets it
+// belongs to and which credential it needs (Requires); mcpserver builds each
+// tenant's MCP server from ForTenant and enforces visibility (tenant scope,
+// the tenant's disabled tools and tool sets, tools/list's tool_set_filter)
+// with mcp-go's tool filter on tools/list and tools/call.
 //
-// This package never touches storage directly: session values go through the
-// SessionStore the HTTP layer puts in the request context, and it never logs
-// or returns secret values in errors.
+// This package never touches storage directly: session values and
+// credentials go through the SessionStore and Credentials the HTTP layer
+// puts in the request context, and it never logs or returns secret values
+// in errors.
 package tools
 
 import (
@@ -19,6 +22,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -45,9 +49,31 @@ type Tool struct {
 	// AllowedTenants limits the tool to these tenant ids; empty means every
 	// tenant.
 	AllowedTenants []string
-	// ToolSets names the tool sets the tool belongs to (for grouping and,
-	// later, per-tenant enabling).
+	// ToolSets names the tool sets the tool belongs to: a tenant can
+	// disable a whole set, and tools/list's tool_set_filter selects by it.
 	ToolSets []string
+	// Requires is the credential the tool needs (nil: none). Without it the
+	// handler is not called and the caller gets a structured result saying
+	// how to provide it; see Requirement.
+	Requires *Requirement
+}
+
+// InToolSet reports whether the tool belongs to the tool set called name.
+// Names compare as MCP Plexus did: trimmed, with spaces as underscores.
+func (t Tool) InToolSet(name string) bool {
+	n := NormalizeToolSet(name)
+	for _, s := range t.ToolSets {
+		if NormalizeToolSet(s) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeToolSet is the comparable form of a tool-set name: trimmed, with
+// spaces replaced by underscores (MCP Plexus's rule).
+func NormalizeToolSet(name string) string {
+	return strings.ReplaceAll(strings.TrimSpace(name), " ", "_")
 }
 
 // allowedFor reports whether the tool is visible to tenantID.
@@ -92,8 +118,12 @@ func (r *Registry) Register(t Tool) error {
 	case slices.Contains(t.AllowedTenants, ""):
 		return fmt.Errorf("register tool %q: %w: empty tenant id in AllowedTenants", name, ErrInvalidTool)
 	}
+	if err := t.Requires.validate(); err != nil {
+		return fmt.Errorf("register tool %q: %w: %v", name, ErrInvalidTool, err)
+	}
 	t.AllowedTenants = slices.Clone(t.AllowedTenants)
 	t.ToolSets = slices.Clone(t.ToolSets)
+	t.Requires = t.Requires.clone()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -117,6 +147,21 @@ func (r *Registry) ForTenant(tenantID string) []Tool {
 	}
 	return out
 }
+
+// Lookup returns the tool called name.
+func (r *Registry) Lookup(name string) (Tool, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	i, ok := r.index[name]
+	if !ok {
+		return Tool{}, false
+	}
+	return r.tools[i], true
+}
+
+// AllowedFor reports whether the tool may be seen by tenantID at all
+// (AllowedTenants empty or naming it).
+func (t Tool) AllowedFor(tenantID string) bool { return t.allowedFor(tenantID) }
 
 // Visible reports whether the tool called name may be listed or called by
 // tenantID. Tools the registry does not know (for example test fixtures

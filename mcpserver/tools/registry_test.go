@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -137,4 +138,106 @@ func TestWhoami(t *testing.T) {
 		t.Fatal("whoami without a caller did not fail")
 	}
 	var _ server.ToolHandlerFunc = whoami
+}
+
+func TestRegisterRequirement(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  *Requirement
+		ok   bool
+	}{
+		{"none", nil, true},
+		{"oauth", &Requirement{OAuth: &OAuthRequirement{Provider: "github", Scopes: []string{"repo"}}}, true},
+		{"api key", &Requirement{APIKey: &APIKeyRequirement{Provider: "owm", DisplayName: "OWM key"}}, true},
+		{"both", &Requirement{OAuth: &OAuthRequirement{Provider: "github"}, APIKey: &APIKeyRequirement{Provider: "owm", DisplayName: "k"}}, true},
+		{"empty", &Requirement{}, false},
+		{"oauth no provider", &Requirement{OAuth: &OAuthRequirement{}}, false},
+		{"oauth bad provider", &Requirement{OAuth: &OAuthRequirement{Provider: "git hub"}}, false},
+		{"api key no display name", &Requirement{APIKey: &APIKeyRequirement{Provider: "owm"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := NewRegistry().Register(Tool{Definition: mcp.NewTool("t"), Handler: noop, Requires: tc.req})
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidTool)) {
+				t.Fatalf("Register = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	// Register copies the requirement.
+	r := NewRegistry()
+	req := &Requirement{OAuth: &OAuthRequirement{Provider: "github", Scopes: []string{"repo"}}}
+	if err := r.Register(Tool{Definition: mcp.NewTool("t"), Handler: noop, Requires: req}); err != nil {
+		t.Fatal(err)
+	}
+	req.OAuth.Scopes[0] = "changed"
+	if got, _ := r.Lookup("t"); got.Requires.OAuth.Scopes[0] != "repo" {
+		t.Fatal("Register kept the caller's slice")
+	}
+}
+
+func TestToolSets(t *testing.T) {
+	tl := Tool{ToolSets: []string{"api key examples", "ops"}}
+	for set, want := range map[string]bool{"ops": true, " ops ": true, "api_key_examples": true, "api key examples": true, "other": false, "": false} {
+		if got := tl.InToolSet(set); got != want {
+			t.Errorf("InToolSet(%q) = %v", set, got)
+		}
+	}
+	if got := APIKeyArgument("My-Service Alpha"); got != "my_service_alpha_api_key" {
+		t.Errorf("APIKeyArgument = %q", got)
+	}
+}
+
+// fakeCreds is a Credentials answering from maps.
+type fakeCreds struct {
+	keys   map[string]string
+	scopes *[]string
+}
+
+func (f fakeCreds) HTTPClient(_ context.Context, provider string, scopes []string) (*http.Client, error) {
+	*f.scopes = scopes
+	if provider != "github" {
+		return nil, ErrConsentRequired
+	}
+	return http.DefaultClient, nil
+}
+
+func (f fakeCreds) APIKey(_ context.Context, provider string) (string, error) {
+	k, ok := f.keys[provider]
+	if !ok {
+		return "", ErrAPIKeyMissing
+	}
+	return k, nil
+}
+
+func TestCredentialsFromContext(t *testing.T) {
+	var scopes []string
+	ctx := WithCredentials(t.Context(), fakeCreds{keys: map[string]string{"owm": "k"}, scopes: &scopes})
+	if k, err := APIKey(ctx, "owm"); err != nil || k != "k" {
+		t.Fatalf("APIKey = %q, %v", k, err)
+	}
+	if _, err := APIKey(ctx, "other"); !errors.Is(err, ErrAPIKeyMissing) || !IsCredentialError(err) {
+		t.Fatalf("APIKey(other) = %v", err)
+	}
+	if _, err := AuthenticatedClient(ctx, "slack"); !errors.Is(err, ErrConsentRequired) || !IsCredentialError(err) {
+		t.Fatalf("AuthenticatedClient(slack) = %v", err)
+	}
+	// Scopes come from the running tool's requirement for that provider.
+	ctx = WithRequirement(ctx, &Requirement{OAuth: &OAuthRequirement{Provider: "github", Scopes: []string{"repo"}}})
+	if _, err := AuthenticatedClient(ctx, "github"); err != nil || len(scopes) != 1 || scopes[0] != "repo" {
+		t.Fatalf("AuthenticatedClient(github) = %v, scopes %v", err, scopes)
+	}
+	if _, err := APIKey(t.Context(), "owm"); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("no credentials: %v", err)
+	}
+}
+
+func TestReservedSessionKeys(t *testing.T) {
+	ctx := WithSessionStore(WithCaller(t.Context(), Caller{TenantID: "acme", SessionID: "s1"}), memStore{})
+	for _, k := range []string{"oauth:github", "api_key:owm"} {
+		if err := SessionValues(ctx).Set(ctx, k, []byte("x")); err == nil {
+			t.Errorf("Set(%q) accepted", k)
+		}
+		if _, err := SessionValues(ctx).Get(ctx, k); err == nil || errors.Is(err, ErrNoValue) {
+			t.Errorf("Get(%q) = %v", k, err)
+		}
+	}
 }
