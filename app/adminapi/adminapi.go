@@ -1,5 +1,7 @@
 // Package adminapi serves Plexus's JSON admin API under /api/v1/: tenants,
-// their host-app secrets, users and user tokens. It is the one door through
+// their host-app secrets, users and user tokens, external OAuth providers
+// (and the built-in presets), tool settings, and users' connections and API
+// keys. It is the one door through
 // which the CLI (`plexus admin …`), the admin UI and the desktop app change
 // the vault's tenant data; app/localclient is its client.
 //
@@ -10,7 +12,9 @@
 //
 // The package never logs, stores or echoes a secret: host-app secrets and
 // user tokens are returned exactly once, in the response that creates them,
-// and the vault keeps only their hashes.
+// and the vault keeps only their hashes; OAuth client secrets go into the
+// vault sealed and are never returned at all (responses say only
+// "client_secret_set"); API keys and OAuth tokens are listed by name only.
 package adminapi
 
 import (
@@ -26,8 +30,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -45,6 +51,27 @@ type Store interface {
 	IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info vault.TokenInfo, err error)
 	ListTokens(ctx context.Context, tenantID, userID string) ([]vault.TokenInfo, error)
 	RevokeToken(ctx context.Context, tenantID, tokenID string) error
+
+	CreateOAuthProvider(ctx context.Context, p vault.OAuthProvider) (vault.OAuthProvider, error)
+	UpdateOAuthProvider(ctx context.Context, p vault.OAuthProvider) (vault.OAuthProvider, error)
+	GetOAuthProvider(ctx context.Context, tenantID, name string) (vault.OAuthProvider, error)
+	ListOAuthProviders(ctx context.Context, tenantID string) ([]vault.OAuthProvider, error)
+	DeleteOAuthProvider(ctx context.Context, tenantID, name string) error
+	ListCredentials(ctx context.Context, tenantID, userID string) ([]vault.CredentialInfo, error)
+	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
+	GetToolSettings(ctx context.Context, tenantID string) (vault.ToolSettings, error)
+	PutToolSettings(ctx context.Context, tenantID string, s vault.ToolSettings) error
+}
+
+// OAuthConnections is the part of the external-OAuth engine the admin API
+// uses; *oauth.Manager satisfies it.
+type OAuthConnections interface {
+	// Connections lists a registered user's OAuth connections, without tokens.
+	Connections(ctx context.Context, tenantID, userID string) ([]oauth.Connection, error)
+	// Disconnect forgets owner's tokens for provider, revoking them at the
+	// provider when it has a revocation endpoint; not connected is an error
+	// wrapping vault.ErrNotFound.
+	Disconnect(ctx context.Context, owner oauth.Owner, provider string) error
 }
 
 // Options configures the admin API.
@@ -61,6 +88,21 @@ type Options struct {
 	// DefaultUserTokenTTL is the lifetime of tokens issued through
 	// POST /api/v1/tenants/{id}/users; 0 = no expiry.
 	DefaultUserTokenTTL time.Duration
+	// OAuth lists and disconnects users' OAuth connections; nil = the
+	// connections list is always empty and disconnecting answers 501.
+	OAuth OAuthConnections
+	// Tools, if set, returns the tools available to a tenant for
+	// GET /api/v1/tenants/{id}/tools (nil = the response has no "tools").
+	// Enabled there is ANDed with the tenant's tool settings.
+	Tools func(tenantID string) []ToolInfo
+	// OnToolSettingsChanged, if set, is called after a tenant's tool
+	// settings were written (the daemon tells the tenant's MCP server,
+	// which sends notifications/tools/list_changed).
+	OnToolSettingsChanged func(tenantID string)
+	// RedirectURL, if set, returns the callback URL to register with an
+	// external provider (the daemon wires oauth.Manager.RedirectURL);
+	// provider answers then carry it as "redirect_url".
+	RedirectURL func(tenantID, provider string) string
 }
 
 // MaxBodyBytes bounds every request body.
@@ -93,6 +135,24 @@ func New(store Store, o Options) http.Handler {
 		{"POST /api/v1/tenants/{id}/users", a.createUserToken},
 		{"GET /api/v1/tenants/{id}/tokens", a.listTokens},
 		{"DELETE /api/v1/tenants/{id}/tokens/{token_id}", a.revokeToken},
+
+		{"GET /api/v1/oauth-presets", a.listPresets},
+		{"GET /api/v1/tenants/{id}/ext-oauth", a.listProviders},
+		{"POST /api/v1/tenants/{id}/ext-oauth", a.createProvider},
+		{"GET /api/v1/tenants/{id}/ext-oauth/{provider}", a.getProvider},
+		{"PATCH /api/v1/tenants/{id}/ext-oauth/{provider}", a.updateProvider},
+		{"DELETE /api/v1/tenants/{id}/ext-oauth/{provider}", a.deleteProvider},
+
+		{"GET /api/v1/tenants/{id}/tools", a.getTools},
+		{"PUT /api/v1/tenants/{id}/tools", a.putTools},
+		{"POST /api/v1/tenants/{id}/tools/{name}/enable", a.toolSwitch(toolKind, true)},
+		{"POST /api/v1/tenants/{id}/tools/{name}/disable", a.toolSwitch(toolKind, false)},
+		{"POST /api/v1/tenants/{id}/tool-sets/{name}/enable", a.toolSwitch(toolSetKind, true)},
+		{"POST /api/v1/tenants/{id}/tool-sets/{name}/disable", a.toolSwitch(toolSetKind, false)},
+
+		{"GET /api/v1/tenants/{id}/users/{uid}/connections", a.listConnections},
+		{"DELETE /api/v1/tenants/{id}/users/{uid}/connections/{provider}", a.disconnect},
+		{"DELETE /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}", a.deleteAPIKey},
 	}
 	for _, rt := range routes {
 		a.mux.Handle(rt.pattern, a.wrap(rt.h))
@@ -106,6 +166,10 @@ type api struct {
 	log    *slog.Logger
 	tokens [][sha256.Size]byte
 	mux    *http.ServeMux
+
+	// toolsMu serializes read-modify-write of tool settings, so two
+	// concurrent enable/disable calls cannot lose one another's change.
+	toolsMu sync.Mutex
 }
 
 // ServeHTTP applies the checks every request passes (origin, then bearer
@@ -235,7 +299,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.writeJSONError(w, re.status, re.msg)
 	case errors.Is(err, vault.ErrInvalid):
 		a.writeJSONError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, oauth.ErrUnknownProvider):
 		a.writeJSONError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, vault.ErrExists):
 		a.writeJSONError(w, http.StatusConflict, err.Error())
@@ -279,8 +343,11 @@ func describeJSONError(err error) string {
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError
 		big *http.MaxBytesError
+		fe  *fieldError
 	)
 	switch {
+	case errors.As(err, &fe):
+		return fe.Error()
 	case errors.Is(err, io.EOF):
 		return "empty, expected a JSON object"
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -31,18 +31,23 @@ type fixture struct {
 	deleted []string
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts the API; opts may adjust its Options.
+func newFixture(t *testing.T, opts ...func(*adminapi.Options)) *fixture {
 	t.Helper()
 	f := &fixture{v: vaulttest.New(t), logs: &syncBuffer{}}
-	h := adminapi.New(f.v, adminapi.Options{
+	o := adminapi.Options{
 		Tokens: []string{localToken, "", adminKey},
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnTenantDeleted: func(id string) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.deleted = append(f.deleted, id)
 		},
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h := adminapi.New(f.v, o)
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -30,6 +33,25 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   user token --entity-id ID --user-id-from-host-app U
   token list --entity-id ID [--user PERSISTENT_USER_ID]
   token revoke --entity-id ID --token-id TID
+  ext-oauth create --entity-id ID --provider-name P --client-id C --client-secret S|-
+        --authorization-url U --token-url U [--scopes "a b"] [--userinfo-url U]
+        [--revocation-url U] [--resource U] [--preset NAME]
+  ext-oauth list --entity-id ID
+  ext-oauth show --entity-id ID --provider-name P
+  ext-oauth update --entity-id ID --provider-name P [any create flag; only given ones change]
+  ext-oauth delete --entity-id ID --provider-name P
+  ext-oauth presets
+  tools list --entity-id ID
+  tools enable|disable --entity-id ID (--tool NAME | --tool-set NAME)
+  connections list --entity-id ID --user PERSISTENT_USER_ID
+  connections disconnect --entity-id ID --user PERSISTENT_USER_ID --provider-name P
+  connections delete-api-key --entity-id ID --user PERSISTENT_USER_ID --provider-name P
+
+With --preset (github, google, slack, microsoft; see ext-oauth presets) only
+the client id and secret are needed. --client-secret - reads the secret from
+one line of stdin; without --client-secret, ext-oauth create takes it from
+PLEXUS_CLIENT_SECRET. Either keeps it out of shell history. A client secret
+is never printed.
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -67,6 +89,18 @@ var adminCommands = []adminCommand{
 	{"user", "token", adminUserToken},
 	{"token", "list", adminTokenList},
 	{"token", "revoke", adminTokenRevoke},
+	{"ext-oauth", "create", adminProviderCreate},
+	{"ext-oauth", "list", adminProviderList},
+	{"ext-oauth", "show", adminProviderShow},
+	{"ext-oauth", "update", adminProviderUpdate},
+	{"ext-oauth", "delete", adminProviderDelete},
+	{"ext-oauth", "presets", adminPresets},
+	{"tools", "list", adminToolsList},
+	{"tools", "enable", adminToolsSwitch(true)},
+	{"tools", "disable", adminToolsSwitch(false)},
+	{"connections", "list", adminConnectionsList},
+	{"connections", "disconnect", adminDisconnect},
+	{"connections", "delete-api-key", adminDeleteAPIKey},
 }
 
 // adminRun carries what a command needs: its globals, env and the client
@@ -520,4 +554,467 @@ func helpOK(err error) error {
 		return nil
 	}
 	return err
+}
+
+// External OAuth providers.
+
+// clientSecretEnv is read by `ext-oauth create` when --client-secret is
+// not given, so the secret stays out of shell history.
+const clientSecretEnv = "PLEXUS_CLIENT_SECRET"
+
+// maxSecretLine bounds the client secret read from stdin.
+const maxSecretLine = 64 << 10
+
+// providerFlags are the flags of ext-oauth create and update.
+type providerFlags struct {
+	id, name, preset, clientID, secret                string
+	authURL, tokenURL, userinfo, revocation, resource string
+	scopes                                            string
+}
+
+func (p *providerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&p.name, "provider-name", "", "provider name, e.g. github (required; with --preset defaults to the preset's name)")
+	fs.StringVar(&p.preset, "preset", "", "fill URLs and scopes from a built-in preset: github, google, slack, microsoft")
+	fs.StringVar(&p.clientID, "client-id", "", "OAuth client id")
+	fs.StringVar(&p.secret, "client-secret", "", "OAuth client secret; - reads one line from stdin (create: default $"+clientSecretEnv+")")
+	fs.StringVar(&p.authURL, "authorization-url", "", "authorization endpoint (https, or http on loopback)")
+	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint")
+	fs.StringVar(&p.scopes, "scopes", "", `scopes, space-separated: "read:user repo"`)
+	fs.StringVar(&p.userinfo, "userinfo-url", "", "userinfo endpoint")
+	fs.StringVar(&p.revocation, "revocation-url", "", "token revocation endpoint (RFC 7009), used on disconnect")
+	fs.StringVar(&p.resource, "resource", "", "RFC 8707 resource indicator sent on token requests")
+}
+
+// readSecret resolves a --client-secret value: "-" means one line of stdin.
+func (a *adminRun) readSecret(v string) (string, error) {
+	if v != "-" {
+		return v, nil
+	}
+	if a.env.Stdin == nil {
+		return "", usageError("admin %s: --client-secret -: no stdin", a.name)
+	}
+	sc := bufio.NewScanner(a.env.Stdin)
+	sc.Buffer(make([]byte, 0, 1024), maxSecretLine)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return "", fmt.Errorf("admin %s: read client secret from stdin: %w", a.name, err)
+		}
+		return "", usageError("admin %s: --client-secret -: stdin is empty", a.name)
+	}
+	secret := strings.TrimSpace(sc.Text())
+	if secret == "" {
+		return "", usageError("admin %s: --client-secret -: the line read from stdin is empty", a.name)
+	}
+	return secret, nil
+}
+
+func adminProviderCreate(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var p providerFlags
+	p.register(fs)
+	if err := a.parse(fs, args, &p.id, "entity-id", "client-id"); err != nil {
+		return helpOK(err)
+	}
+	if p.name == "" && p.preset == "" {
+		return usageError("admin %s: --provider-name is required (or --preset)", a.name)
+	}
+	given := setFlags(fs)
+	if !given["client-secret"] {
+		p.secret = a.env.Getenv(clientSecretEnv)
+	}
+	secret, err := a.readSecret(p.secret)
+	if err != nil {
+		return err
+	}
+	if secret == "" {
+		return usageError("admin %s: --client-secret is required (- reads it from stdin; or set %s)", a.name, clientSecretEnv)
+	}
+	req := adminapi.ProviderRequest{
+		ProviderName:     p.name,
+		Preset:           p.preset,
+		ClientID:         p.clientID,
+		ClientSecret:     secret,
+		AuthorizationURL: p.authURL,
+		TokenURL:         p.tokenURL,
+		UserinfoURL:      p.userinfo,
+		RevocationURL:    p.revocation,
+		Resource:         p.resource,
+		Scopes:           strings.Fields(p.scopes),
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		pr, err := c.CreateOAuthProvider(ctx, p.id, req)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]any{"provider": pr})
+		}
+		if err := a.printProviderText(pr); err != nil {
+			return err
+		}
+		redirect := pr.RedirectURL
+		if redirect == "" {
+			redirect = strings.TrimRight(c.BaseURL, "/") + "/" + url.PathEscape(pr.TenantID) +
+				"/oauth/external_callback/" + url.PathEscape(pr.Name)
+		}
+		fmt.Fprintf(a.env.Stdout, "\nRegister this redirect URL with the provider:\n  %s\n", redirect)
+		return nil
+	})
+}
+
+// setFlags returns the names of the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+}
+
+func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var p providerFlags
+	p.register(fs)
+	if err := a.parse(fs, args, &p.id, "entity-id", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	given := setFlags(fs)
+	var patch adminapi.ProviderPatch
+	for _, f := range []struct {
+		name string
+		dst  **string
+		v    *string
+	}{
+		{"preset", &patch.Preset, &p.preset},
+		{"client-id", &patch.ClientID, &p.clientID},
+		{"authorization-url", &patch.AuthorizationURL, &p.authURL},
+		{"token-url", &patch.TokenURL, &p.tokenURL},
+		{"userinfo-url", &patch.UserinfoURL, &p.userinfo},
+		{"revocation-url", &patch.RevocationURL, &p.revocation},
+		{"resource", &patch.Resource, &p.resource},
+	} {
+		if given[f.name] {
+			*f.dst = f.v
+		}
+	}
+	if given["client-secret"] {
+		secret, err := a.readSecret(p.secret)
+		if err != nil {
+			return err
+		}
+		if secret == "" {
+			return usageError("admin %s: --client-secret must not be empty (leave it out to keep the current one)", a.name)
+		}
+		patch.ClientSecret = &secret
+	}
+	if given["scopes"] {
+		sc := adminapi.Scopes(strings.Fields(p.scopes))
+		if sc == nil {
+			sc = adminapi.Scopes{}
+		}
+		patch.Scopes = &sc
+	}
+	if patch == (adminapi.ProviderPatch{}) {
+		return usageError("admin %s: nothing to change; give at least one of --client-id, --client-secret, --authorization-url, --token-url, --scopes, --userinfo-url, --revocation-url, --resource, --preset", a.name)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		pr, err := c.UpdateOAuthProvider(ctx, p.id, p.name, patch)
+		if err != nil {
+			return err
+		}
+		return a.printProvider(pr)
+	})
+}
+
+func adminProviderList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		ps, err := c.ListOAuthProviders(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			if ps == nil {
+				ps = []adminapi.Provider{}
+			}
+			return a.printJSON(map[string]any{"providers": ps})
+		}
+		if len(ps) == 0 {
+			fmt.Fprintf(a.env.Stdout, "Tenant %s has no external OAuth providers. Add one: plexus admin ext-oauth create --entity-id %s --preset github --client-id ID --client-secret -\n", id, id)
+			return nil
+		}
+		rows := make([][]string, 0, len(ps))
+		for _, p := range ps {
+			rows = append(rows, []string{p.Name, dash(p.Preset), p.ClientID, yesNo(p.ClientSecretSet), dash(strings.Join(p.Scopes, " ")), fmtTime(p.UpdatedAt)})
+		}
+		return a.table("PROVIDER\tPRESET\tCLIENT ID\tSECRET SET\tSCOPES\tUPDATED", rows)
+	})
+}
+
+func adminProviderShow(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, name string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&name, "provider-name", "", "provider name (required)")
+	if err := a.parse(fs, args, &id, "entity-id", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		p, err := c.GetOAuthProvider(ctx, id, name)
+		if err != nil {
+			return err
+		}
+		return a.printProvider(p)
+	})
+}
+
+func adminProviderDelete(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, name string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&name, "provider-name", "", "provider name (required)")
+	fs.Bool("yes", false, "accepted for compatibility; delete never asks")
+	if err := a.parse(fs, args, &id, "entity-id", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.DeleteOAuthProvider(ctx, id, name); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "deleted": name})
+		}
+		fmt.Fprintf(a.env.Stdout, "Deleted OAuth provider %s of %s and every user's connection to it.\n", name, id)
+		return nil
+	})
+}
+
+func adminPresets(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	if err := a.parse(fs, args, nil); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		ps, err := c.ListOAuthPresets(ctx)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]any{"presets": ps})
+		}
+		rows := make([][]string, 0, len(ps))
+		for _, p := range ps {
+			rows = append(rows, []string{p.Name, p.DisplayName, strings.Join(p.Scopes, " "), p.AuthorizationURL})
+		}
+		return a.table("PRESET\tNAME\tDEFAULT SCOPES\tAUTHORIZATION URL", rows)
+	})
+}
+
+func (a *adminRun) printProvider(p adminapi.Provider) error {
+	if a.g.json {
+		return a.printJSON(map[string]any{"provider": p})
+	}
+	return a.printProviderText(p)
+}
+
+// printProviderText prints a provider; the API never returns the client
+// secret, and neither does this.
+func (a *adminRun) printProviderText(p adminapi.Provider) error {
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Provider:\t%s\n", p.Name)
+	fmt.Fprintf(tw, "Entity ID:\t%s\n", p.TenantID)
+	fmt.Fprintf(tw, "Preset:\t%s\n", dash(p.Preset))
+	fmt.Fprintf(tw, "Client ID:\t%s\n", p.ClientID)
+	fmt.Fprintf(tw, "Client secret set:\t%s\n", yesNo(p.ClientSecretSet))
+	fmt.Fprintf(tw, "Authorization URL:\t%s\n", p.AuthorizationURL)
+	fmt.Fprintf(tw, "Token URL:\t%s\n", p.TokenURL)
+	fmt.Fprintf(tw, "Userinfo URL:\t%s\n", dash(p.UserinfoURL))
+	fmt.Fprintf(tw, "Revocation URL:\t%s\n", dash(p.RevocationURL))
+	fmt.Fprintf(tw, "Resource:\t%s\n", dash(p.Resource))
+	fmt.Fprintf(tw, "Scopes:\t%s\n", dash(strings.Join(p.Scopes, " ")))
+	if p.RedirectURL != "" {
+		fmt.Fprintf(tw, "Redirect URL:\t%s\n", p.RedirectURL)
+	}
+	fmt.Fprintf(tw, "Updated:\t%s\n", fmtTime(p.UpdatedAt))
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Tool settings.
+
+func adminToolsList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		st, err := c.GetToolSettings(ctx, id)
+		if err != nil {
+			return err
+		}
+		return a.printToolSettings(st)
+	})
+}
+
+func adminToolsSwitch(enable bool) func(ctx context.Context, a *adminRun, args []string) error {
+	return func(ctx context.Context, a *adminRun, args []string) error {
+		fs := a.flags()
+		var id, tool, set string
+		fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+		fs.StringVar(&tool, "tool", "", "tool name")
+		fs.StringVar(&set, "tool-set", "", "tool set name")
+		if err := a.parse(fs, args, &id, "entity-id"); err != nil {
+			return helpOK(err)
+		}
+		if (tool == "") == (set == "") {
+			return usageError("admin %s: give exactly one of --tool NAME or --tool-set NAME", a.name)
+		}
+		return a.call(ctx, func(c *localclient.Client) error {
+			var (
+				st   adminapi.ToolSettingsResponse
+				err  error
+				what string
+			)
+			if tool != "" {
+				st, err = c.SetToolEnabled(ctx, id, tool, enable)
+				what = "tool " + tool
+			} else {
+				st, err = c.SetToolSetEnabled(ctx, id, set, enable)
+				what = "tool set " + set
+			}
+			if err != nil {
+				return err
+			}
+			if a.g.json {
+				return a.printJSON(st)
+			}
+			state := "Disabled"
+			if enable {
+				state = "Enabled"
+			}
+			fmt.Fprintf(a.env.Stdout, "%s %s in %s. Connected MCP clients are told the tool list changed.\n", state, what, id)
+			return nil
+		})
+	}
+}
+
+func (a *adminRun) printToolSettings(st adminapi.ToolSettingsResponse) error {
+	if a.g.json {
+		return a.printJSON(st)
+	}
+	if st.Tools != nil {
+		if len(st.Tools) == 0 {
+			fmt.Fprintln(a.env.Stdout, "No tools are available to this tenant.")
+		} else {
+			rows := make([][]string, 0, len(st.Tools))
+			for _, t := range st.Tools {
+				rows = append(rows, []string{t.Name, dash(strings.Join(t.ToolSets, ",")), dash(t.Requires), yesNo(t.Enabled)})
+			}
+			if err := a.table("TOOL\tTOOL SETS\tREQUIRES\tENABLED", rows); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(a.env.Stdout)
+	}
+	fmt.Fprintf(a.env.Stdout, "Disabled tools: %s\n", noneIfEmpty(st.DisabledTools))
+	fmt.Fprintf(a.env.Stdout, "Disabled tool sets: %s\n", noneIfEmpty(st.DisabledToolSets))
+	return nil
+}
+
+func noneIfEmpty(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
+}
+
+// Connections and API keys.
+
+// userFlags registers --entity-id, --user and (if provider) --provider-name.
+func (a *adminRun) userFlags(fs *flag.FlagSet, id, user, provider *string) {
+	fs.StringVar(id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(user, "user", "", "persistent user id, as listed by: plexus admin user list (required)")
+	if provider != nil {
+		fs.StringVar(provider, "provider-name", "", "provider name (required)")
+	}
+}
+
+func adminConnectionsList(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user string
+	a.userFlags(fs, &id, &user, nil)
+	if err := a.parse(fs, args, &id, "entity-id", "user"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		cs, err := c.ListConnections(ctx, id, user)
+		if err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(cs)
+		}
+		if len(cs.Connections) == 0 && len(cs.APIKeys) == 0 {
+			fmt.Fprintf(a.env.Stdout, "User %s of %s has no OAuth connections or API keys.\n", user, id)
+			return nil
+		}
+		rows := make([][]string, 0, len(cs.Connections)+len(cs.APIKeys))
+		for _, cn := range cs.Connections {
+			rows = append(rows, []string{"oauth", cn.Provider, cn.Status, dash(strings.Join(cn.Scopes, " ")), fmtTime(cn.UpdatedAt)})
+		}
+		for _, k := range cs.APIKeys {
+			rows = append(rows, []string{"api key", k.Provider, "stored", "-", fmtTime(k.UpdatedAt)})
+		}
+		return a.table("KIND\tPROVIDER\tSTATUS\tSCOPES\tUPDATED", rows)
+	})
+}
+
+func adminDisconnect(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user, provider string
+	a.userFlags(fs, &id, &user, &provider)
+	if err := a.parse(fs, args, &id, "entity-id", "user", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.Disconnect(ctx, id, user, provider); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "persistent_user_id": user, "disconnected": provider})
+		}
+		fmt.Fprintf(a.env.Stdout, "Disconnected user %s of %s from %s (tokens revoked at the provider where it supports that).\n", user, id, provider)
+		return nil
+	})
+}
+
+func adminDeleteAPIKey(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user, provider string
+	a.userFlags(fs, &id, &user, &provider)
+	if err := a.parse(fs, args, &id, "entity-id", "user", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.DeleteAPIKey(ctx, id, user, provider); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "persistent_user_id": user, "deleted_api_key": provider})
+		}
+		fmt.Fprintf(a.env.Stdout, "Deleted the %s API key of user %s in %s.\n", provider, user, id)
+		return nil
+	})
 }

@@ -2,14 +2,20 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
 
@@ -18,23 +24,34 @@ const adminTestKey = "cli-admin-test-key"
 // adminServer serves the real admin API over a fresh vault and returns its URL.
 func adminServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(adminapi.New(vaulttest.New(t), adminapi.Options{Tokens: []string{adminTestKey}}))
+	url, _ := adminServerWith(t, adminapi.Options{})
+	return url
+}
+
+// adminServerWith is adminServer with more Options; it also returns the vault.
+func adminServerWith(t *testing.T, o adminapi.Options) (string, *vault.Vault) {
+	t.Helper()
+	v := vaulttest.New(t)
+	o.Tokens = []string{adminTestKey}
+	srv := httptest.NewServer(adminapi.New(v, o))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, v
 }
 
 // runAdmin runs `plexus admin --url URL args...` with ADMIN_API_KEY set to key.
 func runAdmin(t *testing.T, url, key string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runAdminIO(t, url, "", map[string]string{"ADMIN_API_KEY": key}, args...)
+}
+
+// runAdminIO runs `plexus admin --url URL args...` with the given stdin and
+// environment.
+func runAdminIO(t *testing.T, url, stdin string, vars map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{
-		Getenv: func(k string) string {
-			if k == "ADMIN_API_KEY" {
-				return key
-			}
-			return ""
-		},
-		Stdin:  strings.NewReader(""),
+		Getenv: func(k string) string { return vars[k] },
+		Stdin:  strings.NewReader(stdin),
 		Stdout: &out,
 		Stderr: &errb,
 		Exe:    "/nonexistent/plexus",
@@ -225,6 +242,325 @@ func TestAdminHelp(t *testing.T) {
 		}
 		if !strings.Contains(stderr, "entity-id") && !strings.Contains(stderr, "Usage") {
 			t.Errorf("%v: no usage on stderr: %s", args, stderr)
+		}
+	}
+}
+
+// Secrets the credentials tests plant; no output may ever show them.
+const (
+	cliSecret1 = "cli-client-secret-DO-NOT-PRINT-1"
+	cliSecret2 = "cli-client-secret-DO-NOT-PRINT-2"
+	cliSecret3 = "cli-client-secret-DO-NOT-PRINT-3"
+)
+
+func assertNoCLISecret(t *testing.T, outputs ...string) {
+	t.Helper()
+	for _, o := range outputs {
+		for _, s := range []string{cliSecret1, cliSecret2, cliSecret3} {
+			if strings.Contains(o, s) {
+				t.Errorf("a client secret was printed: %s", o)
+			}
+		}
+	}
+}
+
+func TestAdminExtOAuthCommands(t *testing.T) {
+	t.Parallel()
+	url, v := adminServerWith(t, adminapi.Options{})
+	ctx := t.Context()
+	key := map[string]string{"ADMIN_API_KEY": adminTestKey}
+	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
+
+	out := mustAdmin(t, url, "ext-oauth", "presets")
+	for _, want := range []string{"PRESET", "github", "google", "slack", "microsoft", "read:user"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("presets output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The seed's flags, with the secret read from stdin.
+	out, stderr, err := runAdminIO(t, url, cliSecret1+"\n", key, "ext-oauth", "create", "--entity-id", "acme",
+		"--provider-name", "github", "--client-id", "gh-id", "--client-secret", "-",
+		"--authorization-url", "https://github.com/login/oauth/authorize",
+		"--token-url", "https://github.com/login/oauth/access_token",
+		"--scopes", "read:user repo", "--userinfo-url", "https://api.github.com/user")
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"Provider:", "github", "Client secret set:  yes", "read:user repo",
+		"/acme/oauth/external_callback/github"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create output lacks %q:\n%s", want, out)
+		}
+	}
+	assertNoCLISecret(t, out, stderr)
+	if p, err := v.GetOAuthProvider(ctx, "acme", "github"); err != nil || p.ClientSecret != cliSecret1 || !slices.Equal(p.Scopes, []string{"read:user", "repo"}) {
+		t.Fatalf("stored provider: %+v (secret from stdin stored: %v), %v", p.Scopes, p.ClientSecret == cliSecret1, err)
+	}
+
+	// A preset, with the secret from the environment.
+	out, stderr, err = runAdminIO(t, url, "", map[string]string{"ADMIN_API_KEY": adminTestKey, "PLEXUS_CLIENT_SECRET": cliSecret2},
+		"ext-oauth", "create", "--entity-id", "acme", "--preset", "google", "--client-id", "g-id", "--json")
+	if err != nil {
+		t.Fatalf("create --preset: %v\n%s", err, stderr)
+	}
+	var created struct {
+		Provider adminapi.Provider `json:"provider"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Provider.Name != "google" ||
+		created.Provider.TokenURL != "https://oauth2.googleapis.com/token" || !created.Provider.ClientSecretSet {
+		t.Errorf("create --preset --json: %v: %s", err, out)
+	}
+	assertNoCLISecret(t, out, stderr)
+	if p, err := v.GetOAuthProvider(ctx, "acme", "google"); err != nil || p.ClientSecret != cliSecret2 {
+		t.Errorf("secret from PLEXUS_CLIENT_SECRET not stored (err %v)", err)
+	}
+
+	out = mustAdmin(t, url, "ext-oauth", "list", "--entity-id", "acme")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "PROVIDER") || !strings.HasPrefix(lines[1], "github") || !strings.HasPrefix(lines[2], "google") {
+		t.Errorf("list:\n%s", out)
+	}
+	assertNoCLISecret(t, out)
+
+	// update: only the given flags change; the secret stays.
+	out = mustAdmin(t, url, "ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github", "--client-id", "gh-id-2", "--scopes", "repo")
+	if !strings.Contains(out, "gh-id-2") || !strings.Contains(out, "Client secret set:  yes") {
+		t.Errorf("update:\n%s", out)
+	}
+	p, err := v.GetOAuthProvider(ctx, "acme", "github")
+	if err != nil || p.ClientSecret != cliSecret1 || p.UserinfoURL != "https://api.github.com/user" || !slices.Equal(p.Scopes, []string{"repo"}) {
+		t.Errorf("after update: scopes %v userinfo %q secret kept %v (err %v)", p.Scopes, p.UserinfoURL, p.ClientSecret == cliSecret1, err)
+	}
+	out, stderr, err = runAdminIO(t, url, cliSecret3+"\r\n", key, "ext-oauth", "update", "acme", "--provider-name", "github", "--client-secret", "-")
+	if err != nil {
+		t.Fatalf("update --client-secret -: %v\n%s", err, stderr)
+	}
+	assertNoCLISecret(t, out, stderr)
+	if p, _ := v.GetOAuthProvider(ctx, "acme", "github"); p.ClientSecret != cliSecret3 {
+		t.Error("update --client-secret - did not store the secret read from stdin")
+	}
+
+	out = mustAdmin(t, url, "ext-oauth", "show", "--entity-id", "acme", "--provider-name", "github")
+	if !strings.Contains(out, "https://github.com/login/oauth/access_token") {
+		t.Errorf("show:\n%s", out)
+	}
+	assertNoCLISecret(t, out)
+	if out := mustAdmin(t, url, "ext-oauth", "delete", "--entity-id", "acme", "--provider-name", "google"); !strings.Contains(out, "Deleted OAuth provider google") {
+		t.Errorf("delete:\n%s", out)
+	}
+	if _, err := v.GetOAuthProvider(ctx, "acme", "google"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("google still stored after delete: %v", err)
+	}
+}
+
+func TestAdminExtOAuthErrors(t *testing.T) {
+	t.Parallel()
+	url := adminServer(t)
+	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
+	mustAdmin(t, url, "ext-oauth", "create", "--entity-id", "acme", "--preset", "github", "--client-id", "c", "--client-secret", "s")
+	key := map[string]string{"ADMIN_API_KEY": adminTestKey}
+	base := []string{"ext-oauth", "create", "--entity-id", "acme", "--provider-name", "idp", "--client-id", "c",
+		"--authorization-url", "https://idp.example.com/a", "--token-url", "https://idp.example.com/t"}
+	tests := []struct {
+		name      string
+		stdin     string
+		args      []string
+		wantUsage bool
+		wantIn    []string
+	}{
+		{"no secret", "", base, true, []string{"--client-secret is required", "-", "PLEXUS_CLIENT_SECRET"}},
+		{"secret from empty stdin", "", append(slices.Clone(base), "--client-secret", "-"), true, []string{"stdin is empty"}},
+		{"secret from blank line", "  \n", append(slices.Clone(base), "--client-secret", "-"), true, []string{"empty"}},
+		{"no name or preset", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--client-id", "c", "--client-secret", cliSecret1}, true,
+			[]string{"--provider-name is required"}},
+		{"no client id", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "github"}, true, []string{"--client-id is required"}},
+		{"http non-loopback", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--provider-name", "idp", "--client-id", "c",
+			"--client-secret", cliSecret1, "--authorization-url", "http://idp.example.com/a", "--token-url", "https://idp.example.com/t"}, false, []string{"400"}},
+		{"unknown preset", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "gitlab", "--client-id", "c", "--client-secret", cliSecret1},
+			false, []string{"unknown preset"}},
+		{"duplicate", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "github", "--client-id", "c", "--client-secret", cliSecret1},
+			false, []string{"409"}},
+		{"update nothing", "", []string{"ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github"}, true, []string{"nothing to change"}},
+		{"update empty secret", "", []string{"ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github", "--client-secret", ""}, true,
+			[]string{"must not be empty"}},
+		{"show missing", "", []string{"ext-oauth", "show", "--entity-id", "acme", "--provider-name", "nope"}, false, []string{"not found"}},
+		{"unknown verb", "", []string{"ext-oauth", "remove"}, true, []string{"create, list, show, update, delete, presets"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, stderr, err := runAdminIO(t, url, tc.stdin, key, tc.args...)
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
+			}
+			if got := errors.Is(err, ErrUsage); got != tc.wantUsage {
+				t.Errorf("errors.Is(err, ErrUsage) = %v, want %v (%v)", got, tc.wantUsage, err)
+			}
+			for _, s := range tc.wantIn {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+			assertNoCLISecret(t, out, stderr, err.Error())
+		})
+	}
+}
+
+func TestAdminToolsCommands(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var changed []string
+	url, v := adminServerWith(t, adminapi.Options{
+		Tools: func(string) []adminapi.ToolInfo {
+			return []adminapi.ToolInfo{
+				{Name: "github_whoami", Description: "Who am I", ToolSets: []string{"github"}, Requires: "oauth:github", Enabled: true},
+				{Name: "weather", Description: "Weather", ToolSets: []string{"weather"}, Requires: "api_key:openweather", Enabled: true},
+			}
+		},
+		OnToolSettingsChanged: func(id string) {
+			mu.Lock()
+			defer mu.Unlock()
+			changed = append(changed, id)
+		},
+	})
+	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
+
+	out := mustAdmin(t, url, "tools", "list", "--entity-id", "acme")
+	if !strings.HasPrefix(out, "TOOL") || !strings.Contains(out, "oauth:github") || strings.Count(out, "yes") != 2 || !strings.Contains(out, "Disabled tools: none") {
+		t.Errorf("tools list:\n%s", out)
+	}
+	if out := mustAdmin(t, url, "tools", "disable", "--entity-id", "acme", "--tool", "weather"); !strings.Contains(out, "Disabled tool weather in acme") {
+		t.Errorf("disable:\n%s", out)
+	}
+	if out := mustAdmin(t, url, "tools", "disable", "acme", "--tool-set", "github"); !strings.Contains(out, "Disabled tool set github in acme") {
+		t.Errorf("disable tool set:\n%s", out)
+	}
+	st, err := v.GetToolSettings(t.Context(), "acme")
+	if err != nil || !slices.Equal(st.DisabledTools, []string{"weather"}) || !slices.Equal(st.DisabledToolSets, []string{"github"}) {
+		t.Errorf("stored settings = %+v, %v", st, err)
+	}
+	out = mustAdmin(t, url, "tools", "list", "--entity-id", "acme")
+	if strings.Count(out, "no") != 2 || !strings.Contains(out, "Disabled tools: weather") || !strings.Contains(out, "Disabled tool sets: github") {
+		t.Errorf("tools list after disable:\n%s", out)
+	}
+	mustAdmin(t, url, "tools", "enable", "--entity-id", "acme", "--tool-set", "github")
+	out = mustAdmin(t, url, "tools", "list", "--entity-id", "acme", "--json")
+	var got adminapi.ToolSettingsResponse
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.DisabledToolSets) != 0 || len(got.Tools) != 2 || !got.Tools[0].Enabled {
+		t.Errorf("tools list --json: %v: %s", err, out)
+	}
+	mu.Lock()
+	if len(changed) != 3 {
+		t.Errorf("OnToolSettingsChanged calls = %v, want 3", changed)
+	}
+	mu.Unlock()
+
+	for _, args := range [][]string{
+		{"tools", "enable", "--entity-id", "acme"},
+		{"tools", "enable", "--entity-id", "acme", "--tool", "a", "--tool-set", "b"},
+	} {
+		if _, _, err := runAdmin(t, url, adminTestKey, args...); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "exactly one") {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+	if _, _, err := runAdmin(t, url, adminTestKey, "tools", "disable", "--entity-id", "acme", "--tool", "nope"); err == nil || !strings.Contains(err.Error(), "has no tool") {
+		t.Errorf("disable unknown tool: %v", err)
+	}
+}
+
+// cliFakeOAuth is an OAuthConnections with one GitHub connection per user.
+type cliFakeOAuth struct {
+	mu    sync.Mutex
+	gone  bool
+	calls []oauth.Owner
+}
+
+func (o *cliFakeOAuth) Connections(context.Context, string, string) ([]oauth.Connection, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.gone {
+		return nil, nil
+	}
+	return []oauth.Connection{{Provider: "github", Status: "expired", Scopes: []string{"read:user"}}}, nil
+}
+
+func (o *cliFakeOAuth) Disconnect(_ context.Context, owner oauth.Owner, provider string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if provider != "github" || o.gone {
+		return fmt.Errorf("no connection to %q: %w", provider, vault.ErrNotFound)
+	}
+	o.gone = true
+	o.calls = append(o.calls, owner)
+	return nil
+}
+
+func TestAdminConnectionsCommands(t *testing.T) {
+	t.Parallel()
+	fo := &cliFakeOAuth{}
+	url, v := adminServerWith(t, adminapi.Options{OAuth: fo})
+	ctx := t.Context()
+	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
+	out := mustAdmin(t, url, "user", "token", "--entity-id", "acme", "--user-id-from-host-app", "alice", "--json")
+	var tok struct {
+		UserID string `json:"persistent_user_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &tok); err != nil {
+		t.Fatal(err)
+	}
+	uid := tok.UserID
+	if err := v.PutCredential(ctx, "acme", uid, vault.CredentialAPIKey, "openweather", []byte(cliSecret1)); err != nil {
+		t.Fatal(err)
+	}
+
+	out = mustAdmin(t, url, "connections", "list", "--entity-id", "acme", "--user", uid)
+	if !strings.HasPrefix(out, "KIND") || !strings.Contains(out, "github") || !strings.Contains(out, "expired") ||
+		!strings.Contains(out, "api key") || !strings.Contains(out, "openweather") {
+		t.Errorf("connections list:\n%s", out)
+	}
+	assertNoCLISecret(t, out)
+	out = mustAdmin(t, url, "connections", "disconnect", "--entity-id", "acme", "--user", uid, "--provider-name", "github")
+	if !strings.Contains(out, "Disconnected user "+uid+" of acme from github") {
+		t.Errorf("disconnect:\n%s", out)
+	}
+	fo.mu.Lock()
+	if len(fo.calls) != 1 || fo.calls[0] != (oauth.Owner{TenantID: "acme", UserID: uid}) {
+		t.Errorf("Disconnect calls = %+v", fo.calls)
+	}
+	fo.mu.Unlock()
+	if _, _, err := runAdmin(t, url, adminTestKey, "connections", "disconnect", "--entity-id", "acme", "--user", uid, "--provider-name", "github"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("second disconnect: %v", err)
+	}
+	out = mustAdmin(t, url, "connections", "delete-api-key", "--entity-id", "acme", "--user", uid, "--provider-name", "openweather")
+	if !strings.Contains(out, "Deleted the openweather API key") {
+		t.Errorf("delete-api-key:\n%s", out)
+	}
+	out = mustAdmin(t, url, "connections", "list", "--entity-id", "acme", "--user", uid, "--json")
+	var cs adminapi.ConnectionsResponse
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs.Connections) != 0 || len(cs.APIKeys) != 0 {
+		t.Errorf("connections list --json after removal: %v: %s", err, out)
+	}
+	if _, _, err := runAdmin(t, url, adminTestKey, "connections", "list", "--entity-id", "acme"); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "--user is required") {
+		t.Errorf("list without --user: %v", err)
+	}
+}
+
+func TestAdminExtOAuthHelp(t *testing.T) {
+	t.Parallel()
+	_, stderr, err := runAdmin(t, "", "", "ext-oauth", "create", "-h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"-client-secret", "stdin", "PLEXUS_CLIENT_SECRET", "-preset", "-scopes"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("create -h lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stderr, _ = runAdmin(t, "", "", "-h")
+	for _, want := range []string{"ext-oauth create", "tools enable|disable", "connections disconnect", "one line of stdin"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("admin -h lacks %q", want)
 		}
 	}
 }

@@ -67,8 +67,15 @@ Usage:
   plexus admin tenant create --entity-id ID --name NAME
   plexus admin tenant list | show ID | update ID --name NAME | delete ID | rotate-secret ID
   plexus admin token list --entity-id ID | revoke --entity-id ID --token-id TID
+  plexus admin ext-oauth create --entity-id ID --provider-name P --client-id C --client-secret S|-
+                                 --authorization-url U --token-url U --scopes "a b" [--preset github]
+  plexus admin ext-oauth list | show | update | delete --entity-id ID [--provider-name P] | presets
+  plexus admin tools list --entity-id ID | enable | disable --entity-id ID (--tool T | --tool-set S)
+  plexus admin connections list --entity-id ID --user U
+  plexus admin connections disconnect | delete-api-key --entity-id ID --user U --provider-name P
+                                 (plexus admin -h for all admin commands and flags)
   plexus version
 
 Environment: PLEXUS_DATA_DIR, PLEXUS_LISTEN, PLEXUS_MASTER_KEY, ADMIN_API_KEY,
-HOST_APP_REGISTRATION_SECRET.
+HOST_APP_REGISTRATION_SECRET, PLEXUS_CLIENT_SECRET (ext-oauth create).
 `

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 
 	"golang.org/x/term"
 
 	"github.com/plexus-mcp/plexus/app/daemon"
 	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -25,12 +27,20 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	keyFile := fs.String("key-file", "", "keep the master key in this plain file (only if no keyring; not recommended)")
 	sessionTTL := fs.Duration("session-ttl", 0, "idle time after which an MCP session expires (default 24h)")
 	conformance := fs.String("conformance-tenant", "", "test only: serve the MCP conformance fixtures on this tenant")
+	publicURL := fs.String("public-url", env.Getenv("PLEXUS_PUBLIC_URL"), "base URL browsers reach Plexus at, for OAuth redirect URLs (default http://<listen address>)")
+	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
+	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return usageError("serve: %v", err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q", fs.Arg(0))
+	}
+	for name, v := range map[string]string{"--public-url": *publicURL, "--github-api-url": *githubAPI, "--weather-api-url": *weatherAPI} {
+		if err := checkBaseURL(v); err != nil {
+			return usageError("serve: %s: %v", name, err)
+		}
 	}
 	dir, err := resolveDataDir(*dataDir, env)
 	if err != nil {
@@ -48,6 +58,11 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		HostAppSecret:     env.Getenv("HOST_APP_REGISTRATION_SECRET"),
 		ConformanceTenant: *conformance,
 		SessionIdleTTL:    *sessionTTL,
+		PublicURL:         *publicURL,
+		Examples: examples.Config{
+			GitHubAPIURL:  *githubAPI,
+			WeatherAPIURL: *weatherAPI,
+		},
 		Vault: vault.Config{
 			Getenv:     env.Getenv,
 			KeyFile:    *keyFile,
@@ -107,4 +122,20 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, usageError("log level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// checkBaseURL accepts "" or an absolute http(s) URL without query or
+// fragment.
+func checkBaseURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %q", raw)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("want an absolute http(s) URL without query, got %q", raw)
+	}
+	return nil
 }

@@ -18,11 +18,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
+	"github.com/plexus-mcp/plexus/mcpserver/examples"
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -50,7 +54,13 @@ type Config struct {
 	HostAppSecret     string        // HOST_APP_REGISTRATION_SECRET: default host-app secret
 	ConformanceTenant string        // test-only: tenant that also gets the conformance fixtures
 	SessionIdleTTL    time.Duration // 0 = mcpserver's default
-	ShutdownTimeout   time.Duration // 0 = 10s
+	// PublicURL is the base URL browsers reach the daemon at, used for the
+	// external OAuth callback (redirect) URLs; "" = http://<listen address>.
+	PublicURL string
+	// Examples points the example tools (github_*, weather) at their APIs;
+	// zero fields take the public APIs.
+	Examples        examples.Config
+	ShutdownTimeout time.Duration // 0 = 10s
 
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
@@ -126,9 +136,22 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		return err
 	}
 
+	registry := tools.NewRegistry()
+	if err := examples.Register(registry, cfg.Examples); err != nil {
+		ln.Close()
+		return fmt.Errorf("register example tools: %w", err)
+	}
+	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL))
+
 	mcpOpts := []mcpserver.Option{
 		mcpserver.WithLogger(log),
 		mcpserver.WithLocalToken(token),
+		mcpserver.WithRegistry(registry),
+		mcpserver.WithOAuth(om),
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -148,6 +171,11 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		Tokens:          []string{token, cfg.AdminAPIKey},
 		Logger:          log,
 		OnTenantDeleted: mcp.ForgetTenant,
+
+		OAuth:                 om,
+		Tools:                 func(tenantID string) []adminapi.ToolInfo { return toolInfos(registry, tenantID) },
+		OnToolSettingsChanged: mcp.ToolSettingsChanged,
+		RedirectURL:           om.RedirectURL,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -268,4 +296,28 @@ func newToken() (string, error) {
 		return "", fmt.Errorf("generate local token: %w", err)
 	}
 	return "plxl_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// toolInfos describes the tools registered for tenantID for the admin API;
+// Enabled is true here and ANDed there with the tenant's tool settings.
+func toolInfos(r *tools.Registry, tenantID string) []adminapi.ToolInfo {
+	ts := r.ForTenant(tenantID)
+	out := make([]adminapi.ToolInfo, 0, len(ts))
+	for _, t := range ts {
+		info := adminapi.ToolInfo{
+			Name:        t.Definition.Name,
+			Description: t.Definition.Description,
+			ToolSets:    append([]string{}, t.ToolSets...),
+			Enabled:     true,
+		}
+		switch req := t.Requires; {
+		case req == nil:
+		case req.OAuth != nil:
+			info.Requires = "oauth:" + req.OAuth.Provider
+		case req.APIKey != nil:
+			info.Requires = "api_key:" + req.APIKey.Provider
+		}
+		out = append(out, info)
+	}
+	return out
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -166,6 +168,136 @@ func (c *Client) ListTokens(ctx context.Context, tenant, user string) ([]vault.T
 // RevokeToken revokes a user token by its id.
 func (c *Client) RevokeToken(ctx context.Context, tenant, tokenID string) error {
 	return c.do(ctx, http.MethodDelete, tenantPath(tenant)+"/tokens/"+url.PathEscape(tokenID), nil, nil)
+}
+
+// ListOAuthPresets returns the built-in external OAuth provider presets.
+func (c *Client) ListOAuthPresets(ctx context.Context) ([]oauth.Preset, error) {
+	var out struct {
+		Presets []oauth.Preset `json:"presets"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/oauth-presets", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Presets, nil
+}
+
+// CreateOAuthProvider adds an external OAuth provider to tenant. The
+// answer never carries the client secret, only whether one is set.
+func (c *Client) CreateOAuthProvider(ctx context.Context, tenant string, p adminapi.ProviderRequest) (adminapi.Provider, error) {
+	var out struct {
+		Provider adminapi.Provider `json:"provider"`
+	}
+	if err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/ext-oauth", p, &out); err != nil {
+		return adminapi.Provider{}, err
+	}
+	return out.Provider, nil
+}
+
+// ListOAuthProviders returns tenant's external OAuth providers.
+func (c *Client) ListOAuthProviders(ctx context.Context, tenant string) ([]adminapi.Provider, error) {
+	var out struct {
+		Providers []adminapi.Provider `json:"providers"`
+	}
+	if err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/ext-oauth", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Providers, nil
+}
+
+// GetOAuthProvider returns one of tenant's external OAuth providers.
+func (c *Client) GetOAuthProvider(ctx context.Context, tenant, name string) (adminapi.Provider, error) {
+	var out struct {
+		Provider adminapi.Provider `json:"provider"`
+	}
+	if err := c.do(ctx, http.MethodGet, providerPath(tenant, name), nil, &out); err != nil {
+		return adminapi.Provider{}, err
+	}
+	return out.Provider, nil
+}
+
+// UpdateOAuthProvider changes the fields set in patch; a nil ClientSecret
+// keeps the stored secret.
+func (c *Client) UpdateOAuthProvider(ctx context.Context, tenant, name string, patch adminapi.ProviderPatch) (adminapi.Provider, error) {
+	var out struct {
+		Provider adminapi.Provider `json:"provider"`
+	}
+	if err := c.do(ctx, http.MethodPatch, providerPath(tenant, name), patch, &out); err != nil {
+		return adminapi.Provider{}, err
+	}
+	return out.Provider, nil
+}
+
+// DeleteOAuthProvider removes a provider and every user's connection to it.
+func (c *Client) DeleteOAuthProvider(ctx context.Context, tenant, name string) error {
+	return c.do(ctx, http.MethodDelete, providerPath(tenant, name), nil, nil)
+}
+
+// GetToolSettings returns tenant's disabled tools and tool sets and, when
+// the daemon lists them, its tools.
+func (c *Client) GetToolSettings(ctx context.Context, tenant string) (adminapi.ToolSettingsResponse, error) {
+	var out adminapi.ToolSettingsResponse
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/tools", nil, &out)
+	return out, err
+}
+
+// PutToolSettings replaces tenant's disabled tools and tool sets.
+func (c *Client) PutToolSettings(ctx context.Context, tenant string, s vault.ToolSettings) (adminapi.ToolSettingsResponse, error) {
+	if s.DisabledTools == nil {
+		s.DisabledTools = []string{}
+	}
+	if s.DisabledToolSets == nil {
+		s.DisabledToolSets = []string{}
+	}
+	var out adminapi.ToolSettingsResponse
+	err := c.do(ctx, http.MethodPut, tenantPath(tenant)+"/tools", s, &out)
+	return out, err
+}
+
+// SetToolEnabled enables or disables one of tenant's tools.
+func (c *Client) SetToolEnabled(ctx context.Context, tenant, tool string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+	return c.toolSwitch(ctx, tenant, "/tools/", tool, enabled)
+}
+
+// SetToolSetEnabled enables or disables one of tenant's tool sets.
+func (c *Client) SetToolSetEnabled(ctx context.Context, tenant, toolSet string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+	return c.toolSwitch(ctx, tenant, "/tool-sets/", toolSet, enabled)
+}
+
+func (c *Client) toolSwitch(ctx context.Context, tenant, kind, name string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+	verb := "/disable"
+	if enabled {
+		verb = "/enable"
+	}
+	var out adminapi.ToolSettingsResponse
+	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+kind+url.PathEscape(name)+verb, nil, &out)
+	return out, err
+}
+
+// ListConnections returns a user's OAuth connections and the names of
+// their API keys (never tokens or key values).
+func (c *Client) ListConnections(ctx context.Context, tenant, user string) (adminapi.ConnectionsResponse, error) {
+	var out adminapi.ConnectionsResponse
+	err := c.do(ctx, http.MethodGet, userPath(tenant, user)+"/connections", nil, &out)
+	return out, err
+}
+
+// Disconnect forgets a user's OAuth connection to provider, revoking the
+// tokens at the provider when it offers revocation.
+func (c *Client) Disconnect(ctx context.Context, tenant, user, provider string) error {
+	return c.do(ctx, http.MethodDelete, userPath(tenant, user)+"/connections/"+url.PathEscape(provider), nil, nil)
+}
+
+// DeleteAPIKey deletes a user's API key for provider.
+func (c *Client) DeleteAPIKey(ctx context.Context, tenant, user, provider string) error {
+	return c.do(ctx, http.MethodDelete, userPath(tenant, user)+"/api-keys/"+url.PathEscape(provider), nil, nil)
+}
+
+func providerPath(tenant, name string) string {
+	return tenantPath(tenant) + "/ext-oauth/" + url.PathEscape(name)
+}
+
+func userPath(tenant, user string) string {
+	return tenantPath(tenant) + "/users/" + url.PathEscape(user)
 }
 
 func tenantPath(id string) string { return "/api/v1/tenants/" + url.PathEscape(id) }

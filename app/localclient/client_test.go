@@ -21,8 +21,15 @@ const testToken = "client-test-token"
 // returns a client for it.
 func newAPI(t *testing.T) (*localclient.Client, *vault.Vault) {
 	t.Helper()
+	return newAPIWith(t, adminapi.Options{})
+}
+
+// newAPIWith is newAPI with more Options (Tokens is set here).
+func newAPIWith(t *testing.T, o adminapi.Options) (*localclient.Client, *vault.Vault) {
+	t.Helper()
 	v := vaulttest.New(t)
-	srv := httptest.NewServer(adminapi.New(v, adminapi.Options{Tokens: []string{testToken}}))
+	o.Tokens = []string{testToken}
+	srv := httptest.NewServer(adminapi.New(v, o))
 	t.Cleanup(srv.Close)
 	return &localclient.Client{BaseURL: srv.URL + "/", Token: testToken}, v
 }

@@ -1,0 +1,100 @@
+// This file holds a user's credentials endpoints
+// (/api/v1/tenants/{id}/users/{uid}/connections, /api-keys): OAuth
+// connections and API keys, listed by name only, disconnected or deleted.
+
+package adminapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/vault"
+)
+
+// APIKeyInfo names a user's stored API key, never its value.
+type APIKeyInfo struct {
+	Provider  string    `json:"provider_name"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ConnectionsResponse is the answer of
+// GET /api/v1/tenants/{id}/users/{uid}/connections.
+type ConnectionsResponse struct {
+	Connections []oauth.Connection `json:"connections"`
+	APIKeys     []APIKeyInfo       `json:"api_keys"`
+}
+
+func (a *api) listConnections(w http.ResponseWriter, r *http.Request) error {
+	t, u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	out := ConnectionsResponse{Connections: []oauth.Connection{}, APIKeys: []APIKeyInfo{}}
+	if a.opts.OAuth != nil {
+		cs, err := a.opts.OAuth.Connections(ctx, t.ID, u.ID)
+		if err != nil {
+			return fmt.Errorf("oauth connections of %s/%s: %w", t.ID, u.ID, err)
+		}
+		if cs != nil {
+			out.Connections = cs
+		}
+	}
+	creds, err := a.store.ListCredentials(ctx, t.ID, u.ID)
+	if err != nil {
+		return fmt.Errorf("credentials of %s/%s: %w", t.ID, u.ID, err)
+	}
+	for _, c := range creds {
+		if c.Kind == vault.CredentialAPIKey && c.UserID == u.ID {
+			out.APIKeys = append(out.APIKeys, APIKeyInfo{Provider: c.Provider, UpdatedAt: c.UpdatedAt})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) disconnect(w http.ResponseWriter, r *http.Request) error {
+	if a.opts.OAuth == nil {
+		return &requestError{status: http.StatusNotImplemented, msg: "this daemon has no external OAuth engine"}
+	}
+	t, u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	provider := r.PathValue("provider")
+	owner := oauth.Owner{TenantID: t.ID, UserID: u.ID}
+	if err := a.opts.OAuth.Disconnect(r.Context(), owner, provider); err != nil {
+		return fmt.Errorf("disconnect %s/%s from %q: %w", t.ID, u.ID, provider, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *api) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
+	t, u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	provider := r.PathValue("provider")
+	if err := a.store.DeleteCredential(r.Context(), t.ID, u.ID, vault.CredentialAPIKey, provider); err != nil {
+		return fmt.Errorf("delete api key %q of %s/%s: %w", provider, t.ID, u.ID, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// user loads the tenant and user named by the {id} and {uid} path values.
+func (a *api) user(r *http.Request) (vault.Tenant, vault.User, error) {
+	t, err := a.tenant(r)
+	if err != nil {
+		return vault.Tenant{}, vault.User{}, err
+	}
+	uid := r.PathValue("uid")
+	u, err := a.store.GetUser(r.Context(), t.ID, uid)
+	if err != nil {
+		return vault.Tenant{}, vault.User{}, fmt.Errorf("user %q of tenant %s: %w", uid, t.ID, err)
+	}
+	return t, u, nil
+}
