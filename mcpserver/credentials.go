@@ -306,7 +306,9 @@ func (s *Server) elicitConsent(ctx context.Context, ms *server.MCPServer, r *too
 		"the tool continues when you are done.", r.Provider)
 	ectx, cancel := context.WithTimeout(ctx, s.consentWait)
 	defer cancel()
-	res, err := ms.RequestURLElicitation(ectx, server.ClientSessionFromContext(ctx), "plexus-consent-"+rand.Text(), authURL, msg)
+	session := server.ClientSessionFromContext(ctx)
+	elicitationID := "plexus-consent-" + rand.Text()
+	res, err := ms.RequestURLElicitation(ectx, session, elicitationID, authURL, msg)
 	if err != nil {
 		s.log.DebugContext(ctx, "URL elicitation failed", "tenant", c.TenantID, "provider", r.Provider, "err", err)
 		return false
@@ -318,6 +320,11 @@ func (s *Server) elicitConsent(ctx context.Context, ms *server.MCPServer, r *too
 	defer t.Stop()
 	for {
 		if _, err := tools.AuthenticatedClient(ctx, r.Provider); err == nil {
+			// Tell the client the out-of-band step is done (it may close
+			// its "waiting for the browser" prompt).
+			if err := ms.SendElicitationComplete(ctx, session, elicitationID); err != nil {
+				s.log.DebugContext(ctx, "Could not send elicitation/complete", "tenant", c.TenantID, "provider", r.Provider, "err", err)
+			}
 			return true
 		}
 		select {

@@ -431,6 +431,7 @@ func TestConsentViaURLElicitation(t *testing.T) {
 				Method string          `json:"method"`
 				Params struct {
 					Mode, URL, Message string
+					ElicitationID      string `json:"elicitationId"`
 				} `json:"params"`
 			}
 			if err := json.Unmarshal(next(), &el); err != nil || el.Method != "elicitation/create" || el.Params.Mode != "url" {
@@ -444,14 +445,35 @@ func TestConsentViaURLElicitation(t *testing.T) {
 			if answer.status != http.StatusAccepted {
 				t.Fatalf("answer: %d %s", answer.status, answer.body)
 			}
+			// Notifications may come before the response: on accept,
+			// notifications/elicitation/complete names the elicitation.
 			var final rpcResponse
-			if err := json.Unmarshal(next(), &final); err != nil {
-				t.Fatal(err)
+			var completed []string
+			for final.ID == nil {
+				raw := next()
+				var n struct {
+					Method string `json:"method"`
+					Params struct {
+						ElicitationID string `json:"elicitationId"`
+					} `json:"params"`
+				}
+				if json.Unmarshal(raw, &n) == nil && n.Method != "" {
+					if n.Method == "notifications/elicitation/complete" {
+						completed = append(completed, n.Params.ElicitationID)
+					}
+					continue
+				}
+				if err := json.Unmarshal(raw, &final); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got := reply{status: http.StatusOK, rpc: final}
 			if action == "accept" {
 				if text, isErr := toolText(t, got); isErr || !strings.Contains(text, "You are tok-") {
 					t.Fatalf("after accepted elicitation: %q", text)
+				}
+				if len(completed) != 1 || completed[0] != el.Params.ElicitationID {
+					t.Fatalf("notifications/elicitation/complete: got %q, want [%q]", completed, el.Params.ElicitationID)
 				}
 				return
 			}

@@ -749,3 +749,18 @@ func TestGuestSessionGoneAtCallback(t *testing.T) {
 		t.Fatalf("got %d %q", status, body)
 	}
 }
+
+// TestAuthorizationHeaderIsBearer: whatever token_type a provider reports
+// (Slack answers "bot" or "user"), the API gets "Bearer <token>".
+func TestAuthorizationHeaderIsBearer(t *testing.T) {
+	for _, typ := range []string{"", "bearer", "Bearer", "bot", "user"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/api", nil)
+		out, err := prepare(req, tokenSet{AccessToken: "tok", TokenType: typ}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.Header.Get("Authorization"); got != "Bearer tok" {
+			t.Errorf("token_type %q: Authorization = %q, want \"Bearer tok\"", typ, got)
+		}
+	}
+}

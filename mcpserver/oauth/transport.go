@@ -232,11 +232,10 @@ func prepare(req *http.Request, ts tokenSet, attempt int) (*http.Request, error)
 		}
 		out.Body = b
 	}
-	typ := ts.TokenType
-	if typ == "" || strings.EqualFold(typ, "bearer") {
-		typ = "Bearer"
-	}
-	out.Header.Set("Authorization", typ+" "+ts.AccessToken)
+	// Every token Plexus obtains is used as a bearer token (RFC 6750):
+	// providers' own token_type values such as Slack's "bot" or "user" are
+	// not HTTP auth schemes, and Plexus does not do DPoP or MAC.
+	out.Header.Set("Authorization", "Bearer "+ts.AccessToken)
 	return out, nil
 }
 
