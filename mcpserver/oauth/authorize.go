@@ -60,5 +60,10 @@ func (m *Manager) AuthorizationURL(ctx context.Context, owner Owner, provider st
 	for k, v := range presetAuthParams(p.Preset) {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
-	return m.config(p, scopes).AuthCodeURL(state, opts...), nil
+	cfg := m.config(p, scopes)
+	if p.Preset == slackPreset {
+		cfg.Scopes = nil // Slack: scope= asks for a bot token; a user token's scopes go in user_scope
+		opts = append(opts, oauth2.SetAuthURLParam(slackAuthParam(scopes)))
+	}
+	return cfg.AuthCodeURL(state, opts...), nil
 }

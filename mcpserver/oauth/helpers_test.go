@@ -193,6 +193,7 @@ type env struct {
 type envConfig struct {
 	fakeOpts []oauthtest.Option
 	resource string
+	preset   string
 	mem      bool
 	path     string
 	keyring  *vaulttest.Keyring
@@ -204,6 +205,7 @@ func withFake(opts ...oauthtest.Option) envOption {
 	return func(c *envConfig) { c.fakeOpts = append(c.fakeOpts, opts...) }
 }
 func withResource(r string) envOption { return func(c *envConfig) { c.resource = r } }
+func withPreset(p string) envOption   { return func(c *envConfig) { c.preset = p } }
 func withMemStore() envOption         { return func(c *envConfig) { c.mem = true } }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -230,6 +232,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		for _, tenant := range []string{"acme", "globex"} {
 			p := e.fake.OAuthProvider(tenant, "gh", "read:user")
 			p.Resource = cfg.resource
+			p.Preset = cfg.preset
 			ms.providers[tenant+"|gh"] = p
 			ms.providers[tenant+"|other"] = e.other.OAuthProvider(tenant, "other", "read")
 		}
@@ -250,6 +253,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 			}
 			p := e.fake.OAuthProvider(tenant, "gh", "read:user")
 			p.Resource = cfg.resource
+			p.Preset = cfg.preset
 			if _, err := e.v.CreateOAuthProvider(ctx, p); err != nil {
 				t.Fatalf("create provider: %v", err)
 			}

@@ -163,15 +163,23 @@ func (m *Manager) config(p vault.OAuthProvider, scopes []string) *oauth2.Config 
 
 // tokenContext carries the HTTP client x/oauth2 uses for token requests;
 // it adds the RFC 8707 resource parameter to every token request, refreshes
-// included (x/oauth2 cannot add parameters to a refresh).
+// included (x/oauth2 cannot add parameters to a refresh), and for the slack
+// preset rewrites Slack's token answers (slack.go).
 func (m *Manager) tokenContext(ctx context.Context, p vault.OAuthProvider) context.Context {
 	c := m.http
-	if p.Resource != "" {
+	if p.Resource != "" || p.Preset == slackPreset {
+		tr := m.http.Transport
+		if p.Resource != "" {
+			tr = resourceTransport{base: tr, tokenURL: p.TokenURL, resource: p.Resource}
+		}
+		if p.Preset == slackPreset {
+			tr = slackTransport{base: tr, tokenURL: p.TokenURL}
+		}
 		c = &http.Client{
 			Timeout:       m.http.Timeout,
 			Jar:           m.http.Jar,
 			CheckRedirect: m.http.CheckRedirect,
-			Transport:     resourceTransport{base: m.http.Transport, tokenURL: p.TokenURL, resource: p.Resource},
+			Transport:     tr,
 		}
 	}
 	return context.WithValue(ctx, oauth2.HTTPClient, c)

@@ -339,9 +339,7 @@ func (rt resourceTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	tu, err := url.Parse(rt.tokenURL)
-	if err != nil || req.Method != http.MethodPost || req.Body == nil ||
-		req.URL.Scheme != tu.Scheme || req.URL.Host != tu.Host || req.URL.Path != tu.Path {
+	if req.Body == nil || !isTokenRequest(req, rt.tokenURL) {
 		return base.RoundTrip(req)
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
@@ -358,4 +356,11 @@ func (rt resourceTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	out.ContentLength = int64(len(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return base.RoundTrip(out)
+}
+
+// isTokenRequest reports whether req is a POST to the token endpoint.
+func isTokenRequest(req *http.Request, tokenURL string) bool {
+	tu, err := url.Parse(tokenURL)
+	return err == nil && req.Method == http.MethodPost &&
+		req.URL.Scheme == tu.Scheme && req.URL.Host == tu.Host && req.URL.Path == tu.Path
 }

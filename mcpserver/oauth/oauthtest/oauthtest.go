@@ -51,6 +51,7 @@ type Provider struct {
 	requiredResource string
 	rotate           bool
 	noRefresh        bool
+	slack            bool
 	denyNext         string
 	codes            map[string]*grant
 	access           map[string]accessToken
@@ -115,6 +116,13 @@ func WithoutRotation() Option { return func(p *Provider) { p.rotate = false } }
 // WithoutRefreshTokens makes the server issue access tokens only (as a
 // GitHub OAuth app does).
 func WithoutRefreshTokens() Option { return func(p *Provider) { p.noRefresh = true } }
+
+// WithSlackStyle makes the server behave like Slack's OAuth v2 for user
+// tokens: scopes are asked in user_scope (comma-separated), token answers
+// are HTTP 200 with {"ok":true,"authed_user":{"access_token",...}} and no
+// top-level access_token, token_type is "user", and errors are HTTP 200
+// {"ok":false,"error":"invalid_refresh_token"} (or "invalid_code", ...).
+func WithSlackStyle() Option { return func(p *Provider) { p.slack = true } }
 
 // New starts a Provider on 127.0.0.1; it is closed by t.Cleanup.
 func New(t testing.TB, opts ...Option) *Provider {
@@ -257,7 +265,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.codes[code] = &grant{
 			redirectURI: q.Get("redirect_uri"),
 			challenge:   q.Get("code_challenge"),
-			scopes:      p.grantScopes(strings.Fields(q.Get("scope"))),
+			scopes:      p.grantScopes(p.askedScopes(q)),
 			resource:    q.Get("resource"),
 			expires:     time.Now().Add(p.codeTTL),
 		}
@@ -266,6 +274,15 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	redirect.RawQuery = out.Encode()
 	w.Header().Set("Location", redirect.String())
 	w.WriteHeader(http.StatusFound)
+}
+
+// askedScopes reads the scopes of an authorization request: "scope"
+// (space-separated), or Slack's "user_scope" (comma-separated).
+func (p *Provider) askedScopes(q url.Values) []string {
+	if p.slack {
+		return strings.FieldsFunc(q.Get("user_scope"), func(r rune) bool { return r == ',' })
+	}
+	return strings.Fields(q.Get("scope"))
 }
 
 func (p *Provider) grantScopes(asked []string) []string {
@@ -294,14 +311,14 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "bad form")
+		p.tokenError(w, http.StatusBadRequest, "invalid_request", "bad form")
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tokenRequests++
 	if !p.clientOK(r) {
-		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		p.tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
 	res := r.PostForm.Get("resource")
@@ -309,7 +326,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.resources = append(p.resources, res)
 	}
 	if p.requiredResource != "" && res != p.requiredResource {
-		tokenError(w, http.StatusBadRequest, "invalid_target", "resource missing or not allowed")
+		p.tokenError(w, http.StatusBadRequest, "invalid_target", "resource missing or not allowed")
 		return
 	}
 	now := time.Now()
@@ -319,21 +336,21 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		code := r.PostForm.Get("code")
 		c, ok := p.codes[code]
 		if !ok {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "unknown or used code")
+			p.tokenError(w, http.StatusBadRequest, "invalid_grant", "unknown or used code")
 			return
 		}
 		delete(p.codes, code) // single use, whatever happens next
 		if now.After(c.expires) {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "code expired")
+			p.tokenError(w, http.StatusBadRequest, "invalid_grant", "code expired")
 			return
 		}
 		if r.PostForm.Get("redirect_uri") != c.redirectURI {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri mismatch")
+			p.tokenError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri mismatch")
 			return
 		}
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 		if base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+			p.tokenError(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
 			return
 		}
 		g = c
@@ -341,19 +358,19 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		rt := r.PostForm.Get("refresh_token")
 		old, ok := p.refresh[rt]
 		if !ok {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "refresh token invalid, used or revoked")
+			p.tokenError(w, http.StatusBadRequest, "invalid_grant", "refresh token invalid, used or revoked")
 			return
 		}
 		p.refreshes++
 		if !p.rotate {
 			tok := p.issueAccess(now, old.scopes, rt)
-			writeToken(w, tok, "", p.accessTTL, old.scopes)
+			p.writeToken(w, tok, "", p.accessTTL, old.scopes)
 			return
 		}
 		delete(p.refresh, rt)
 		g = old
 	default:
-		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type not supported")
+		p.tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type not supported")
 		return
 	}
 	rt := ""
@@ -362,7 +379,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.refresh[rt] = &grant{scopes: g.scopes, resource: g.resource}
 	}
 	tok := p.issueAccess(now, g.scopes, rt)
-	writeToken(w, tok, rt, p.accessTTL, g.scopes)
+	p.writeToken(w, tok, rt, p.accessTTL, g.scopes)
 }
 
 func (p *Provider) issueAccess(now time.Time, scopes []string, rt string) string {
@@ -371,7 +388,32 @@ func (p *Provider) issueAccess(now time.Time, scopes []string, rt string) string
 	return tok
 }
 
-func writeToken(w http.ResponseWriter, access, refresh string, ttl time.Duration, scopes []string) {
+// slackErrors maps OAuth error codes to what Slack answers instead.
+var slackErrors = map[string]string{
+	"invalid_client":         "invalid_client_id",
+	"unsupported_grant_type": "invalid_grant_type",
+}
+
+// tokenError answers a token request with an OAuth error (RFC 6749 5.2),
+// or in Slack style with HTTP 200 {"ok":false,"error":...}.
+func (p *Provider) tokenError(w http.ResponseWriter, status int, code, desc string) {
+	if !p.slack {
+		tokenError(w, status, code, desc)
+		return
+	}
+	if code == "invalid_grant" {
+		code = "invalid_code"
+		if strings.Contains(desc, "refresh") {
+			code = "invalid_refresh_token"
+		}
+	} else if c, ok := slackErrors[code]; ok {
+		code = c
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code})
+}
+
+func (p *Provider) writeToken(w http.ResponseWriter, access, refresh string, ttl time.Duration, scopes []string) {
 	body := map[string]any{
 		"access_token": access,
 		"token_type":   "Bearer",
@@ -380,6 +422,11 @@ func writeToken(w http.ResponseWriter, access, refresh string, ttl time.Duration
 	}
 	if refresh != "" {
 		body["refresh_token"] = refresh
+	}
+	if p.slack {
+		body["token_type"] = "user"
+		body["scope"] = strings.Join(scopes, ",")
+		body = map[string]any{"ok": true, "app_id": "A0FAKE", "authed_user": body, "team": map[string]string{"id": "T0FAKE"}}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
