@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/plexus-mcp/plexus/mcpserver/oauth/oauthtest"
 )
 
@@ -164,4 +166,62 @@ func postJSON(t *testing.T, url string, hdr map[string]string, body string) map[
 		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, raw)
 	}
 	return m
+}
+
+// TestLocalOwnerStoresAPIKeyWithTheCLI: the person using Claude Desktop
+// (plexus stdio, the tenant's local owner) calls a tool that needs an API
+// key, is told the CLI command, runs it (key from stdin) and the next call
+// through the same bridge reaches the API with that key.
+func TestLocalOwnerStoresAPIKeyWithTheCLI(t *testing.T) {
+	in := newInstance(t)
+	keys := make(chan string, 4)
+	weather := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case keys <- r.URL.Query().Get("appid"):
+		default:
+		}
+		fmt.Fprintf(w, `{"name":%q,"main":{"temp":21.5,"feels_like":20,"humidity":40},"weather":[{"description":"clear sky"}],"wind":{"speed":3}}`, r.URL.Query().Get("q"))
+	}))
+	t.Cleanup(weather.Close)
+	in.serve("--weather-api-url", weather.URL)
+	if _, stderr, err := in.run("admin", "--data", in.dataDir, "tenant", "create", "--entity-id", "acme", "--name", "Acme"); err != nil {
+		t.Fatal(err, stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := in.stdioClient(ctx, t, "acme")
+	callWeather := func() (string, bool) {
+		t.Helper()
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "weather"
+		req.Params.Arguments = map[string]any{"city": "Paris"}
+		res, err := c.CallTool(ctx, req)
+		if err != nil || len(res.Content) == 0 {
+			t.Fatalf("call weather: %v %v", err, res)
+		}
+		return res.Content[len(res.Content)-1].(mcp.TextContent).Text, res.IsError
+	}
+	const cmd = "plexus admin connections set-api-key --entity-id acme --provider-name openweathermap"
+	if text, isErr := callWeather(); !isErr || !strings.Contains(text, cmd) {
+		t.Fatalf("weather without a key = %q (isError %v), want the CLI command", text, isErr)
+	}
+
+	const key = "wx-local-key-DO-NOT-PRINT"
+	run := in.command(ctx, "admin", "--data", in.dataDir, "connections", "set-api-key", "--entity-id", "acme", "--provider-name", "openweathermap")
+	run.Stdin = strings.NewReader(key + "\n")
+	out, err := run.CombinedOutput()
+	if err != nil || strings.Contains(string(out), key) {
+		t.Fatalf("set-api-key: %v (output printed the key: %v)\n%s", err, strings.Contains(string(out), key), strings.ReplaceAll(string(out), key, "***"))
+	}
+	if text, isErr := callWeather(); isErr || !strings.Contains(text, "Paris") {
+		t.Fatalf("weather with the key = %q (isError %v)", text, isErr)
+	}
+	if got := <-keys; got != key {
+		t.Errorf("the weather API did not get the stored key")
+	}
+	listed, _, err := in.run("admin", "--data", in.dataDir, "connections", "list", "--entity-id", "acme")
+	if err != nil || !strings.Contains(listed, "openweathermap") || strings.Contains(listed, key) {
+		t.Errorf("connections list: %v\n%s", err, strings.ReplaceAll(listed, key, "***"))
+	}
 }

@@ -456,6 +456,29 @@ func TestSessionsAndTenantsSurviveKill9(t *testing.T) {
 	}
 }
 
+// initializeRequest is a 2025-11-25 initialize from client "it".
+func initializeRequest() mcp.InitializeRequest {
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = "2025-11-25"
+	req.Params.ClientInfo = mcp.Implementation{Name: "it", Version: "1"}
+	return req
+}
+
+// stdioClient runs `plexus stdio --tenant tenant` as an MCP client would
+// (closed at cleanup) and initializes it.
+func (in *instance) stdioClient(ctx context.Context, t *testing.T, tenant string) *client.Client {
+	t.Helper()
+	c, err := client.NewStdioMCPClient(plexusBin, in.env, "stdio", "--tenant", tenant, "--data", in.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Initialize(ctx, initializeRequest()); err != nil {
+		t.Fatal("initialize through stdio:", err)
+	}
+	return c
+}
+
 func TestStdioBridge(t *testing.T) {
 	in := newInstance(t)
 	// No daemon yet: the first `plexus stdio` starts one. Create the
@@ -466,17 +489,7 @@ func TestStdioBridge(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := client.NewStdioMCPClient(plexusBin, in.env, "stdio", "--tenant", "acme", "--data", in.dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	initReq := mcp.InitializeRequest{}
-	initReq.Params.ProtocolVersion = "2025-11-25"
-	initReq.Params.ClientInfo = mcp.Implementation{Name: "it", Version: "1"}
-	if _, err := c.Initialize(ctx, initReq); err != nil {
-		t.Fatal("initialize through stdio:", err)
-	}
+	c := in.stdioClient(ctx, t, "acme")
 	tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +521,7 @@ func TestStdioBridge(t *testing.T) {
 		defer c2.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		_, err = c2.Initialize(ctx, initReq)
+		_, err = c2.Initialize(ctx, initializeRequest())
 		if err == nil || !strings.Contains(err.Error(), "nosuch") {
 			t.Fatalf("initialize on unknown tenant: %v, want an error naming it", err)
 		}
@@ -539,10 +552,7 @@ func TestFiveBridgesStartOneDaemon(t *testing.T) {
 				return
 			}
 			defer c.Close()
-			req := mcp.InitializeRequest{}
-			req.Params.ProtocolVersion = "2025-11-25"
-			req.Params.ClientInfo = mcp.Implementation{Name: "it", Version: "1"}
-			if _, err := c.Initialize(ctx, req); err != nil {
+			if _, err := c.Initialize(ctx, initializeRequest()); err != nil {
 				errs <- fmt.Errorf("initialize: %w", err)
 			}
 		}()

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -17,8 +16,6 @@ import (
 const (
 	// maxAPIKeyBody bounds an api-keys POST body.
 	maxAPIKeyBody = 64 << 10
-	// maxAPIKeyLen bounds api_key_value (bytes).
-	maxAPIKeyLen = 8 << 10
 	// maxProviderLen bounds provider_name (bytes).
 	maxProviderLen = 64
 )
@@ -71,15 +68,8 @@ func parseAPIKeyBody(contentType string, body io.Reader) (provider, key string, 
 	if err := validProviderName(provider); err != nil {
 		return "", "", err
 	}
-	switch {
-	case key == "" || isBlank(key):
-		return "", "", badRequest("api_key_value: must not be empty")
-	case len(key) > maxAPIKeyLen:
-		return "", "", badRequest("api_key_value: longer than %d bytes", maxAPIKeyLen)
-	case !utf8.ValidString(key):
-		return "", "", badRequest("api_key_value: not valid UTF-8")
-	case hasControl(key):
-		return "", "", badRequest("api_key_value: must not contain control characters (newlines, tabs)")
+	if err := vault.ValidateAPIKeyValue(key); err != nil {
+		return "", "", badRequest("api_key_value: %v", err)
 	}
 	return provider, key, nil
 }

@@ -138,7 +138,7 @@ func (s *Server) authenticate(ctx context.Context, tenant string, r *http.Reques
 		if err != nil {
 			return c, err
 		}
-		c.UserID = id
+		c.UserID, c.Local = id, true
 		return c, nil
 	}
 	now := s.now()

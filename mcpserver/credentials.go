@@ -265,7 +265,14 @@ func (s *Server) apiKeyMissing(ctx context.Context, r *tools.APIKeyRequirement, 
 	msg := fmt.Sprintf("API key for %s ('%s') is required. %s Then store it with POST %s "+
 		`(Authorization: Bearer <your Plexus user token>, body {"provider_name": %q, "api_key_value": "..."}) and call the tool again.`,
 		r.Provider, r.DisplayName, instructions, apiKeysPath(c.TenantID), r.Provider)
-	if c.UserID == "" {
+	switch {
+	case c.Local:
+		// The person at this machine (Claude Desktop through plexus stdio)
+		// has no user token to send: the CLI stores the key for them.
+		msg = fmt.Sprintf("API key for %s ('%s') is required. %s Then store it by running, in a terminal: "+
+			"plexus admin connections set-api-key --entity-id %s --provider-name %s (it asks for the key), and call the tool again.",
+			r.Provider, r.DisplayName, instructions, c.TenantID, r.Provider)
+	case c.UserID == "":
 		msg = fmt.Sprintf("API key for %s ('%s') is required. %s Plexus stores API keys per user: register with the host "+
 			"application (POST /%s/plexus-auth/register-user) and connect with your Plexus user token, then store the key "+
 			"with POST %s.", r.Provider, r.DisplayName, instructions, c.TenantID, apiKeysPath(c.TenantID))

@@ -334,6 +334,31 @@ func TestCredentialMatrix(t *testing.T) {
 	}
 }
 
+// TestAPIKeyMessageByCaller: the person at this machine (local token, as
+// through plexus stdio) is told the CLI command that stores the key; a
+// host application's user is told the endpoint and their token.
+func TestAPIKeyMessageByCaller(t *testing.T) {
+	ce := newCredEnv(t, nil)
+	_, tok := ce.user("acme", "host-A")
+	for _, tc := range []struct {
+		name     string
+		c        caller
+		want     string
+		dontWant string
+	}{
+		{"local owner", caller{tenant: "acme", token: localToken},
+			"plexus admin connections set-api-key --entity-id acme --provider-name openweathermap", "Bearer"},
+		{"registered user", caller{tenant: "acme", token: tok},
+			"POST /acme/plexus-services/api-keys (Authorization: Bearer <your Plexus user token>", "plexus admin"},
+	} {
+		r := credResult(t, ce.callAs(tc.c, examples.WeatherName, `{"city":"Paris"}`))
+		if r.Error != ResultAPIKeyRequired || r.SubmitURL != "/acme/plexus-services/api-keys" ||
+			!strings.Contains(r.Message, tc.want) || strings.Contains(r.Message, tc.dontWant) {
+			t.Errorf("%s: %+v", tc.name, r)
+		}
+	}
+}
+
 // structured returns a tools/call result's structuredContent.
 func structured(t *testing.T, rep reply) json.RawMessage {
 	t.Helper()
@@ -592,7 +617,7 @@ func FuzzAPIKeyBody(f *testing.F) {
 			}
 			return
 		}
-		if provider == "" || key == "" || validProviderName(provider) != nil || len(key) > maxAPIKeyLen {
+		if provider == "" || key == "" || validProviderName(provider) != nil || len(key) > vault.MaxAPIKeyLen {
 			t.Fatalf("accepted provider %q key len %d", provider, len(key))
 		}
 	})

@@ -97,7 +97,7 @@ const (
 	DefaultSessionIdleTTL = 24 * time.Hour
 	// LocalOwnerHostUserID is the host user id of a tenant's local owner,
 	// the user the stdio bridge (local token) acts as.
-	LocalOwnerHostUserID = "plexus-local-owner"
+	LocalOwnerHostUserID = vault.LocalOwnerHostUserID
 	// maxMCPBody bounds an MCP POST body.
 	maxMCPBody = 4 << 20
 	// tokenCacheTTL bounds how long a resolved user token is trusted

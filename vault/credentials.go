@@ -6,12 +6,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 const maxCredentialLen = 64 << 10
+
+// MaxAPIKeyLen bounds an API key's value (bytes).
+const MaxAPIKeyLen = 8 << 10
+
+// ValidateAPIKeyValue checks an API key before it is stored: not empty or
+// blank, at most MaxAPIKeyLen bytes, valid UTF-8, no control characters
+// (keys travel in HTTP headers). The error wraps ErrInvalid, names the
+// rule broken and never contains the key; callers prefix the field name.
+func ValidateAPIKeyValue(key string) error {
+	switch {
+	case strings.TrimSpace(key) == "":
+		return invalidf("must not be empty")
+	case len(key) > MaxAPIKeyLen:
+		return invalidf("longer than %d bytes", MaxAPIKeyLen)
+	case !utf8.ValidString(key):
+		return invalidf("not valid UTF-8")
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return invalidf("must not contain control characters (newlines, tabs)")
+		}
+	}
+	return nil
+}
 
 func credentialAAD(tenantID, userID string, kind CredentialKind, provider string) string {
 	return "credential|" + tenantID + "|" + userID + "|" + string(kind) + "|" + provider

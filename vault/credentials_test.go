@@ -265,3 +265,31 @@ func TestDeleteOAuthProviderCascade(t *testing.T) {
 		t.Errorf("beta's github: %v", err)
 	}
 }
+
+func TestValidateAPIKeyValue(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-DO-NOT-ECHO"
+	for _, tc := range []struct {
+		name, key, want string
+	}{
+		{"ok", secret, ""},
+		{"ok unicode", "clé-" + secret, ""},
+		{"empty", "", "must not be empty"},
+		{"blank", " \u00a0 ", "must not be empty"},
+		{"too long", strings.Repeat("k", MaxAPIKeyLen+1), "longer than 8192 bytes"},
+		{"longest", strings.Repeat("k", MaxAPIKeyLen), ""},
+		{"bad utf-8", secret + "\xff", "not valid UTF-8"},
+		{"newline", secret + "\n", "control characters"},
+		{"tab", "a\tb", "control characters"},
+	} {
+		err := ValidateAPIKeyValue(tc.key)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err %v, want ErrInvalid with %q", tc.name, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), secret):
+			t.Errorf("%s: the error quotes the key", tc.name)
+		}
+	}
+}

@@ -13,6 +13,12 @@ import (
 
 const maxHostUserIDLen = 256
 
+// LocalOwnerHostUserID is the host user id of a tenant's local owner: the
+// user that the person at this machine acts as through `plexus stdio` and
+// the admin tools (the local token), as opposed to users registered by a
+// host application.
+const LocalOwnerHostUserID = "plexus-local-owner"
+
 // validID checks an opaque id (user, session, token id, value key):
 // non-empty, at most max bytes, valid text without NUL or control characters.
 func validID(field, id string, max int) error {

@@ -1,7 +1,9 @@
 // Package adminapi serves Plexus's JSON admin API under /api/v1/: tenants,
 // their host-app secrets, users and user tokens, external OAuth providers
 // (and the built-in presets), tool settings, and users' connections and API
-// keys. It is the one door through
+// keys. Where a path names a user ({uid}), "local-owner" names the
+// tenant's local owner: the person at this machine, whom `plexus stdio`
+// (Claude Desktop) acts as. It is the one door through
 // which the CLI (`plexus admin …`), the admin UI and the desktop app change
 // the vault's tenant data; app/localclient is its client.
 //
@@ -58,6 +60,7 @@ type Store interface {
 	ListOAuthProviders(ctx context.Context, tenantID string) ([]vault.OAuthProvider, error)
 	DeleteOAuthProvider(ctx context.Context, tenantID, name string) error
 	ListCredentials(ctx context.Context, tenantID, userID string) ([]vault.CredentialInfo, error)
+	PutCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte) error
 	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
 	GetToolSettings(ctx context.Context, tenantID string) (vault.ToolSettings, error)
 	PutToolSettings(ctx context.Context, tenantID string, s vault.ToolSettings) error
@@ -152,6 +155,7 @@ func New(store Store, o Options) http.Handler {
 
 		{"GET /api/v1/tenants/{id}/users/{uid}/connections", a.listConnections},
 		{"DELETE /api/v1/tenants/{id}/users/{uid}/connections/{provider}", a.disconnect},
+		{"PUT /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}", a.putAPIKey},
 		{"DELETE /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}", a.deleteAPIKey},
 	}
 	for _, rt := range routes {

@@ -1,6 +1,7 @@
 // This file holds a user's credentials endpoints
 // (/api/v1/tenants/{id}/users/{uid}/connections, /api-keys): OAuth
-// connections and API keys, listed by name only, disconnected or deleted.
+// connections and API keys, listed by name only, disconnected, stored or
+// deleted.
 
 package adminapi
 
@@ -12,6 +13,10 @@ import (
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
+
+// LocalOwner, in place of a persistent user id in a path, names the
+// tenant's local owner (the user `plexus stdio` acts as).
+const LocalOwner = "local-owner"
 
 // APIKeyInfo names a user's stored API key, never its value.
 type APIKeyInfo struct {
@@ -72,6 +77,41 @@ func (a *api) disconnect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// APIKeyRequest is the body of
+// PUT /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}.
+type APIKeyRequest struct {
+	APIKeyValue string `json:"api_key_value"`
+}
+
+// putAPIKey stores (or replaces) a user's API key for a provider, sealed
+// in the vault. The answer names the provider, never the key.
+func (a *api) putAPIKey(w http.ResponseWriter, r *http.Request) error {
+	t, u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	provider := r.PathValue("provider")
+	if err := vault.ValidateProviderName(provider); err != nil {
+		return err
+	}
+	var req APIKeyRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := vault.ValidateAPIKeyValue(req.APIKeyValue); err != nil {
+		return badRequest("api_key_value: %v", err)
+	}
+	if err := a.store.PutCredential(r.Context(), t.ID, u.ID, vault.CredentialAPIKey, provider, []byte(req.APIKeyValue)); err != nil {
+		return fmt.Errorf("store api key %q of %s/%s: %w", provider, t.ID, u.ID, err)
+	}
+	a.log.InfoContext(r.Context(), "Stored API key", "tenant", t.ID, "user", u.ID, "provider", provider)
+	writeJSON(w, http.StatusOK, map[string]string{
+		"entity_id": t.ID, "persistent_user_id": u.ID, "provider_name": provider,
+		"message": fmt.Sprintf("API key for provider '%s' was saved.", provider),
+	})
+	return nil
+}
+
 func (a *api) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	t, u, err := a.user(r)
 	if err != nil {
@@ -92,6 +132,15 @@ func (a *api) user(r *http.Request) (vault.Tenant, vault.User, error) {
 		return vault.Tenant{}, vault.User{}, err
 	}
 	uid := r.PathValue("uid")
+	if uid == LocalOwner {
+		// The local owner exists once plexus stdio has been used; naming
+		// it creates it, so a key can be stored before the first chat.
+		u, _, err := a.store.EnsureUser(r.Context(), t.ID, vault.LocalOwnerHostUserID)
+		if err != nil {
+			return vault.Tenant{}, vault.User{}, fmt.Errorf("local owner of tenant %s: %w", t.ID, err)
+		}
+		return t, u, nil
+	}
 	u, err := a.store.GetUser(r.Context(), t.ID, uid)
 	if err != nil {
 		return vault.Tenant{}, vault.User{}, fmt.Errorf("user %q of tenant %s: %w", uid, t.ID, err)

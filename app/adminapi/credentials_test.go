@@ -181,6 +181,8 @@ func TestCredentialRoutes(t *testing.T) {
 		{name: "connections no token", method: "GET", path: "/api/v1/tenants/acme/users/{uid}/connections", wantStatus: 401},
 		{name: "disconnect no token", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/connections/github", wantStatus: 401},
 		{name: "api key delete no token", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/api-keys/openweather", wantStatus: 401},
+		{name: "api key put no token", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/openweather",
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 401},
 
 		// Presets.
 		{name: "presets", method: "GET", path: "/api/v1/oauth-presets", token: localToken, wantStatus: 200,
@@ -306,6 +308,29 @@ func TestCredentialRoutes(t *testing.T) {
 		{name: "disconnect not connected", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/connections/slack", token: localToken,
 			wantStatus: 404, wantIn: []string{"not found"}},
 		{name: "disconnect unknown user", method: "DELETE", path: "/api/v1/tenants/acme/users/nobody/connections/github", token: localToken, wantStatus: 404},
+		{name: "api key put", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 200,
+			wantIn: []string{`"provider_name":"weather"`, `"persistent_user_id":"`, "saved"}},
+		{name: "api key put local owner", method: "PUT", path: "/api/v1/tenants/acme/users/local-owner/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 200, wantIn: []string{`"provider_name":"weather"`}},
+		{name: "connections local owner", method: "GET", path: "/api/v1/tenants/acme/users/local-owner/connections", token: localToken,
+			wantStatus: 200, wantIn: []string{`"connections":[]`, `"api_keys":[]`}},
+		{name: "api key put unknown user", method: "PUT", path: "/api/v1/tenants/acme/users/nobody/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 404},
+		{name: "api key put missing tenant", method: "PUT", path: "/api/v1/tenants/nope/users/local-owner/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 404},
+		{name: "api key put bad provider", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/Open%20Weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `"}`, wantStatus: 400, wantIn: []string{"provider name"}},
+		{name: "api key put empty", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"  "}`, wantStatus: 400, wantIn: []string{"api_key_value: must not be empty"}},
+		{name: "api key put missing field", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: `{}`, wantStatus: 400, wantIn: []string{"api_key_value: must not be empty"}},
+		{name: "api key put control character", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: `{"api_key_value":"` + apiKeyValue + `\n"}`, wantStatus: 400, wantIn: []string{"control characters"}},
+		{name: "api key put unknown field", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: `{"api_key":"` + apiKeyValue + `"}`, wantStatus: 400, wantIn: []string{"unknown field"}},
+		{name: "api key put not json", method: "PUT", path: "/api/v1/tenants/acme/users/{uid}/api-keys/weather", token: localToken,
+			body: apiKeyValue, wantStatus: 400},
 		{name: "api key delete", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/api-keys/openweather", token: localToken, wantStatus: 204},
 		{name: "api key delete missing", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/api-keys/nope", token: localToken, wantStatus: 404},
 		{name: "api key delete is not oauth", method: "DELETE", path: "/api/v1/tenants/acme/users/{uid}/api-keys/github", token: localToken, wantStatus: 404},
@@ -344,6 +369,45 @@ func TestCredentialRoutes(t *testing.T) {
 			}
 			f.assertNoSecrets(t, "response", body)
 		})
+	}
+}
+
+// TestPutAPIKeyStoresSealed: PUT stores the key for the named user (or
+// the local owner, created on first use), replaces it on a second PUT, and
+// the key is listed by name only.
+func TestPutAPIKeyStoresSealed(t *testing.T) {
+	t.Parallel()
+	f := newCredFixture(t)
+	ctx := t.Context()
+	for _, uid := range []string{f.uid, adminapi.LocalOwner} {
+		path := "/api/v1/tenants/acme/users/" + uid + "/api-keys/weather"
+		for _, key := range []string{"first-" + apiKeyValue, apiKeyValue} {
+			status, _, body := f.call(t, "PUT", path, localToken, `{"api_key_value":"`+key+`"}`, nil)
+			if status != http.StatusOK {
+				t.Fatalf("PUT %s: %d %s", path, status, body)
+			}
+			f.assertNoSecrets(t, "PUT answer", body)
+			if strings.Contains(body, "first-") {
+				t.Errorf("PUT answer echoes the key: %s", body)
+			}
+		}
+		user := uid
+		if uid == adminapi.LocalOwner {
+			u, created, err := f.v.EnsureUser(ctx, "acme", vault.LocalOwnerHostUserID)
+			if err != nil || created {
+				t.Fatalf("local owner: err %v, existed before = %v", err, !created)
+			}
+			user = u.ID
+		}
+		got, err := f.v.GetCredential(ctx, "acme", user, vault.CredentialAPIKey, "weather")
+		if err != nil || string(got) != apiKeyValue {
+			t.Errorf("stored key of %s: err %v, replaced by the second PUT = %v", uid, err, string(got) == apiKeyValue)
+		}
+		status, _, body := f.call(t, "GET", "/api/v1/tenants/acme/users/"+uid+"/connections", localToken, "", nil)
+		if status != http.StatusOK || !strings.Contains(body, `"provider_name":"weather"`) {
+			t.Errorf("connections of %s: %d %s", uid, status, body)
+		}
+		f.assertNoSecrets(t, "connections answer", body)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/vault"
+	"golang.org/x/term"
 )
 
 const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP COMMAND [flags]
@@ -43,15 +44,21 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   ext-oauth presets
   tools list --entity-id ID
   tools enable|disable --entity-id ID (--tool NAME | --tool-set NAME)
-  connections list --entity-id ID --user PERSISTENT_USER_ID
-  connections disconnect --entity-id ID --user PERSISTENT_USER_ID --provider-name P
-  connections delete-api-key --entity-id ID --user PERSISTENT_USER_ID --provider-name P
+  connections list --entity-id ID [--user PERSISTENT_USER_ID]
+  connections set-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P [--api-key K|-]
+  connections disconnect --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
+  connections delete-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. --client-secret - reads the secret from
 one line of stdin; without --client-secret, ext-oauth create takes it from
 PLEXUS_CLIENT_SECRET. Either keeps it out of shell history. A client secret
 is never printed.
+
+connections commands act for you, the tenant's local owner (the user Claude
+Desktop acts as through plexus stdio), unless --user names a user registered
+by a host application. set-api-key takes the key from --api-key (- reads one
+line of stdin), else from PLEXUS_API_KEY, else asks for it (not echoed).
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -99,6 +106,7 @@ var adminCommands = []adminCommand{
 	{"tools", "enable", adminToolsSwitch(true)},
 	{"tools", "disable", adminToolsSwitch(false)},
 	{"connections", "list", adminConnectionsList},
+	{"connections", "set-api-key", adminSetAPIKey},
 	{"connections", "disconnect", adminDisconnect},
 	{"connections", "delete-api-key", adminDeleteAPIKey},
 }
@@ -586,25 +594,51 @@ func (p *providerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.resource, "resource", "", "RFC 8707 resource indicator sent on token requests")
 }
 
-// readSecret resolves a --client-secret value: "-" means one line of stdin.
-func (a *adminRun) readSecret(v string) (string, error) {
+// readSecret resolves the value of a secret flag (--client-secret,
+// --api-key): "-" means one line of stdin.
+func (a *adminRun) readSecret(flagName, v string) (string, error) {
 	if v != "-" {
 		return v, nil
 	}
 	if a.env.Stdin == nil {
-		return "", usageError("admin %s: --client-secret -: no stdin", a.name)
+		return "", usageError("admin %s: --%s -: no stdin", a.name, flagName)
 	}
 	sc := bufio.NewScanner(a.env.Stdin)
 	sc.Buffer(make([]byte, 0, 1024), maxSecretLine)
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
-			return "", fmt.Errorf("admin %s: read client secret from stdin: %w", a.name, err)
+			return "", fmt.Errorf("admin %s: read --%s from stdin: %w", a.name, flagName, err)
 		}
-		return "", usageError("admin %s: --client-secret -: stdin is empty", a.name)
+		return "", usageError("admin %s: --%s -: stdin is empty", a.name, flagName)
 	}
 	secret := strings.TrimSpace(sc.Text())
 	if secret == "" {
-		return "", usageError("admin %s: --client-secret -: the line read from stdin is empty", a.name)
+		return "", usageError("admin %s: --%s -: the line read from stdin is empty", a.name, flagName)
+	}
+	return secret, nil
+}
+
+// promptSecret asks for a secret on the terminal without echo; when stdin
+// is not a terminal it reads one line of stdin instead, and an empty one is
+// a usage error saying missing.
+func (a *adminRun) promptSecret(flagName, prompt, missing string) (string, error) {
+	f, ok := a.env.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		v, err := a.readSecret(flagName, "-")
+		if errors.Is(err, ErrUsage) {
+			return "", usageError("admin %s: %s", a.name, missing)
+		}
+		return v, err
+	}
+	fmt.Fprint(a.env.Stderr, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.env.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("admin %s: read %s: %w", a.name, flagName, err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", usageError("admin %s: no %s entered", a.name, flagName)
 	}
 	return secret, nil
 }
@@ -623,7 +657,7 @@ func adminProviderCreate(ctx context.Context, a *adminRun, args []string) error 
 	if !given["client-secret"] {
 		p.secret = a.env.Getenv(clientSecretEnv)
 	}
-	secret, err := a.readSecret(p.secret)
+	secret, err := a.readSecret("client-secret", p.secret)
 	if err != nil {
 		return err
 	}
@@ -697,7 +731,7 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		}
 	}
 	if given["client-secret"] {
-		secret, err := a.readSecret(p.secret)
+		secret, err := a.readSecret("client-secret", p.secret)
 		if err != nil {
 			return err
 		}
@@ -942,10 +976,11 @@ func noneIfEmpty(xs []string) string {
 
 // Connections and API keys.
 
-// userFlags registers --entity-id, --user and (if provider) --provider-name.
+// userFlags registers --entity-id, --user (default: the local owner) and
+// (if provider) --provider-name.
 func (a *adminRun) userFlags(fs *flag.FlagSet, id, user, provider *string) {
 	fs.StringVar(id, "entity-id", "", "tenant id (required)")
-	fs.StringVar(user, "user", "", "persistent user id, as listed by: plexus admin user list (required)")
+	fs.StringVar(user, "user", adminapi.LocalOwner, "persistent user id, as listed by: plexus admin user list (default: you, the local owner)")
 	if provider != nil {
 		fs.StringVar(provider, "provider-name", "", "provider name (required)")
 	}
@@ -955,7 +990,7 @@ func adminConnectionsList(ctx context.Context, a *adminRun, args []string) error
 	fs := a.flags()
 	var id, user string
 	a.userFlags(fs, &id, &user, nil)
-	if err := a.parse(fs, args, &id, "entity-id", "user"); err != nil {
+	if err := a.parse(fs, args, &id, "entity-id"); err != nil {
 		return helpOK(err)
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
@@ -967,7 +1002,7 @@ func adminConnectionsList(ctx context.Context, a *adminRun, args []string) error
 			return a.printJSON(cs)
 		}
 		if len(cs.Connections) == 0 && len(cs.APIKeys) == 0 {
-			fmt.Fprintf(a.env.Stdout, "User %s of %s has no OAuth connections or API keys.\n", user, id)
+			fmt.Fprintf(a.env.Stdout, "No OAuth connections or API keys for %s in %s.\n", userLabel(user), id)
 			return nil
 		}
 		rows := make([][]string, 0, len(cs.Connections)+len(cs.APIKeys))
@@ -981,11 +1016,57 @@ func adminConnectionsList(ctx context.Context, a *adminRun, args []string) error
 	})
 }
 
+// apiKeyEnv is read by `connections set-api-key` when --api-key is not
+// given, so the key stays out of shell history.
+const apiKeyEnv = "PLEXUS_API_KEY"
+
+// userLabel names a --user value for the middle of a sentence.
+func userLabel(user string) string {
+	if user == adminapi.LocalOwner {
+		return "you (the local owner)"
+	}
+	return "user " + user
+}
+
+func adminSetAPIKey(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user, provider, key string
+	a.userFlags(fs, &id, &user, &provider)
+	fs.StringVar(&key, "api-key", "", "the API key; - reads one line from stdin (default $"+apiKeyEnv+", else asks)")
+	if err := a.parse(fs, args, &id, "entity-id", "provider-name"); err != nil {
+		return helpOK(err)
+	}
+	var err error
+	switch {
+	case setFlags(fs)["api-key"]:
+		key, err = a.readSecret("api-key", key)
+	case a.env.Getenv(apiKeyEnv) != "":
+		key = a.env.Getenv(apiKeyEnv)
+	default:
+		key, err = a.promptSecret("api-key", fmt.Sprintf("API key for %s: ", provider),
+			"no API key given: pipe it on stdin (one line), set "+apiKeyEnv+", pass --api-key -, or run in a terminal to be asked")
+	}
+	if err != nil {
+		return err
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.SetAPIKey(ctx, id, user, provider, key); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "persistent_user_id": user, "stored_api_key": provider})
+		}
+		fmt.Fprintf(a.env.Stdout, "Stored the %s API key of %s in %s (sealed in the vault; it is never shown again).\n",
+			provider, userLabel(user), id)
+		return nil
+	})
+}
+
 func adminDisconnect(ctx context.Context, a *adminRun, args []string) error {
 	fs := a.flags()
 	var id, user, provider string
 	a.userFlags(fs, &id, &user, &provider)
-	if err := a.parse(fs, args, &id, "entity-id", "user", "provider-name"); err != nil {
+	if err := a.parse(fs, args, &id, "entity-id", "provider-name"); err != nil {
 		return helpOK(err)
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
@@ -995,7 +1076,7 @@ func adminDisconnect(ctx context.Context, a *adminRun, args []string) error {
 		if a.g.json {
 			return a.printJSON(map[string]string{"entity_id": id, "persistent_user_id": user, "disconnected": provider})
 		}
-		fmt.Fprintf(a.env.Stdout, "Disconnected user %s of %s from %s (tokens revoked at the provider where it supports that).\n", user, id, provider)
+		fmt.Fprintf(a.env.Stdout, "Disconnected %s of %s from %s (tokens revoked at the provider where it supports that).\n", userLabel(user), id, provider)
 		return nil
 	})
 }
@@ -1004,7 +1085,7 @@ func adminDeleteAPIKey(ctx context.Context, a *adminRun, args []string) error {
 	fs := a.flags()
 	var id, user, provider string
 	a.userFlags(fs, &id, &user, &provider)
-	if err := a.parse(fs, args, &id, "entity-id", "user", "provider-name"); err != nil {
+	if err := a.parse(fs, args, &id, "entity-id", "provider-name"); err != nil {
 		return helpOK(err)
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
@@ -1014,7 +1095,7 @@ func adminDeleteAPIKey(ctx context.Context, a *adminRun, args []string) error {
 		if a.g.json {
 			return a.printJSON(map[string]string{"entity_id": id, "persistent_user_id": user, "deleted_api_key": provider})
 		}
-		fmt.Fprintf(a.env.Stdout, "Deleted the %s API key of user %s in %s.\n", provider, user, id)
+		fmt.Fprintf(a.env.Stdout, "Deleted the %s API key of %s in %s.\n", provider, userLabel(user), id)
 		return nil
 	})
 }

@@ -541,8 +541,85 @@ func TestAdminConnectionsCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs.Connections) != 0 || len(cs.APIKeys) != 0 {
 		t.Errorf("connections list --json after removal: %v: %s", err, out)
 	}
-	if _, _, err := runAdmin(t, url, adminTestKey, "connections", "list", "--entity-id", "acme"); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "--user is required") {
-		t.Errorf("list without --user: %v", err)
+	// Registered users' keys: --user names them, --api-key - reads stdin.
+	key := map[string]string{"ADMIN_API_KEY": adminTestKey}
+	if out, stderr, err := runAdminIO(t, url, cliSecret2+"\n", key, "connections", "set-api-key", "--entity-id", "acme",
+		"--user", uid, "--provider-name", "openweather", "--api-key", "-"); err != nil || !strings.Contains(out, "Stored the openweather API key of user "+uid) {
+		t.Errorf("set-api-key --user: %v\n%s%s", err, out, stderr)
+	} else {
+		assertNoCLISecret(t, out+stderr)
+	}
+	if b, err := v.GetCredential(ctx, "acme", uid, vault.CredentialAPIKey, "openweather"); err != nil || string(b) != cliSecret2 {
+		t.Errorf("stored key of %s: err %v, right value %v", uid, err, string(b) == cliSecret2)
+	}
+}
+
+// TestAdminConnectionsLocalOwner: without --user, connections commands act
+// for the tenant's local owner (the user plexus stdio acts as), which need
+// not exist yet; the key comes from $PLEXUS_API_KEY or stdin.
+func TestAdminConnectionsLocalOwner(t *testing.T) {
+	t.Parallel()
+	url, v := adminServerWith(t, adminapi.Options{OAuth: &cliFakeOAuth{gone: true}})
+	ctx := t.Context()
+	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
+
+	out := mustAdmin(t, url, "connections", "list", "--entity-id", "acme")
+	if !strings.Contains(out, "No OAuth connections or API keys for you (the local owner) in acme.") {
+		t.Errorf("empty list:\n%s", out)
+	}
+	env := map[string]string{"ADMIN_API_KEY": adminTestKey, "PLEXUS_API_KEY": cliSecret1}
+	out, stderr, err := runAdminIO(t, url, "", env, "connections", "set-api-key", "acme", "--provider-name", "openweathermap")
+	if err != nil || !strings.Contains(out, "Stored the openweathermap API key of you (the local owner) in acme") {
+		t.Fatalf("set-api-key from $PLEXUS_API_KEY: %v\n%s%s", err, out, stderr)
+	}
+	assertNoCLISecret(t, out+stderr)
+	owner, created, err := v.EnsureUser(ctx, "acme", vault.LocalOwnerHostUserID)
+	if err != nil || created {
+		t.Fatalf("local owner: created by set-api-key = %v, err %v", !created, err)
+	}
+	if b, err := v.GetCredential(ctx, "acme", owner.ID, vault.CredentialAPIKey, "openweathermap"); err != nil || string(b) != cliSecret1 {
+		t.Errorf("local owner's key: err %v, right value %v", err, string(b) == cliSecret1)
+	}
+
+	// Not a terminal: the key is one line of stdin.
+	out, stderr, err = runAdminIO(t, url, cliSecret2+"\n", map[string]string{"ADMIN_API_KEY": adminTestKey},
+		"connections", "set-api-key", "--entity-id", "acme", "--provider-name", "openweathermap")
+	if err != nil {
+		t.Fatalf("set-api-key from stdin: %v\n%s%s", err, out, stderr)
+	}
+	if b, _ := v.GetCredential(ctx, "acme", owner.ID, vault.CredentialAPIKey, "openweathermap"); string(b) != cliSecret2 {
+		t.Errorf("key from stdin not stored")
+	}
+	out = mustAdmin(t, url, "connections", "list", "--entity-id", "acme")
+	if !strings.Contains(out, "api key") || !strings.Contains(out, "openweathermap") {
+		t.Errorf("list:\n%s", out)
+	}
+	assertNoCLISecret(t, out)
+
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"empty stdin", "", []string{"--provider-name", "openweathermap"}, "no API key given: pipe it on stdin (one line), set PLEXUS_API_KEY"},
+		{"blank line", " \n", []string{"--provider-name", "openweathermap"}, "no API key given"},
+		{"--api-key - with empty stdin", "", []string{"--provider-name", "openweathermap", "--api-key", "-"}, "--api-key -: stdin is empty"},
+		{"no provider", "k\n", nil, "--provider-name is required"},
+		{"bad provider", "k\n", []string{"--provider-name", "Open Weather"}, "provider name"},
+		{"control character", "a\tb\n", []string{"--provider-name", "openweathermap"}, "api_key_value: must not contain control characters"},
+		{"unknown user", "k\n", []string{"--provider-name", "openweathermap", "--user", "nobody"}, "not found"},
+	} {
+		args := append([]string{"connections", "set-api-key", "--entity-id", "acme"}, tc.args...)
+		_, _, err := runAdminIO(t, url, tc.stdin, map[string]string{"ADMIN_API_KEY": adminTestKey}, args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+
+	mustAdmin(t, url, "connections", "delete-api-key", "--entity-id", "acme", "--provider-name", "openweathermap")
+	if _, err := v.GetCredential(ctx, "acme", owner.ID, vault.CredentialAPIKey, "openweathermap"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("after delete-api-key: %v", err)
 	}
 }
 

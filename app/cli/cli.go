@@ -71,8 +71,8 @@ Usage:
                                  --authorization-url U --token-url U --scopes "a b" [--preset github]
   plexus admin ext-oauth list | show | update | delete --entity-id ID [--provider-name P] | presets
   plexus admin tools list --entity-id ID | enable | disable --entity-id ID (--tool T | --tool-set S)
-  plexus admin connections list --entity-id ID --user U
-  plexus admin connections disconnect | delete-api-key --entity-id ID --user U --provider-name P
+  plexus admin connections list --entity-id ID [--user U]
+  plexus admin connections set-api-key | disconnect | delete-api-key --entity-id ID [--user U] --provider-name P
                                  (plexus admin -h for all admin commands and flags)
   plexus version
 

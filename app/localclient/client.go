@@ -287,6 +287,13 @@ func (c *Client) Disconnect(ctx context.Context, tenant, user, provider string) 
 	return c.do(ctx, http.MethodDelete, userPath(tenant, user)+"/connections/"+url.PathEscape(provider), nil, nil)
 }
 
+// SetAPIKey stores (or replaces) a user's API key for provider; user may
+// be adminapi.LocalOwner. The key is sent once and never returned.
+func (c *Client) SetAPIKey(ctx context.Context, tenant, user, provider, key string) error {
+	return c.do(ctx, http.MethodPut, userPath(tenant, user)+"/api-keys/"+url.PathEscape(provider),
+		adminapi.APIKeyRequest{APIKeyValue: key}, nil)
+}
+
 // DeleteAPIKey deletes a user's API key for provider.
 func (c *Client) DeleteAPIKey(ctx context.Context, tenant, user, provider string) error {
 	return c.do(ctx, http.MethodDelete, userPath(tenant, user)+"/api-keys/"+url.PathEscape(provider), nil, nil)

@@ -17,6 +17,10 @@ type Caller struct {
 	UserID string
 	// Guest is true for a request without a token.
 	Guest bool
+	// Local is true when the request carries the daemon's local token (the
+	// stdio bridge, the admin tools): UserID is then the tenant's local
+	// owner, the person at this machine.
+	Local bool
 	// SessionID is the legacy-era (2025-11-25 and older) MCP session id;
 	// "" for stateless 2026-07-28 requests.
 	SessionID string
