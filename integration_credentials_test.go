@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +27,7 @@ import (
 // a tool set disabled for the tenant.
 func TestCredentialsThroughTheDaemon(t *testing.T) {
 	in := newInstance(t)
-	provider := oauthtest.New(t) // also serves GET /api/user, GitHub's /user
+	provider := oauthtest.New(t, oauthtest.WithClient("it-client", "client-secret-canary-7e21")) // also serves GET /api/user, GitHub's /user
 	var (
 		mu        sync.Mutex
 		weatherKs []string
@@ -38,7 +40,7 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 	}))
 	t.Cleanup(weather.Close)
 
-	_, rt := in.serve("--github-api-url", provider.URL+"/api", "--weather-api-url", weather.URL)
+	_, rt := in.serve("--github-api-url", provider.URL+"/api", "--weather-api-url", weather.URL, "--log-level", "debug")
 	admin := func(stdin string, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -121,19 +123,19 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 	if !isErr || !strings.Contains(text, "plexus-services/api-keys") {
 		t.Fatalf("weather without a key = %q (isError %v)", text, isErr)
 	}
-	postJSON(t, rt.BaseURL()+"/acme/plexus-services/api-keys", auth, `{"provider_name":"openweathermap","api_key_value":"wx-key-123"}`)
+	postJSON(t, rt.BaseURL()+"/acme/plexus-services/api-keys", auth, `{"provider_name":"openweathermap","api_key_value":"wx-key-canary-123"}`)
 	if text, isErr := call("weather", `{"city":"Paris"}`); isErr || !strings.Contains(text, "Paris") {
 		t.Fatalf("weather with a key = %q (isError %v)", text, isErr)
 	}
 	mu.Lock()
 	gotKey := weatherKs[len(weatherKs)-1]
 	mu.Unlock()
-	if gotKey != "wx-key-123" {
+	if gotKey != "wx-key-canary-123" {
 		t.Fatalf("weather API got appid %q", gotKey)
 	}
 
 	out = admin("", "connections", "list", "--entity-id", "acme", "--user", userID)
-	if !strings.Contains(out, "github") || !strings.Contains(out, "openweathermap") || strings.Contains(out, "wx-key-123") {
+	if !strings.Contains(out, "github") || !strings.Contains(out, "openweathermap") || strings.Contains(out, "wx-key-canary-123") {
 		t.Fatalf("connections list = %q", out)
 	}
 
@@ -144,6 +146,33 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 	names := fmt.Sprint(m["result"])
 	if strings.Contains(names, "name:weather") || !strings.Contains(names, "name:github_whoami") {
 		t.Fatalf("tools/list after disabling the weather set: %s", names)
+	}
+
+	// Nothing leaked: no secret of this flow is in the daemon's debug log
+	// or, unsealed, in any file of the data directory (bbolt file included).
+	secrets := append(provider.Issued(), provider.ClientSecret, "wx-key-canary-123", token, rot["host_app_secret"])
+	if len(secrets) < 7 {
+		t.Fatalf("expected a code, tokens and keys to check, got %d", len(secrets))
+	}
+	assertNoSecretsIn(t, "the daemon log", in.logs.String(), secrets)
+	files, _ := filepath.Glob(filepath.Join(in.dataDir, "*"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			assertNoSecretsIn(t, filepath.Base(f), string(b), secrets)
+		}
+	}
+	if !strings.Contains(in.logs.String(), "oauth callback: connected") {
+		t.Errorf("the daemon's debug log lacks the callback line; is it the log scanned?")
+	}
+}
+
+// assertNoSecretsIn fails if any secret appears in s, without printing it.
+func assertNoSecretsIn(t *testing.T, where, s string, secrets []string) {
+	t.Helper()
+	for i, secret := range secrets {
+		if secret != "" && strings.Contains(s, secret) {
+			t.Errorf("secret #%d (%d bytes) appears in %s", i, len(secret), where)
+		}
 	}
 }
 

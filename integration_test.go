@@ -61,6 +61,7 @@ type instance struct {
 	t       *testing.T
 	dataDir string
 	env     []string
+	logs    *syncBuffer // stdout and stderr of the last serve
 }
 
 func newInstance(t *testing.T) *instance {
@@ -111,8 +112,9 @@ func (in *instance) run(args ...string) (string, string, error) {
 func (in *instance) serve(args ...string) (*exec.Cmd, localclient.Runtime) {
 	in.t.Helper()
 	cmd := in.command(context.Background(), append([]string{"serve", "--data", in.dataDir}, args...)...)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	in.logs = logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		in.t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,7 @@ type Provider struct {
 	refreshes        int
 	apiCalls         int
 	revocations      []string
+	issued           []string // every code, access and refresh token handed out
 }
 
 // grant is what a code or refresh token stands for.
@@ -262,6 +264,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.denyNext = ""
 	} else {
 		code := randToken("code")
+		p.issued = append(p.issued, code)
 		p.codes[code] = &grant{
 			redirectURI: q.Get("redirect_uri"),
 			challenge:   q.Get("code_challenge"),
@@ -376,6 +379,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	rt := ""
 	if !p.noRefresh {
 		rt = randToken("rt")
+		p.issued = append(p.issued, rt)
 		p.refresh[rt] = &grant{scopes: g.scopes, resource: g.resource}
 	}
 	tok := p.issueAccess(now, g.scopes, rt)
@@ -384,6 +388,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) issueAccess(now time.Time, scopes []string, rt string) string {
 	tok := randToken("at")
+	p.issued = append(p.issued, tok)
 	p.access[tok] = accessToken{expires: now.Add(p.accessTTL), scopes: scopes, refresh: rt}
 	return tok
 }
@@ -547,6 +552,14 @@ func (p *Provider) AccessTokenValid(at string) bool {
 	defer p.mu.Unlock()
 	a, ok := p.access[at]
 	return ok && time.Now().Before(a.expires)
+}
+
+// Issued returns every authorization code, access token and refresh token
+// the server has handed out, for tests that check none of them leaked.
+func (p *Provider) Issued() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.issued)
 }
 
 // TokenRequests counts requests to the token endpoint (any grant, any outcome).
