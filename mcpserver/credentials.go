@@ -180,9 +180,7 @@ func (s *Server) oauthMissing(ctx context.Context, ms *server.MCPServer, r *tool
 	case errors.Is(cause, tools.ErrNoSession):
 		return signInResult(c, r.Provider), nil
 	case errors.Is(cause, oauth.ErrUnknownProvider):
-		return mcp.NewToolResultError(fmt.Sprintf("This tool needs the OAuth provider %q, which tenant %q has not configured: "+
-			"an administrator can add it with `plexus admin ext-oauth create --entity-id %s --provider-name %s ...`.",
-			r.Provider, c.TenantID, c.TenantID, r.Provider)), nil
+		return mcp.NewToolResultError(providerMissingMessage(c.TenantID, r.Provider)), nil
 	case !errors.Is(cause, oauth.ErrConsentRequired):
 		s.log.ErrorContext(ctx, "Checking OAuth connection", "tenant", c.TenantID, "provider", r.Provider, "err", cause)
 		return mcp.NewToolResultError(fmt.Sprintf("Could not check your %s connection (internal error); try again later.", r.Provider)), nil
@@ -224,7 +222,7 @@ func (s *Server) authorizationURL(ctx context.Context, c tools.Caller, r *tools.
 	if err != nil {
 		s.log.ErrorContext(ctx, "Starting OAuth authorization", "tenant", c.TenantID, "provider", r.Provider, "err", err)
 		if errors.Is(err, oauth.ErrUnknownProvider) {
-			return "", fmt.Errorf("this tool needs the OAuth provider %q, which tenant %q has not configured", r.Provider, c.TenantID)
+			return "", errors.New(providerMissingMessage(c.TenantID, r.Provider))
 		}
 		return "", fmt.Errorf("this tool needs a %s connection, but Plexus could not start the authorization (see the daemon log)", r.Provider)
 	}
@@ -239,6 +237,19 @@ func authResult(provider, authURL string) *mcp.CallToolResult {
 		ProviderName:     provider,
 		AuthorizationURL: authURL,
 	})
+}
+
+// providerMissingMessage tells how to configure an OAuth provider a tool
+// needs; for a built-in preset only the client id and secret are needed.
+func providerMissingMessage(tenantID, provider string) string {
+	create := fmt.Sprintf("plexus admin ext-oauth create --entity-id %s --provider-name %s --client-id ID --client-secret - "+
+		"--authorization-url URL --token-url URL --scopes \"...\"", tenantID, provider)
+	if p, ok := oauth.LookupPreset(provider); ok {
+		create = fmt.Sprintf("plexus admin ext-oauth create --entity-id %s --preset %s --client-id ID --client-secret - "+
+			"(register an OAuth app with %s first)", tenantID, p.Name, p.DisplayName)
+	}
+	return fmt.Sprintf("This tool needs the OAuth provider %q, which tenant %q has not configured. An administrator can add it with: %s.",
+		provider, tenantID, create)
 }
 
 func signInResult(c tools.Caller, provider string) *mcp.CallToolResult {

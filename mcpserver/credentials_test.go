@@ -334,6 +334,24 @@ func TestCredentialMatrix(t *testing.T) {
 	}
 }
 
+// TestProviderNotConfigured: a tool whose provider the tenant lacks says
+// the command that adds it (with --preset for a built-in preset).
+func TestProviderNotConfigured(t *testing.T) {
+	ce := newCredEnv(t, nil)
+	if err := ce.v.DeleteOAuthProvider(t.Context(), "beta", "github"); err != nil {
+		t.Fatal(err)
+	}
+	text, isErr := toolText(t, ce.callAs(caller{tenant: "beta", token: localToken}, examples.GitHubWhoamiName, ""))
+	want := "plexus admin ext-oauth create --entity-id beta --preset github --client-id ID --client-secret -"
+	if !isErr || !strings.Contains(text, `tenant "beta" has not configured`) || !strings.Contains(text, want) {
+		t.Errorf("github tool without the provider = %q (isError %v), want it to name %q", text, isErr, want)
+	}
+	if got := providerMissingMessage("acme", "intranet"); !strings.Contains(got, "--provider-name intranet") ||
+		!strings.Contains(got, "--authorization-url URL --token-url URL") {
+		t.Errorf("custom provider message = %q", got)
+	}
+}
+
 // TestAPIKeyMessageByCaller: the person at this machine (local token, as
 // through plexus stdio) is told the CLI command that stores the key; a
 // host application's user is told the endpoint and their token.
