@@ -285,6 +285,11 @@ func TestServeLifecycle(t *testing.T) {
 		if !strings.Contains(stderr, "already running") || !strings.Contains(stderr, strconv.Itoa(rt.PID)) {
 			t.Errorf("stderr = %q, want it to say already running and name pid %d", stderr, rt.PID)
 		}
+		// The status tells a starter (plexus stdio) that it lost a race,
+		// not that the daemon cannot start.
+		if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != localclient.ExitAlreadyRunning {
+			t.Errorf("second serve: %v, want exit status %d", err, localclient.ExitAlreadyRunning)
+		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("second serve took %v to give up", d)
 		}
@@ -528,6 +533,45 @@ func TestStdioBridge(t *testing.T) {
 			t.Fatalf("initialize on unknown tenant: %v, want an error naming it", err)
 		}
 	})
+}
+
+// TestStdioWithoutMasterKey: with no keyring and no master key the daemon
+// cannot start; plexus stdio says why in one JSON-RPC error (the daemon's
+// own message, once) instead of retrying until a timeout.
+func TestStdioWithoutMasterKey(t *testing.T) {
+	in := newInstance(t)
+	env := make([]string, 0, len(in.env))
+	for _, kv := range in.env {
+		if !strings.HasPrefix(kv, "PLEXUS_MASTER_KEY=") && !strings.HasPrefix(kv, "PLEXUS_PASSPHRASE=") {
+			env = append(env, kv)
+		}
+	}
+	in.env = env
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := in.command(ctx, "stdio", "--tenant", "acme", "--data", in.dataDir)
+	cmd.Stdin = strings.NewReader(initializeBody + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, _ := cmd.Output()
+	var m struct {
+		ID    int `json:"id"`
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &m); err != nil {
+		t.Fatalf("stdout is not one JSON-RPC answer: %q (stderr %s)", out, stderr.String())
+	}
+	msg := m.Error.Message
+	for _, want := range []string{"could not start", "no master key available", "PLEXUS_MASTER_KEY", localclient.LogFileName} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if n := strings.Count(msg, "no master key available"); n != 1 {
+		t.Errorf("the daemon's message appears %d times, want once: %q", n, msg)
+	}
 }
 
 func TestFiveBridgesStartOneDaemon(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/plexus-mcp/plexus/app/daemon"
+	"github.com/plexus-mcp/plexus/app/localclient"
 )
 
 // Env is everything a command may touch outside its arguments, so tests can
@@ -24,6 +27,21 @@ type Env struct {
 
 // ErrUsage marks a command-line mistake; main exits with status 2 for it.
 var ErrUsage = errors.New("usage")
+
+// ExitCode is the exit status for an error Run returned: 0 for nil, 2 for
+// a usage mistake, localclient.ExitAlreadyRunning when another daemon holds
+// the data directory (so a starter that lost the race can tell), else 1.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	case errors.Is(err, daemon.ErrAlreadyRunning):
+		return localclient.ExitAlreadyRunning
+	}
+	return 1
+}
 
 // usageError wraps ErrUsage with a message for the user.
 func usageError(format string, args ...any) error {

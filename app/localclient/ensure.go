@@ -31,6 +31,12 @@ const (
 	tailLines = 10
 )
 
+// ExitAlreadyRunning is the exit status of `plexus serve` when another
+// daemon holds the data directory. For EnsureDaemon it means a start race
+// lost (or a daemon still shutting down), not a failure: any other non-zero
+// status ends the wait at once with the daemon's own words.
+const ExitAlreadyRunning = 3
+
 // EnsureOptions configures EnsureDaemon.
 type EnsureOptions struct {
 	DataDir string   // required
@@ -52,9 +58,11 @@ type EnsureOptions struct {
 //
 // The daemon itself guarantees a single instance per data directory (it
 // takes the bbolt lock before it binds or writes the runtime file), so
-// concurrent callers may each start one: the extras exit at once and every
-// caller ends up with the runtime of the one that won. On timeout the error
-// names the log file and quotes its last lines.
+// concurrent callers may each start one: the extras exit at once (status
+// ExitAlreadyRunning) and every caller ends up with the runtime of the one
+// that won. A daemon that fails to start (no master key, port taken) ends
+// the wait at once; that error, like a timeout, names the log file and
+// quotes what the daemons started by this call wrote to it.
 func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 	if o.DataDir == "" {
 		return Runtime{}, errors.New("ensure plexus daemon: no data directory given")
@@ -91,7 +99,8 @@ func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 	defer cancel()
 
 	log.Info("Starting plexus daemon", "exe", o.Exe, "dataDir", dir, "logFile", logPath)
-	exited, err := spawn(o, logPath)
+	logStart := logSize(logPath)
+	c, err := spawn(o, logPath)
 	if err != nil {
 		return Runtime{}, err
 	}
@@ -109,24 +118,39 @@ func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 				return Runtime{}, fmt.Errorf("wait for plexus daemon: %w", ctx.Err())
 			}
 			return Runtime{}, fmt.Errorf("plexus daemon did not become ready within %s (%w); its log %s ends with:\n%s",
-				timeout, err, logPath, logTail(logPath, tailLines))
+				timeout, err, logPath, logSince(logPath, logStart, tailLines))
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 500*time.Millisecond)
 
 		select {
-		case <-exited:
+		case <-c.done:
+			if c.code != ExitAlreadyRunning && c.code != 0 {
+				if r, err := liveRuntime(wait, dir); err == nil {
+					return r, nil
+				}
+				return Runtime{}, fmt.Errorf("plexus daemon could not start (%s); its log %s says:\n%s",
+					c.state, logPath, logSince(logPath, c.logStart, tailLines))
+			}
 			if spawns >= maxSpawns || time.Since(lastSpawn) < respawnGap {
 				continue
 			}
 			log.Info("Started daemon exited before another answered; starting again", "attempt", spawns+1)
-			if exited, err = spawn(o, logPath); err != nil {
+			if c, err = spawn(o, logPath); err != nil {
 				return Runtime{}, err
 			}
 			spawns, lastSpawn = spawns+1, time.Now()
 		default:
 		}
 	}
+}
+
+// child is a started daemon process.
+type child struct {
+	logStart int64         // size of the log file before it started
+	done     chan struct{} // closed when it has exited
+	code     int           // its exit status, once done (-1: killed by a signal)
+	state    string        // how it ended, once done ("exit status 1")
 }
 
 // liveRuntime reads the runtime file in dataDir and pings its daemon.
@@ -142,10 +166,10 @@ func liveRuntime(ctx context.Context, dataDir string) (Runtime, error) {
 }
 
 // spawn starts o.Exe detached, with its output appended to logPath. The
-// returned channel is closed when the process exits; the process is reaped
-// so a daemon that loses the start race does not linger as a zombie under a
-// long-lived caller.
-func spawn(o EnsureOptions, logPath string) (<-chan struct{}, error) {
+// child's done channel is closed when the process exits; the process is
+// reaped so a daemon that loses the start race does not linger as a zombie
+// under a long-lived caller.
+func spawn(o EnsureOptions, logPath string) (*child, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("start plexus daemon: %w", err)
 	}
@@ -162,31 +186,46 @@ func spawn(o EnsureOptions, logPath string) (<-chan struct{}, error) {
 	cmd.Stderr = lf
 	cmd.Env = o.Env
 	cmd.SysProcAttr = detachedAttr()
+	c := &child{logStart: logSize(logPath), done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start plexus daemon %s: %w", o.Exe, err)
 	}
 	if o.onSpawn != nil {
 		o.onSpawn(cmd.Process)
 	}
-	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		close(exited)
+		c.code, c.state = cmd.ProcessState.ExitCode(), cmd.ProcessState.String()
+		close(c.done)
 	}()
-	return exited, nil
+	return c, nil
 }
 
-// logTail returns the last n lines of the file at path, or a note saying
-// why it could not be read.
-func logTail(path string, n int) string {
+// logSize is the size of the file at path (0 if it cannot be read).
+func logSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince returns the last n lines written to the file at path after
+// byte offset from (what the daemons started by one call wrote), or a note
+// saying why it could not be read.
+func logSince(path string, from int64, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read log: %v)", err)
 	}
 	defer f.Close()
 	const maxTail = 16 << 10
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxTail {
-		if _, err := f.Seek(fi.Size()-maxTail, io.SeekStart); err != nil {
+	if fi, err := f.Stat(); err == nil {
+		start := max(from, fi.Size()-maxTail)
+		if start > fi.Size() { // truncated meanwhile
+			start = 0
+		}
+		if _, err := f.Seek(start, io.SeekStart); err != nil {
 			return fmt.Sprintf("(cannot read log: %v)", err)
 		}
 	}

@@ -28,14 +28,24 @@ func TestMain(m *testing.M) {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "boom: fake daemon refuses to start")
 		os.Exit(1)
+	case "hang":
+		// Starts, says so, and never becomes ready (until DIR/stop).
+		fmt.Fprintln(os.Stderr, "fake daemon hanging")
+		for range 600 {
+			if _, err := os.Stat(filepath.Join(os.Args[len(os.Args)-1], "stop")); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		os.Exit(0)
 	default:
 		os.Exit(fakeDaemon(os.Args[1:]))
 	}
 }
 
 // fakeDaemon behaves like `plexus serve --data DIR` as far as EnsureDaemon
-// can tell: it takes an exclusive lock on the data directory or exits 1
-// ("already running"), serves /healthz on 127.0.0.1:0, records its pid in
+// can tell: it takes an exclusive lock on the data directory or exits
+// ExitAlreadyRunning ("already running"), serves /healthz on 127.0.0.1:0, records its pid in
 // DIR/served, writes the runtime file, and exits when DIR/stop appears or
 // after 30s.
 func fakeDaemon(args []string) int {
@@ -56,7 +66,7 @@ func fakeDaemon(args []string) int {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		fmt.Fprintln(os.Stderr, "fake daemon: already running")
-		return 1
+		return ExitAlreadyRunning
 	}
 	// Widen the race window so concurrent starters really overlap.
 	time.Sleep(200 * time.Millisecond)
@@ -220,22 +230,48 @@ func alive(pid int) bool {
 	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-func TestEnsureDaemonTimeoutQuotesLog(t *testing.T) {
+// TestEnsureDaemonFailureQuotesLog: a daemon that cannot start (exit
+// status 1, as for a missing master key) ends the wait at once, without
+// retries, and the error quotes what it wrote, not older log lines.
+func TestEnsureDaemonFailureQuotesLog(t *testing.T) {
 	h := newEnsureHarness(t)
+	logPath := filepath.Join(h.dir, LogFileName)
+	if err := os.WriteFile(logPath, []byte("an older run's line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	o := h.options("fail")
-	o.Timeout = 1500 * time.Millisecond
+	o.Timeout = time.Minute // the failure, not the timeout, must end the wait
 	_, err := EnsureDaemon(t.Context(), o)
 	if err == nil {
 		t.Fatal("EnsureDaemon succeeded with a daemon that cannot start")
 	}
-	logPath := filepath.Join(h.dir, LogFileName)
-	for _, want := range []string{logPath, "boom: fake daemon refuses to start", "did not become ready"} {
+	for _, want := range []string{"could not start (exit status 1)", logPath, "boom: fake daemon refuses to start"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if n := len(h.spawned()); n < 1 || n > maxSpawns {
-		t.Errorf("spawned %d times, want 1..%d", n, maxSpawns)
+	if strings.Contains(err.Error(), "older run") || strings.Count(err.Error(), "boom") != 1 {
+		t.Errorf("error quotes more than this start's output: %q", err)
+	}
+	if n := len(h.spawned()); n != 1 {
+		t.Errorf("spawned %d times, want 1 (a failure is not a lost race)", n)
+	}
+}
+
+// TestEnsureDaemonTimeoutQuotesLog: a daemon that starts but never answers
+// gives a timeout error quoting its output.
+func TestEnsureDaemonTimeoutQuotesLog(t *testing.T) {
+	h := newEnsureHarness(t)
+	o := h.options("hang")
+	o.Timeout = 1500 * time.Millisecond
+	_, err := EnsureDaemon(t.Context(), o)
+	if err == nil {
+		t.Fatal("EnsureDaemon succeeded with a daemon that never answers")
+	}
+	for _, want := range []string{"did not become ready within 1.5s", filepath.Join(h.dir, LogFileName), "fake daemon hanging"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
 	}
 }
 
