@@ -980,7 +980,7 @@ func noneIfEmpty(xs []string) string {
 // (if provider) --provider-name.
 func (a *adminRun) userFlags(fs *flag.FlagSet, id, user, provider *string) {
 	fs.StringVar(id, "entity-id", "", "tenant id (required)")
-	fs.StringVar(user, "user", adminapi.LocalOwner, "persistent user id, as listed by: plexus admin user list (default: you, the local owner)")
+	fs.StringVar(user, "user", adminapi.LocalOwner, "persistent user id, as listed by: plexus admin user list; local-owner is you, the user Claude Desktop acts as")
 	if provider != nil {
 		fs.StringVar(provider, "provider-name", "", "provider name (required)")
 	}
