@@ -437,13 +437,9 @@ func FuzzCreateTenantBody(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	v := vaulttest.New(f)
-	h := adminapi.New(v, adminapi.Options{Tokens: []string{localToken}})
+	_, h := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequestWithContext(t.Context(), "POST", "/api/v1/tenants", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+localToken)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminRequest(t, h, "POST", "/api/v1/tenants", body)
 		switch rec.Code {
 		case http.StatusCreated:
 			return
@@ -451,13 +447,42 @@ func FuzzCreateTenantBody(f *testing.F) {
 		default:
 			t.Fatalf("body %q: status %d: %s", body, rec.Code, rec.Body)
 		}
-		var e struct {
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
-			t.Fatalf("body %q: refusal is not a JSON error: %s", body, rec.Body)
-		}
+		requireJSONError(t, body, rec)
 	})
+}
+
+// newFuzzAPI returns a vault (with the given tenants) and the admin API over
+// it, accepting localToken, for fuzz tests.
+func newFuzzAPI(f *testing.F, tenants ...string) (*vault.Vault, http.Handler) {
+	f.Helper()
+	v := vaulttest.New(f)
+	for _, id := range tenants {
+		if _, err := v.CreateTenant(f.Context(), vault.Tenant{ID: id, Name: id}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	return v, adminapi.New(v, adminapi.Options{Tokens: []string{localToken}})
+}
+
+// adminRequest sends body to h as method path with the local token.
+func adminRequest(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+localToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// requireJSONError fails unless the refusal of body is {"error": "..."}.
+func requireJSONError(t *testing.T, body string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+		t.Fatalf("body %q: refusal is not a JSON error: %s", body, rec.Body)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
-	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
 
 // Secrets the tests plant; none may ever appear in a response or the log.
@@ -652,16 +650,9 @@ func FuzzCreateProviderBody(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	v := vaulttest.New(f)
-	if _, err := v.CreateTenant(f.Context(), vault.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		f.Fatal(err)
-	}
-	h := adminapi.New(v, adminapi.Options{Tokens: []string{localToken}})
+	v, h := newFuzzAPI(f, "acme")
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequestWithContext(t.Context(), "POST", "/api/v1/tenants/acme/ext-oauth", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+localToken)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminRequest(t, h, "POST", "/api/v1/tenants/acme/ext-oauth", body)
 		switch rec.Code {
 		case http.StatusCreated:
 			var out struct {
@@ -686,12 +677,7 @@ func FuzzCreateProviderBody(f *testing.F) {
 		default:
 			t.Fatalf("body %q: status %d: %s", body, rec.Code, rec.Body)
 		}
-		var e struct {
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
-			t.Fatalf("body %q: refusal is not a JSON error: %s", body, rec.Body)
-		}
+		requireJSONError(t, body, rec)
 	})
 }
 
@@ -715,16 +701,9 @@ func FuzzPutAPIKeyBody(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	v := vaulttest.New(f)
-	if _, err := v.CreateTenant(f.Context(), vault.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		f.Fatal(err)
-	}
-	h := adminapi.New(v, adminapi.Options{Tokens: []string{localToken}})
+	v, h := newFuzzAPI(f, "acme")
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequestWithContext(t.Context(), "PUT", "/api/v1/tenants/acme/users/local-owner/api-keys/wx", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+localToken)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminRequest(t, h, "PUT", "/api/v1/tenants/acme/users/local-owner/api-keys/wx", body)
 		var sent adminapi.APIKeyRequest
 		_ = json.Unmarshal([]byte(body), &sent)
 		// No answer has a "#" of its own, so a key with one is echoed only
@@ -747,11 +726,6 @@ func FuzzPutAPIKeyBody(f *testing.F) {
 		default:
 			t.Fatalf("body %q: status %d: %s", body, rec.Code, rec.Body)
 		}
-		var e struct {
-			Error string `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
-			t.Fatalf("body %q: refusal is not a JSON error: %s", body, rec.Body)
-		}
+		requireJSONError(t, body, rec)
 	})
 }

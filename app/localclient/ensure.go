@@ -99,11 +99,11 @@ func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 	defer cancel()
 
 	log.Info("Starting plexus daemon", "exe", o.Exe, "dataDir", dir, "logFile", logPath)
-	logStart := logSize(logPath)
 	c, err := spawn(o, logPath)
 	if err != nil {
 		return Runtime{}, err
 	}
+	logStart := c.logStart // a timeout quotes all this call's daemons wrote
 	spawns, lastSpawn := 1, time.Now()
 	delay := 20 * time.Millisecond
 	for {
