@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/vault"
 )
 
 // Requirement is the credential a tool needs before it can run. Set one of
@@ -24,14 +25,16 @@ type Requirement struct {
 }
 
 // OAuthRequirement names a tenant's external OAuth provider (as configured
-// with `plexus admin ext-oauth create --provider-name`) and the scopes the
-// tool needs (nil: the provider's configured scopes).
+// with `plexus admin ext-oauth create --provider-name`; the name follows
+// vault.ValidateProviderName) and the scopes the tool needs (nil: the
+// provider's configured scopes).
 type OAuthRequirement struct {
 	Provider string
 	Scopes   []string
 }
 
-// APIKeyRequirement names the provider of an API key, how to call it in
+// APIKeyRequirement names the provider of an API key (vault.ValidateProviderName:
+// lowercase letters, digits, "-" and "_"), how to call it in
 // front of a user (DisplayName, e.g. "OpenWeatherMap API key") and how to
 // get one (Instructions, e.g. a sign-up URL).
 //
@@ -59,12 +62,15 @@ func (r *Requirement) validate() error {
 	if r.OAuth == nil && r.APIKey == nil {
 		return errors.New("Requires set but names neither OAuth nor APIKey")
 	}
-	if r.OAuth != nil && !validProvider(r.OAuth.Provider) {
-		return fmt.Errorf("Requires.OAuth.Provider %q: want 1-64 of A-Z a-z 0-9 _ - .", r.OAuth.Provider)
+	// The vault's rule: a provider it cannot store could never be set up.
+	if r.OAuth != nil {
+		if err := vault.ValidateProviderName(r.OAuth.Provider); err != nil {
+			return fmt.Errorf("Requires.OAuth.Provider: %w", err)
+		}
 	}
 	if r.APIKey != nil {
-		if !validProvider(r.APIKey.Provider) {
-			return fmt.Errorf("Requires.APIKey.Provider %q: want 1-64 of A-Z a-z 0-9 _ - .", r.APIKey.Provider)
+		if err := vault.ValidateProviderName(r.APIKey.Provider); err != nil {
+			return fmt.Errorf("Requires.APIKey.Provider: %w", err)
 		}
 		if strings.TrimSpace(r.APIKey.DisplayName) == "" {
 			return errors.New("Requires.APIKey.DisplayName: must not be empty")
@@ -88,19 +94,6 @@ func (r *Requirement) clone() *Requirement {
 		c.APIKey = &k
 	}
 	return c
-}
-
-// validProvider: 1-64 of A-Z a-z 0-9 _ - .
-func validProvider(p string) bool {
-	if p == "" || len(p) > 64 {
-		return false
-	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // ErrAPIKeyMissing is returned (wrapped) by APIKey when the caller has not

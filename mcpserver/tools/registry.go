@@ -104,8 +104,10 @@ func NewRegistry() *Registry {
 }
 
 // Register adds a tool. It fails with ErrInvalidTool when the tool has no or a
-// malformed name, no handler, or an empty entry in AllowedTenants, and with
-// ErrDuplicateTool when the name is taken.
+// malformed name, no handler, an empty entry in AllowedTenants, or a
+// Requires whose provider name breaks vault.ValidateProviderName (the one
+// rule for provider names: a provider the vault cannot store could never be
+// set up), and with ErrDuplicateTool when the name is taken.
 func (r *Registry) Register(t Tool) error {
 	name := t.Definition.Name
 	switch {

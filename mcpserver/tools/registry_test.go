@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -154,6 +155,14 @@ func TestRegisterRequirement(t *testing.T) {
 		{"oauth no provider", &Requirement{OAuth: &OAuthRequirement{}}, false},
 		{"oauth bad provider", &Requirement{OAuth: &OAuthRequirement{Provider: "git hub"}}, false},
 		{"api key no display name", &Requirement{APIKey: &APIKeyRequirement{Provider: "owm"}}, false},
+		// The vault's rule (vault.ValidateProviderName): a name it can
+		// never store is refused at registration, not at the first call.
+		{"api key upper case", &Requirement{APIKey: &APIKeyRequirement{Provider: "OpenWeather", DisplayName: "k"}}, false},
+		{"oauth upper case", &Requirement{OAuth: &OAuthRequirement{Provider: "GitHub"}}, false},
+		{"api key dot", &Requirement{APIKey: &APIKeyRequirement{Provider: "open.weather", DisplayName: "k"}}, false},
+		{"api key leading dash", &Requirement{APIKey: &APIKeyRequirement{Provider: "-owm", DisplayName: "k"}}, false},
+		{"api key 64 chars", &Requirement{APIKey: &APIKeyRequirement{Provider: strings.Repeat("a", 64), DisplayName: "k"}}, false},
+		{"api key 63 chars", &Requirement{APIKey: &APIKeyRequirement{Provider: strings.Repeat("a", 63), DisplayName: "k"}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := NewRegistry().Register(Tool{Definition: mcp.NewTool("t"), Handler: noop, Requires: tc.req})
