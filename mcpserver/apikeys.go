@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"time"
 
@@ -13,12 +12,8 @@ import (
 	"github.com/plexus-mcp/plexus/vault"
 )
 
-const (
-	// maxAPIKeyBody bounds an api-keys POST body.
-	maxAPIKeyBody = 64 << 10
-	// maxProviderLen bounds provider_name (bytes).
-	maxProviderLen = 64
-)
+// maxAPIKeyBody bounds an api-keys POST body.
+const maxAPIKeyBody = 64 << 10
 
 // apiKeyRequest is the POST /{tenant}/plexus-services/api-keys body (MCP
 // Plexus's UserApiKeySubmissionRequest).
@@ -35,16 +30,10 @@ type apiKeyInfo struct {
 
 const apiKeyBodyShape = `want {"provider_name": "...", "api_key_value": "..."}`
 
-// parseAPIKeyBody reads an api-keys POST body. Errors are *httpError and
+// parseAPIKeyBody reads an api-keys POST body: JSON whatever the
+// Content-Type says (see parseRegisterBody). Errors are *httpError and
 // never contain the key.
-func parseAPIKeyBody(contentType string, body io.Reader) (provider, key string, err error) {
-	if contentType != "" {
-		mt, _, err := mime.ParseMediaType(contentType)
-		if err != nil || mt != "application/json" {
-			return "", "", &httpError{status: http.StatusUnsupportedMediaType,
-				msg: fmt.Sprintf("unsupported Content-Type %q: send application/json", clipText(contentType))}
-		}
-	}
+func parseAPIKeyBody(body io.Reader) (provider, key string, err error) {
 	dec := json.NewDecoder(body)
 	var req apiKeyRequest
 	if err := dec.Decode(&req); err != nil {
@@ -74,18 +63,11 @@ func parseAPIKeyBody(contentType string, body io.Reader) (provider, key string, 
 	return provider, key, nil
 }
 
-// validProviderName checks a provider name: 1-64 of A-Z a-z 0-9 _ - .
+// validProviderName checks a provider name with vault.ValidateProviderName
+// (the one rule for provider names); the error is an *httpError (400).
 func validProviderName(p string) error {
-	switch {
-	case p == "" || isBlank(p):
-		return badRequest("provider_name: must not be empty")
-	case len(p) > maxProviderLen:
-		return badRequest("provider_name: longer than %d bytes", maxProviderLen)
-	}
-	for _, c := range []byte(p) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return badRequest("provider_name %q: use letters, digits, \"_\", \"-\" and \".\"", clipText(p))
-		}
+	if err := vault.ValidateProviderName(p); err != nil {
+		return badRequest("provider_name: %v", err)
 	}
 	return nil
 }
@@ -164,7 +146,7 @@ func (s *Server) serveAPIKeyPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	provider, key, err := parseAPIKeyBody(r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, maxAPIKeyBody))
+	provider, key, err := parseAPIKeyBody(http.MaxBytesReader(w, r.Body, maxAPIKeyBody))
 	if err != nil {
 		var he *httpError
 		if errors.As(err, &he) {

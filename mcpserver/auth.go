@@ -2,14 +2,12 @@ package mcpserver
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -22,63 +20,47 @@ var errBadToken = errors.New("invalid or expired token for this tenant")
 // msgBadToken is what a client is told about a bad token (MCP Plexus's text).
 const msgBadToken = "Invalid or expired Plexus User Auth Token for this entity."
 
-// tokenEntry is a resolved user token.
-type tokenEntry struct {
-	info    vault.TokenInfo
-	fetched time.Time
-}
-
 // tokenCache caches resolved tokens by the SHA-256 of the token (the token
-// itself is not kept).
+// itself is not kept). Entries have no time limit: the vault announces every
+// revocation and deletion (see Server.onChange), and a token's own expiry is
+// checked on every use.
 type tokenCache struct {
 	mu sync.Mutex
-	m  map[[32]byte]tokenEntry
+	m  map[vault.SecretDigest]vault.TokenInfo
 }
 
-func (c *tokenCache) init() { c.m = make(map[[32]byte]tokenEntry) }
+func (c *tokenCache) init() { c.m = make(map[vault.SecretDigest]vault.TokenInfo) }
 
 // maxCachedTokens bounds the token cache; past it the cache starts over.
 const maxCachedTokens = 10000
 
-func (c *tokenCache) get(k [32]byte, now time.Time) (vault.TokenInfo, bool) {
+func (c *tokenCache) get(k vault.SecretDigest) (vault.TokenInfo, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok {
-		return vault.TokenInfo{}, false
-	}
-	if now.Sub(e.fetched) >= tokenCacheTTL || now.Before(e.fetched) ||
-		(!e.info.ExpiresAt.IsZero() && !now.Before(e.info.ExpiresAt)) {
-		delete(c.m, k)
-		return vault.TokenInfo{}, false
-	}
-	return e.info, true
+	info, ok := c.m[k]
+	c.mu.Unlock()
+	return info, ok
 }
 
-func (c *tokenCache) put(k [32]byte, info vault.TokenInfo, now time.Time) {
+// put caches info unless the cache was invalidated since gen was read
+// (the store read that produced info may predate the invalidation).
+func (c *tokenCache) put(k vault.SecretDigest, info vault.TokenInfo, fresh func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !fresh() {
+		return
+	}
 	if len(c.m) >= maxCachedTokens {
 		clear(c.m)
 	}
-	c.m[k] = tokenEntry{info: info, fetched: now}
+	c.m[k] = info
 }
 
-func (c *tokenCache) dropTenant(tenant string) {
+// dropWhere removes the entries for which match is true.
+func (c *tokenCache) dropWhere(match func(vault.TokenInfo) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if e.info.TenantID == tenant {
-			delete(c.m, k)
-		}
-	}
-}
-
-func (c *tokenCache) dropStale(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if now.Sub(e.fetched) >= tokenCacheTTL || now.Before(e.fetched) {
+	for k, info := range c.m {
+		if match(info) {
 			delete(c.m, k)
 		}
 	}
@@ -92,9 +74,12 @@ type ownerCache struct {
 
 func (c *ownerCache) init() { c.m = make(map[string]string) }
 
-func (c *ownerCache) drop(tenant string) {
+// dropIf removes tenant's entry; with user set, only if it names user.
+func (c *ownerCache) dropIf(tenant, user string) {
 	c.mu.Lock()
-	delete(c.m, tenant)
+	if user == "" || c.m[tenant] == user {
+		delete(c.m, tenant)
+	}
 	c.mu.Unlock()
 }
 
@@ -107,33 +92,74 @@ func (s *Server) localOwner(ctx context.Context, tenant string) (string, error) 
 	if ok {
 		return id, nil
 	}
-	u, _, err := s.store.EnsureUser(ctx, tenant, LocalOwnerHostUserID)
+	gen := s.gen.Load()
+	u, err := s.store.EnsureLocalOwner(ctx, tenant)
 	if err != nil {
 		return "", fmt.Errorf("local owner of tenant %q: %w", tenant, err)
 	}
 	s.owners.mu.Lock()
-	s.owners.m[tenant] = u.ID
+	if s.gen.Load() == gen {
+		s.owners.m[tenant] = u.ID
+	}
 	s.owners.mu.Unlock()
 	return u.ID, nil
 }
 
+// pathTokenKey carries the token of a /{tenant}/mcp/token_auth/{token}
+// request, once it is out of the URL.
+type pathTokenKey struct{}
+
+// serveMCPTokenPath is /{tenant}/mcp/token_auth/{token}: MCP Plexus's form
+// for clients that cannot set an Authorization header. The token leaves
+// the URL before anything else sees the request (mcp-go, loggers, the
+// Referer of anything the answer links to): the request goes on as
+// /{tenant}/mcp with the token in its context, where authenticate finds it.
+func (s *Server) serveMCPTokenPath(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	r = r.WithContext(context.WithValue(r.Context(), pathTokenKey{}, tok))
+	u := *r.URL
+	u.Path, u.RawPath = "/"+r.PathValue("tenant")+"/mcp", ""
+	r.URL, r.RequestURI = &u, u.RequestURI()
+	r.SetPathValue("token", "")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.serveMCP(w, r)
+}
+
+// TokenPath is the path of tenant's MCP endpoint with token in the URL
+// (/{tenant}/mcp/token_auth/{token}), for clients that cannot send an
+// Authorization header. The path is a secret: treat it as the token.
+func TokenPath(tenant, token string) string {
+	return "/" + url.PathEscape(tenant) + "/mcp/token_auth/" + url.PathEscape(token)
+}
+
 // authenticate works out who is calling tenant: the local owner (local
-// token), a user (user token of this tenant) or a guest (no Authorization).
-// A bad token gives an error wrapping errBadToken; other errors are the
-// store's.
+// token), a user (user token of this tenant) or a guest (no token). The
+// token comes from Authorization: Bearer or from the URL token path; both
+// at once must agree. A bad token gives an error wrapping errBadToken;
+// other errors are the store's.
 func (s *Server) authenticate(ctx context.Context, tenant string, r *http.Request) (tools.Caller, error) {
 	c := tools.Caller{TenantID: tenant}
 	h := r.Header.Get("Authorization")
-	if h == "" {
+	pathTok, fromPath := r.Context().Value(pathTokenKey{}).(string)
+	var tok string
+	if h != "" {
+		scheme, t, ok := strings.Cut(h, " ")
+		tok = strings.TrimSpace(t)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return c, fmt.Errorf("%w (want Authorization: Bearer <token>)", errBadToken)
+		}
+	}
+	switch {
+	case fromPath && tok != "" && tok != pathTok:
+		return c, fmt.Errorf("%w (the URL and the Authorization header carry different tokens)", errBadToken)
+	case fromPath:
+		tok = pathTok
+	case tok == "":
 		c.Guest = true
 		return c, nil
 	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return c, fmt.Errorf("%w (want Authorization: Bearer <token>)", errBadToken)
-	}
-	if s.localToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.localToken)) == 1 {
+	k := vault.DigestSecret(tok)
+	if s.hasLocalToken && k.Equal(s.localToken) {
 		id, err := s.localOwner(ctx, tenant)
 		if err != nil {
 			return c, err
@@ -142,9 +168,9 @@ func (s *Server) authenticate(ctx context.Context, tenant string, r *http.Reques
 		return c, nil
 	}
 	now := s.now()
-	k := sha256.Sum256([]byte(tok))
-	info, ok := s.tokens.get(k, now)
+	info, ok := s.tokens.get(k)
 	if !ok {
+		gen := s.gen.Load()
 		var err error
 		info, err = s.store.ResolveToken(ctx, tok)
 		switch {
@@ -153,12 +179,9 @@ func (s *Server) authenticate(ctx context.Context, tenant string, r *http.Reques
 		case err != nil:
 			return c, fmt.Errorf("resolve token: %w", err)
 		}
-		if !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) {
-			return c, errBadToken
-		}
-		s.tokens.put(k, info, now)
+		s.tokens.put(k, info, func() bool { return s.gen.Load() == gen })
 	}
-	if info.TenantID != tenant || info.Revoked {
+	if info.TenantID != tenant || info.Revoked || (!info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt)) {
 		return c, errBadToken
 	}
 	c.UserID = info.UserID

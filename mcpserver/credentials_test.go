@@ -570,6 +570,7 @@ func TestAPIKeysEndpoint(t *testing.T) {
 		{"missing provider", http.MethodPost, "acme", alice, "", `{"api_key_value":"x"}`, 400, "provider_name: field required"},
 		{"empty key", http.MethodPost, "acme", alice, "", `{"provider_name":"p","api_key_value":" "}`, 400, "api_key_value: must not be empty"},
 		{"bad provider", http.MethodPost, "acme", alice, "", `{"provider_name":"a/b","api_key_value":"x"}`, 400, "provider_name"},
+		{"provider the vault cannot store", http.MethodPost, "acme", alice, "", `{"provider_name":"OpenWeather","api_key_value":"x"}`, 400, `lowercase letters`},
 		{"key not a string", http.MethodPost, "acme", alice, "", `{"provider_name":"p","api_key_value":12}`, 400, "api_key_value must be a string"},
 		{"too big", http.MethodPost, "acme", alice, "", `{"provider_name":"p","api_key_value":"` + strings.Repeat("x", maxAPIKeyBody) + `"}`, 413, "larger than"},
 		{"store", http.MethodPost, "acme", alice, "", `{"provider_name":"openweathermap","api_key_value":"` + secret + `"}`, 200, "API key for provider 'openweathermap' was successfully saved/updated."},
@@ -595,7 +596,11 @@ func TestAPIKeysEndpoint(t *testing.T) {
 		})
 	}
 	// The key is sealed at rest: stored for alice, readable only through her.
-	b, err := e.v.GetCredential(t.Context(), "acme", mustUser(t, e, "acme", "plexus-local-owner"), vault.CredentialAPIKey, "other")
+	owner, err := e.v.EnsureLocalOwner(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.v.GetCredential(t.Context(), "acme", owner.ID, vault.CredentialAPIKey, "other")
 	if err != nil || string(b) != "k2" {
 		t.Fatalf("local owner's key: %q %v", b, err)
 	}
@@ -620,7 +625,7 @@ func FuzzAPIKeyBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		provider, key, err := parseAPIKeyBody("application/json", bytes.NewReader(body))
+		provider, key, err := parseAPIKeyBody(bytes.NewReader(body))
 		if err != nil {
 			if _, ok := err.(*httpError); !ok {
 				t.Fatalf("error %T, want *httpError", err)

@@ -139,6 +139,7 @@ type req struct {
 	version string // Mcp-Protocol-Version
 	headers map[string]string
 	body    string
+	path    string // request path instead of /{tenant}/mcp (the URL token form)
 }
 
 func (e *env) do(r req) reply {
@@ -146,7 +147,11 @@ func (e *env) do(r req) reply {
 	if r.method == "" {
 		r.method = http.MethodPost
 	}
-	hr, err := http.NewRequestWithContext(e.t.Context(), r.method, e.url(r.tenant), strings.NewReader(r.body))
+	u := e.url(r.tenant)
+	if r.path != "" {
+		u = e.hs.URL + r.path
+	}
+	hr, err := http.NewRequestWithContext(e.t.Context(), r.method, u, strings.NewReader(r.body))
 	if err != nil {
 		e.t.Fatal(err)
 	}

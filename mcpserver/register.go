@@ -1,15 +1,11 @@
 package mcpserver
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -17,8 +13,6 @@ import (
 const (
 	// maxRegisterBody bounds a register-user body.
 	maxRegisterBody = 64 << 10
-	// maxHostUserID bounds user_id_from_host_app (bytes).
-	maxHostUserID = 256
 	// registeredMessage is MCP Plexus's success message.
 	registeredMessage = "User token processed successfully."
 )
@@ -48,16 +42,16 @@ func badRequest(format string, args ...any) error {
 	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
-// parseRegisterBody reads a register-user body and returns the host user id.
-// Errors are *httpError.
-func parseRegisterBody(contentType string, body io.Reader) (string, error) {
-	if contentType != "" {
-		mt, _, err := mime.ParseMediaType(contentType)
-		if err != nil || mt != "application/json" {
-			return "", &httpError{status: http.StatusUnsupportedMediaType,
-				msg: fmt.Sprintf("unsupported Content-Type %q: send application/json", contentType)}
-		}
-	}
+// parseRegisterBody reads a register-user body and returns the host user
+// id, checked with vault.ValidateHostUserID. Errors are *httpError.
+//
+// The body is JSON whatever the Content-Type says: `curl -d` sends
+// application/x-www-form-urlencoded, and MCP Plexus's own examples rely on
+// it. This opens no cross-site door: a browser cannot send the
+// X-Host-App-Secret header (or an Authorization header, on the api-keys
+// endpoint) without a CORS preflight, which Plexus never grants, and a
+// foreign Origin is refused outright.
+func parseRegisterBody(body io.Reader) (string, error) {
 	dec := json.NewDecoder(body)
 	var req registerRequest
 	if err := dec.Decode(&req); err != nil {
@@ -74,41 +68,19 @@ func parseRegisterBody(contentType string, body io.Reader) (string, error) {
 		return "", badRequest("user_id_from_host_app: field required")
 	}
 	id := *req.UserIDFromHostApp
-	switch {
-	case id == "" || isBlank(id):
-		return "", badRequest("user_id_from_host_app: must not be empty")
-	case len(id) > maxHostUserID:
-		return "", badRequest("user_id_from_host_app: longer than %d bytes", maxHostUserID)
-	case !utf8.ValidString(id):
-		return "", badRequest("user_id_from_host_app: not valid UTF-8")
-	case hasControl(id):
-		return "", badRequest("user_id_from_host_app: must not contain control characters")
+	if err := vault.ValidateHostUserID(id); err != nil {
+		return "", badRequest("%v", err)
 	}
 	return id, nil
 }
 
-func isBlank(s string) bool {
-	for _, r := range s {
-		if !unicode.IsSpace(r) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return true
-		}
-	}
-	return false
-}
-
 // serveRegisterUser is POST /{tenant}/plexus-auth/register-user: a host
-// application (X-Host-App-Secret) registers one of its users and gets a
-// Plexus user token. Registering the same host user id again returns the
-// same persistent id and a new token.
+// application (X-Host-App-Secret: the tenant's own secret or
+// HOST_APP_REGISTRATION_SECRET, either works) registers one of its users and
+// gets a Plexus user token. The persistent id of a new user is its host user
+// id. Registering the same host user id again returns the same persistent
+// id and a new token; the earlier tokens stay valid until revoked or
+// expired. Reserved ids (the local owner's) are refused with 400.
 func (s *Server) serveRegisterUser(w http.ResponseWriter, r *http.Request) {
 	tenantID := r.PathValue("tenant")
 	ctx := r.Context()
@@ -138,16 +110,17 @@ func (s *Server) serveRegisterUser(w http.ResponseWriter, r *http.Request) {
 		writeDetail(w, http.StatusUnauthorized, "Not authorized: X-Host-App-Secret header missing.")
 		return
 	}
-	var ok bool
+	// As in MCP Plexus, HOST_APP_REGISTRATION_SECRET opens every tenant;
+	// a tenant's own secret opens that tenant.
+	ok := vault.SecretMatches(presented, s.defaultSecret)
 	if t.HasHostAppSecret {
-		ok, err = s.store.CheckHostAppSecret(ctx, tenantID, presented)
+		own, err := s.store.CheckHostAppSecret(ctx, tenantID, presented)
 		if err != nil {
 			s.log.ErrorContext(ctx, "Checking host-app secret", "tenant", tenantID, "err", err)
 			writeDetail(w, http.StatusInternalServerError, "internal error checking the host-app secret")
 			return
 		}
-	} else {
-		ok = subtle.ConstantTimeCompare([]byte(presented), []byte(s.defaultSecret)) == 1
+		ok = ok || own
 	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Plexus Host App Registration"`)
@@ -155,7 +128,7 @@ func (s *Server) serveRegisterUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	hostUserID, err := parseRegisterBody(r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, maxRegisterBody))
+	hostUserID, err := parseRegisterBody(http.MaxBytesReader(w, r.Body, maxRegisterBody))
 	if err != nil {
 		var he *httpError
 		if errors.As(err, &he) {
@@ -167,7 +140,14 @@ func (s *Server) serveRegisterUser(w http.ResponseWriter, r *http.Request) {
 	}
 
 	u, created, err := s.store.EnsureUser(ctx, tenantID, hostUserID)
-	if err != nil {
+	switch {
+	case errors.Is(err, vault.ErrInvalid):
+		writeDetail(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, vault.ErrExists):
+		writeDetail(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
 		s.log.ErrorContext(ctx, "Registering user", "tenant", tenantID, "err", err)
 		writeDetail(w, http.StatusInternalServerError, "Could not process user token: internal error storing the user")
 		return

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -17,7 +16,8 @@ import (
 )
 
 // settingsCache holds each tenant's tool settings (disabled tools and tool
-// sets) as last read from the store; ToolSettingsChanged drops an entry.
+// sets) as last read from the store; the store's ToolSettingsChanged
+// announcement drops an entry.
 type settingsCache struct {
 	mu sync.Mutex
 	m  map[string]vault.ToolSettings
@@ -40,6 +40,7 @@ func (s *Server) toolSettings(ctx context.Context, tenantID string) (vault.ToolS
 	if ok {
 		return st, nil
 	}
+	gen := s.gen.Load()
 	st, err := s.store.GetToolSettings(ctx, tenantID)
 	if errors.Is(err, vault.ErrNotFound) {
 		st, err = vault.ToolSettings{}, nil
@@ -48,25 +49,22 @@ func (s *Server) toolSettings(ctx context.Context, tenantID string) (vault.ToolS
 		return vault.ToolSettings{}, fmt.Errorf("tool settings of tenant %q: %w", tenantID, err)
 	}
 	s.settings.mu.Lock()
-	s.settings.m[tenantID] = st
+	if s.gen.Load() == gen {
+		s.settings.m[tenantID] = st
+	}
 	s.settings.mu.Unlock()
 	return st, nil
 }
 
-// ToolSettingsChanged tells the server that tenantID's tool settings
-// (disabled tools or tool sets) changed in the store: the admin API calls
-// it after PutToolSettings. The tenant's visible tools are recomputed on
-// the spot and the tenant's sessions (only that tenant's) get
-// notifications/tools/list_changed on their GET stream. Calling it for a
-// tenant never served is harmless.
-func (s *Server) ToolSettingsChanged(tenantID string) {
+// toolSettingsChanged handles the store's announcement that tenantID's
+// tool settings (disabled tools or tool sets) changed: the cached settings
+// go, so the next tools/list or tools/call reads the new ones, and the
+// tenant's sessions (only that tenant's) get
+// notifications/tools/list_changed on their GET stream (mcp-go drops a
+// notification rather than block on a full stream). Harmless for a tenant
+// never served.
+func (s *Server) toolSettingsChanged(tenantID string) {
 	s.settings.drop(tenantID)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := s.toolSettings(ctx, tenantID); err != nil {
-		// Tools stay hidden until the settings can be read (see filter).
-		s.log.Error("Reading tool settings", "tenant", tenantID, "err", err)
-	}
 	s.mu.RLock()
 	ts := s.tenants[tenantID]
 	s.mu.RUnlock()

@@ -111,7 +111,6 @@ func TestToolScopingMatrix(t *testing.T) {
 	if err := e.v.PutToolSettings(t.Context(), "acme", vault.ToolSettings{DisabledTools: []string{"plain_tool"}, DisabledToolSets: []string{"ops"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ToolSettingsChanged("acme")
 
 	all := []string{tools.WhoamiName, "xy_tool", "ops_tool", "plain_tool"}
 	want := map[string][]string{
@@ -148,7 +147,6 @@ func TestToolScopingMatrix(t *testing.T) {
 	if err := e.v.PutToolSettings(t.Context(), "acme", vault.ToolSettings{}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ToolSettingsChanged("acme")
 	if text, _ := toolText(t, e.modernCall("acme", "", "ops_tool", "")); text != "ops_tool ran" {
 		t.Fatalf("ops_tool after enabling = %q", text)
 	}
@@ -288,7 +286,8 @@ func (s *sseStream) waitFor(method string, d time.Duration) bool {
 	}
 }
 
-// TestToolSettingsChangedNotifies: after a settings change, the tenant's
+// TestToolSettingsChangedNotifies: after a settings change (announced by
+// the vault, nothing else is told), the tenant's
 // legacy GET streams get notifications/tools/list_changed; other tenants'
 // do not.
 func TestToolSettingsChangedNotifies(t *testing.T) {
@@ -302,7 +301,6 @@ func TestToolSettingsChangedNotifies(t *testing.T) {
 	if err := e.v.PutToolSettings(t.Context(), "acme", vault.ToolSettings{DisabledTools: []string{"plain_tool"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ToolSettingsChanged("acme")
 	changed := string(mcp.MethodNotificationToolsListChanged)
 	if !acme.waitFor(changed, 5*time.Second) {
 		t.Fatal("acme's legacy GET stream got no tools/list_changed")
@@ -313,5 +311,11 @@ func TestToolSettingsChangedNotifies(t *testing.T) {
 	if beta.waitFor(changed, 300*time.Millisecond) || betaModern.waitFor(changed, 10*time.Millisecond) {
 		t.Fatal("beta got acme's tools/list_changed")
 	}
-	e.srv.ToolSettingsChanged("never-served") // harmless
+	// A change for a tenant never served is harmless.
+	if _, err := e.v.CreateTenant(t.Context(), vault.Tenant{ID: "gamma"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.v.PutToolSettings(t.Context(), "gamma", vault.ToolSettings{DisabledTools: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -32,15 +32,28 @@
 // bearer token and validates the Mcp-Session-Id against the vault (mcp-go
 // alone accepts any well-formed id, including after a restart or DELETE).
 //
-// # Caching and its bounds
+// # Who is calling
 //
-// To keep tools/call free of disk writes, validated sessions are cached in
-// memory; a session's last-seen time is written to the vault at most every
+// An MCP request carries its token as Authorization: Bearer, or in the URL
+// as /{tenant}/mcp/token_auth/{token} (MCP Plexus's form for clients that
+// cannot set headers; the token is taken out of the URL before mcp-go or
+// any log line sees the request). The daemon's local token acts as the
+// tenant's local owner, a user token (register-user) as its user; no token
+// makes a guest. Host user ids that would reach the local owner are
+// refused (vault.ValidateHostUserID).
+//
+// # Caching without expiry
+//
+// To keep tools/call free of disk reads and writes, the Server caches
+// resolved user tokens, validated sessions, tenants' MCP servers, local
+// owners and tool settings. None of these caches has a time limit: the
+// vault, the only writer, announces every change (vault.Subscribe), and New
+// subscribes, so revoking a token, deleting a user or a tenant, or changing
+// a tenant's tool settings takes effect on the very next request. A cache
+// fill that raced with a change is not kept (a generation counter). A
+// session's last-seen time is written to the vault at most every
 // max(TTL/10, 1m), so after a crash a session may expire up to that much
-// early. A resolved user token is cached for 5 seconds: revoking a token
-// takes effect within 5 seconds. A deleted tenant keeps being served from
-// memory until ForgetTenant is called. A tenant's tool settings are read
-// once and kept until ToolSettingsChanged is called for it.
+// early.
 //
 // This package never opens bbolt or the keyring itself (it uses the Store
 // interface, which the vault satisfies) and never logs tokens, secrets,
@@ -54,6 +67,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -71,6 +85,7 @@ type Store interface {
 	GetTenant(ctx context.Context, id string) (vault.Tenant, error)
 	CheckHostAppSecret(ctx context.Context, tenantID, presented string) (ok bool, err error)
 	EnsureUser(ctx context.Context, tenantID, hostUserID string) (u vault.User, created bool, err error)
+	EnsureLocalOwner(ctx context.Context, tenantID string) (vault.User, error)
 	IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info vault.TokenInfo, err error)
 	ResolveToken(ctx context.Context, token string) (vault.TokenInfo, error)
 	CreateSession(ctx context.Context, s vault.Session) error
@@ -87,6 +102,10 @@ type Store interface {
 	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
 	ListCredentials(ctx context.Context, tenantID, userID string) ([]vault.CredentialInfo, error)
 	GetToolSettings(ctx context.Context, tenantID string) (vault.ToolSettings, error)
+
+	// Subscribe registers a function told of every committed change
+	// (see vault.Vault.Subscribe); the Server's caches listen.
+	Subscribe(fn func(vault.Change)) (unsubscribe func())
 }
 
 var _ Store = (*vault.Vault)(nil)
@@ -100,9 +119,6 @@ const (
 	LocalOwnerHostUserID = vault.LocalOwnerHostUserID
 	// maxMCPBody bounds an MCP POST body.
 	maxMCPBody = 4 << 20
-	// tokenCacheTTL bounds how long a resolved user token is trusted
-	// without asking the store again (so revocation takes effect within it).
-	tokenCacheTTL = 5 * time.Second
 	// sweepInterval is how often Run sweeps expired sessions.
 	sweepInterval = time.Minute
 	// serverVersion is the serverInfo version.
@@ -123,21 +139,27 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
 // WithLocalToken sets the bearer token of the stdio bridge; a request
-// carrying it acts as the tenant's local owner user.
-func WithLocalToken(token string) Option { return func(s *Server) { s.localToken = token } }
+// carrying it acts as the tenant's local owner user. Only its SHA-256 is
+// kept.
+func WithLocalToken(token string) Option {
+	return func(s *Server) {
+		s.localToken, s.hasLocalToken = vault.DigestSecret(token), token != ""
+	}
+}
 
 // WithSessionIdleTTL sets the session idle TTL (default 24h): a session
 // expires at last seen + TTL.
 func WithSessionIdleTTL(d time.Duration) Option { return func(s *Server) { s.sessionTTL = d } }
 
 // WithDefaultHostAppSecret sets the host-app registration secret
-// (HOST_APP_REGISTRATION_SECRET) used for tenants without their own.
+// (HOST_APP_REGISTRATION_SECRET): as in MCP Plexus it is accepted for every
+// tenant, besides a tenant's own secret.
 func WithDefaultHostAppSecret(secret string) Option {
 	return func(s *Server) { s.defaultSecret = secret }
 }
 
 // WithUserTokenTTL sets the lifetime of tokens issued by register-user
-// (default 0: no expiry, like MCP Plexus).
+// (default 0: no expiry, like MCP Plexus; `plexus serve --user-token-ttl`).
 func WithUserTokenTTL(d time.Duration) Option { return func(s *Server) { s.userTokenTTL = d } }
 
 // WithConformanceTenant gives tenant id the official MCP conformance suite's
@@ -169,7 +191,8 @@ type Server struct {
 	store             Store
 	log               *slog.Logger
 	now               func() time.Time
-	localToken        string
+	localToken        vault.SecretDigest
+	hasLocalToken     bool
 	sessionTTL        time.Duration
 	defaultSecret     string
 	userTokenTTL      time.Duration
@@ -182,6 +205,10 @@ type Server struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
 
+	// gen counts the changes that invalidated a cache. A cache fill reads
+	// it before asking the store and keeps its result only if it has not
+	// moved, so a value read just before a change is not cached after it.
+	gen      atomic.Uint64
 	sessions sessionCache
 	tokens   tokenCache
 	owners   ownerCache
@@ -232,12 +259,39 @@ func New(store Store, opts ...Option) *Server {
 	s.tokens.init()
 	s.owners.init()
 	s.settings.init()
+	// The subscription lasts as long as the store (Vault.Close ends it);
+	// the callback starts no goroutine of its own but a tenant's shutdown.
+	s.store.Subscribe(s.onChange)
 	return s
+}
+
+// onChange is the Server's subscription to the store's changes: it drops
+// what its caches hold about the changed records, synchronously, so the
+// writer's next request already sees the change. It never blocks on I/O
+// but the one read that refreshes changed tool settings.
+func (s *Server) onChange(c vault.Change) {
+	switch c.Kind {
+	case vault.TokenRevoked:
+		s.gen.Add(1)
+		s.tokens.dropWhere(func(info vault.TokenInfo) bool { return info.TenantID == c.TenantID && info.ID == c.TokenID })
+	case vault.UserDeleted:
+		s.gen.Add(1)
+		s.tokens.dropWhere(func(info vault.TokenInfo) bool { return info.TenantID == c.TenantID && info.UserID == c.UserID })
+		s.sessions.dropUser(c.TenantID, c.UserID)
+		s.owners.dropIf(c.TenantID, c.UserID)
+	case vault.TenantDeleted:
+		s.gen.Add(1)
+		s.forgetTenant(c.TenantID)
+	case vault.ToolSettingsChanged:
+		s.gen.Add(1)
+		s.toolSettingsChanged(c.TenantID)
+	}
 }
 
 // Routes registers on mux:
 //
 //	GET|POST|DELETE /{tenant}/mcp (and /{tenant}/mcp/)  the MCP endpoint
+//	GET|POST|DELETE /{tenant}/mcp/token_auth/{token}    the same, token in the URL
 //	POST /{tenant}/plexus-auth/register-user            host-app user registration
 //	POST|GET /{tenant}/plexus-services/api-keys         store / list (names only) the caller's API keys
 //	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
@@ -247,6 +301,10 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		mux.Handle(m+" /{tenant}/mcp", mcpHandler)
 		mux.Handle(m+" /{tenant}/mcp/{$}", mcpHandler)
+	}
+	tokenPath := http.HandlerFunc(s.serveMCPTokenPath)
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		mux.Handle(m+" /{tenant}/mcp/token_auth/{token}", tokenPath)
 	}
 	mux.Handle("POST /{tenant}/plexus-auth/register-user", http.HandlerFunc(s.serveRegisterUser))
 	mux.Handle("POST /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyPut))
@@ -280,24 +338,27 @@ func (s *Server) serveOAuthCallback(w http.ResponseWriter, r *http.Request) {
 	s.oauth.HandleCallback(w, r)
 }
 
-// ForgetTenant drops a (deleted) tenant's MCP server and everything cached
-// for it: sessions, its local owner and its users' resolved tokens. Its
-// open GET streams are closed.
-func (s *Server) ForgetTenant(tenantID string) {
+// forgetTenant drops a deleted tenant's MCP server and everything cached
+// for it: sessions, its local owner, its users' resolved tokens and its
+// tool settings. Its open GET streams are closed in the background (within
+// 5 seconds), so the vault's writer is not held up.
+func (s *Server) forgetTenant(tenantID string) {
 	s.mu.Lock()
 	ts := s.tenants[tenantID]
 	delete(s.tenants, tenantID)
 	s.mu.Unlock()
 	s.sessions.dropTenant(tenantID)
-	s.tokens.dropTenant(tenantID)
-	s.owners.drop(tenantID)
+	s.tokens.dropWhere(func(info vault.TokenInfo) bool { return info.TenantID == tenantID })
+	s.owners.dropIf(tenantID, "")
 	s.settings.drop(tenantID)
 	if ts != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := ts.http.Shutdown(ctx); err != nil {
-			s.log.Warn("Closing forgotten tenant's MCP server", "tenant", tenantID, "err", err)
-		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := ts.http.Shutdown(ctx); err != nil {
+				s.log.Warn("Closing deleted tenant's MCP server", "tenant", tenantID, "err", err)
+			}
+		}()
 	}
 }
 
@@ -328,7 +389,7 @@ func (s *Server) sweep(ctx context.Context) {
 		s.log.DebugContext(ctx, "Swept expired sessions", "count", n)
 	}
 	s.sessions.dropExpired(now, s.sessionTTL)
-	s.tokens.dropStale(now)
+	s.tokens.dropWhere(func(info vault.TokenInfo) bool { return !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) })
 }
 
 func (s *Server) closeStreams() {
@@ -356,20 +417,38 @@ func (s *Server) tenant(ctx context.Context, id string) (*tenantServer, error) {
 	if ts != nil {
 		return ts, nil
 	}
-	if _, err := s.store.GetTenant(ctx, id); err != nil {
-		if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrInvalid) {
-			return nil, fmt.Errorf("%w %q", errUnknownTenant, id)
-		}
-		return nil, fmt.Errorf("look up tenant %q: %w", id, err)
+	gen := s.gen.Load()
+	if err := s.lookupTenant(ctx, id); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ts := s.tenants[id]; ts != nil {
 		return ts, nil
 	}
+	if s.gen.Load() != gen {
+		// A change (perhaps this tenant's deletion) came in since the
+		// lookup: look again holding the lock, which the deletion's
+		// forgetTenant needs, so it cannot slip in between.
+		if err := s.lookupTenant(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	ts = s.newTenantServer(id)
 	s.tenants[id] = ts
 	return ts, nil
+}
+
+// lookupTenant checks that the store has tenant id (errUnknownTenant).
+func (s *Server) lookupTenant(ctx context.Context, id string) error {
+	_, err := s.store.GetTenant(ctx, id)
+	switch {
+	case errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrInvalid):
+		return fmt.Errorf("%w %q", errUnknownTenant, id)
+	case err != nil:
+		return fmt.Errorf("look up tenant %q: %w", id, err)
+	}
+	return nil
 }
 
 // newTenantServer builds a tenant's MCP server from the registry.

@@ -50,6 +50,17 @@ func (c *sessionCache) dropTenant(tenant string) {
 	}
 }
 
+// dropUser drops a (deleted) user's sessions.
+func (c *sessionCache) dropUser(tenant, user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.m {
+		if e.tenant == tenant && e.user == user {
+			delete(c.m, id)
+		}
+	}
+}
+
 func (c *sessionCache) dropExpired(now time.Time, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -71,11 +82,14 @@ func (s *Server) newSession(ctx context.Context, c tools.Caller) (string, error)
 		ID: id, TenantID: c.TenantID, UserID: c.UserID, Protocol: c.Protocol,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.sessionTTL),
 	}
+	gen := s.gen.Load()
 	if err := s.store.CreateSession(ctx, rec); err != nil {
 		return id, fmt.Errorf("create session: %w", err)
 	}
 	s.sessions.mu.Lock()
-	s.sessions.m[id] = &sessionEntry{tenant: c.TenantID, user: c.UserID, protocol: c.Protocol, lastSeen: now, lastWrite: now}
+	if s.gen.Load() == gen { // else the user or tenant may be gone: the next request reads the store
+		s.sessions.m[id] = &sessionEntry{tenant: c.TenantID, user: c.UserID, protocol: c.Protocol, lastSeen: now, lastWrite: now}
+	}
 	s.sessions.mu.Unlock()
 	return id, nil
 }
@@ -93,6 +107,7 @@ func (s *Server) checkSession(ctx context.Context, c tools.Caller, id string) (s
 	e := s.sessions.m[id]
 	s.sessions.mu.Unlock()
 	if e == nil {
+		gen := s.gen.Load()
 		rec, err := s.store.GetSession(ctx, c.TenantID, id)
 		if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrInvalid) {
 			return "", errSessionNotFound
@@ -107,7 +122,7 @@ func (s *Server) checkSession(ctx context.Context, c tools.Caller, id string) (s
 		s.sessions.mu.Lock()
 		if cur := s.sessions.m[id]; cur != nil {
 			e = cur
-		} else {
+		} else if s.gen.Load() == gen { // else kept for this request only
 			s.sessions.m[id] = e
 		}
 		s.sessions.mu.Unlock()

@@ -106,13 +106,14 @@ func (v *Vault) PutCredential(ctx context.Context, tenantID, userID string, kind
 	if err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		if _, err := getTenant(tx, tenantID); err != nil {
 			return err
 		}
 		if _, err := getUser(tx, tenantID, userID); err != nil {
 			return err
 		}
+		announce(Change{Kind: CredentialChanged, TenantID: tenantID, UserID: userID, CredentialKind: kind, Provider: provider})
 		r := credentialRecord{UpdatedAt: v.nowUTC(), Sealed: sealed}
 		return putJSON(tx.Bucket(bucketCredentials), credentialKey(tenantID, userID, kind, provider), r)
 	})
@@ -156,12 +157,13 @@ func (v *Vault) DeleteCredential(ctx context.Context, tenantID, userID string, k
 	if err := validCredentialKey(tenantID, userID, kind, provider); err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		b := tx.Bucket(bucketCredentials)
 		key := credentialKey(tenantID, userID, kind, provider)
 		if b.Get(key) == nil {
 			return fmt.Errorf("%s credential %q of user %q in tenant %q: %w", kind, provider, userID, tenantID, ErrNotFound)
 		}
+		announce(Change{Kind: CredentialChanged, TenantID: tenantID, UserID: userID, CredentialKind: kind, Provider: provider})
 		return b.Delete(key)
 	})
 }

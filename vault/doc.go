@@ -22,10 +22,29 @@
 // records: their tokens live in session values and die with the session.
 // Expired sessions and OAuth states are removed by SweepSessions.
 //
+// A user's persistent id is the host application's user id (as in MCP
+// Plexus); users created by an older Plexus keep their random UUID ids,
+// found through the by-host index. Ids from outside follow
+// ValidateHostUserID, which reserves the local owner's ids (the local owner
+// is reachable only through the daemon's local token, via
+// EnsureLocalOwner) and refuses an id that is already another user's
+// persistent id. DeleteUser removes a user with everything that is theirs,
+// so a user registered again under the same id inherits nothing.
+//
+// # Changes
+//
+// The vault is the only writer of its records, so it announces every
+// committed write that a reader may have cached (token revoked, user or
+// tenant deleted, tool settings, providers, credentials) to the functions
+// registered with Subscribe: synchronously, after the commit, before the
+// writing method returns. Caches that subscribe need no expiry, and a
+// revocation takes effect on the very next request.
+//
 // # Secrets
 //
 // No secret is written in the clear. Tokens and host-app secrets are stored
-// as SHA-256 hashes only; values (session values, credentials) are sealed
+// as SHA-256 hashes only (and compared as digests, in constant time: see
+// SecretDigest, which every secret comparison in Plexus uses); values (session values, credentials) are sealed
 // with AES-256-GCM under a data key derived from the master key with
 // HKDF-SHA256, and so are OAuth client secrets and PKCE verifiers. The
 // additional authenticated data names the record ("session-value|<tenant>|

@@ -257,10 +257,11 @@ func (v *Vault) CreateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuth
 	now := v.nowUTC()
 	p.CreatedAt, p.UpdatedAt = now, now
 	r := providerRecord{OAuthProvider: p, SealedSecret: sealed}
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		if _, err := getTenant(tx, p.TenantID); err != nil {
 			return err
 		}
+		announce(Change{Kind: ProviderChanged, TenantID: p.TenantID, Provider: p.Name})
 		b := tx.Bucket(bucketProviders)
 		key := scoped(p.TenantID, p.Name)
 		if b.Get(key) != nil {
@@ -290,11 +291,12 @@ func (v *Vault) UpdateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuth
 		return OAuthProvider{}, err
 	}
 	var r providerRecord
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		old, err := getProviderRecord(tx, p.TenantID, p.Name)
 		if err != nil {
 			return err
 		}
+		announce(Change{Kind: ProviderChanged, TenantID: p.TenantID, Provider: p.Name})
 		if sealed == nil {
 			sealed = old.SealedSecret
 		}
@@ -384,10 +386,11 @@ func (v *Vault) DeleteOAuthProvider(ctx context.Context, tenantID, name string) 
 	if err := ValidateProviderName(name); err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		if _, err := getProviderRecord(tx, tenantID, name); err != nil {
 			return err
 		}
+		announce(Change{Kind: ProviderChanged, TenantID: tenantID, Provider: name, ProviderDeleted: true})
 		if err := tx.Bucket(bucketProviders).Delete(scoped(tenantID, name)); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -244,7 +243,8 @@ func (v *Vault) UpdateTenantName(ctx context.Context, id, name string) (Tenant, 
 
 // DeleteTenant removes the tenant and everything under it (users, tokens,
 // sessions, session values, credentials, OAuth providers, pending OAuth
-// states, tool settings) in one transaction.
+// states, tool settings) in one transaction. Subscribers are told
+// (TenantDeleted) before it returns.
 func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -252,10 +252,11 @@ func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
 	if err := ValidateTenantID(id); err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		if _, err := getTenant(tx, id); err != nil {
 			return err
 		}
+		announce(Change{Kind: TenantDeleted, TenantID: id})
 		prefix := scoped(id, "")
 		// Tokens are keyed by hash; their tenant index names them.
 		ids, tokens := tx.Bucket(bucketTokenIDs), tx.Bucket(bucketTokens)
@@ -333,8 +334,11 @@ func (v *Vault) CheckHostAppSecret(ctx context.Context, tenantID, presented stri
 	if err != nil || stored == "" || presented == "" {
 		return false, err
 	}
-	got := sha256Hex(presented)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(stored)) == 1, nil
+	want, ok := parseDigest(stored)
+	if !ok {
+		return false, fmt.Errorf("host-app secret of tenant %q: stored digest is malformed", tenantID)
+	}
+	return DigestSecret(presented).Equal(want), nil
 }
 
 // nowUTC is the vault clock in UTC.

@@ -22,6 +22,9 @@ const (
 
 // IssueToken creates a new random user token (ttl 0 = no expiry) and stores
 // only its SHA-256. The returned token string is shown to the caller once.
+// Earlier tokens of the user stay valid until revoked or expired. The
+// local owner gets no user tokens (ErrInvalid): it is reachable only
+// through the daemon's local token.
 func (v *Vault) IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info TokenInfo, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", TokenInfo{}, err
@@ -39,8 +42,12 @@ func (v *Vault) IssueToken(ctx context.Context, tenantID, userID string, ttl tim
 		if _, err := getTenant(tx, tenantID); err != nil {
 			return err
 		}
-		if _, err := getUser(tx, tenantID, userID); err != nil {
+		u, err := getUser(tx, tenantID, userID)
+		if err != nil {
 			return err
+		}
+		if u.HostUserID == LocalOwnerHostUserID {
+			return errLocalOwnerToken(tenantID)
 		}
 		tokens, ids := tx.Bucket(bucketTokens), tx.Bucket(bucketTokenIDs)
 		for range maxIDAttempts {
@@ -73,8 +80,17 @@ func (v *Vault) IssueToken(ctx context.Context, tenantID, userID string, ttl tim
 	return token, info, nil
 }
 
+// errLocalOwnerToken refuses a user token for the local owner.
+func errLocalOwnerToken(tenantID string) error {
+	return invalidf("user %q of tenant %q is the local owner: it is reachable only through the local token, never a user token",
+		LocalOwnerHostUserID, tenantID)
+}
+
 // ResolveToken finds a token by its value: ErrNotFound, ErrTokenExpired or
-// ErrTokenRevoked when it cannot be used.
+// ErrTokenRevoked when it cannot be used. A token whose user no longer
+// exists is ErrNotFound; a token of the local owner (issued by a Plexus
+// that let a host application register the local owner's id) is
+// ErrTokenRevoked.
 func (v *Vault) ResolveToken(ctx context.Context, token string) (TokenInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return TokenInfo{}, err
@@ -91,6 +107,13 @@ func (v *Vault) ResolveToken(ctx context.Context, token string) (TokenInfo, erro
 		if !found {
 			return fmt.Errorf("token: %w", ErrNotFound)
 		}
+		u, err := getUser(tx, info.TenantID, info.UserID)
+		if err != nil {
+			return fmt.Errorf("token %s: %w", info.ID, err)
+		}
+		if u.HostUserID == LocalOwnerHostUserID {
+			info.Revoked = true
+		}
 		return nil
 	})
 	if err != nil {
@@ -106,7 +129,8 @@ func (v *Vault) ResolveToken(ctx context.Context, token string) (TokenInfo, erro
 }
 
 // RevokeToken marks a token revoked by its id. Revoking a revoked token is
-// not an error.
+// not an error. Subscribers are told (TokenRevoked) before it returns, so
+// the token fails on the very next request.
 func (v *Vault) RevokeToken(ctx context.Context, tenantID, tokenID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -117,7 +141,7 @@ func (v *Vault) RevokeToken(ctx context.Context, tenantID, tokenID string) error
 	if err := validID("token id", tokenID, maxTokenIDSize); err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		h := tx.Bucket(bucketTokenIDs).Get(scoped(tenantID, tokenID))
 		if h == nil {
 			return fmt.Errorf("token %q of tenant %q: %w", tokenID, tenantID, ErrNotFound)
@@ -132,6 +156,9 @@ func (v *Vault) RevokeToken(ctx context.Context, tenantID, tokenID string) error
 		if !found {
 			return fmt.Errorf("token %q of tenant %q: %w", tokenID, tenantID, ErrNotFound)
 		}
+		// Announced even when already revoked: a cache that missed the
+		// first announcement drops the token now.
+		announce(Change{Kind: TokenRevoked, TenantID: tenantID, UserID: info.UserID, TokenID: info.ID})
 		if info.Revoked {
 			return nil
 		}

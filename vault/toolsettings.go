@@ -63,7 +63,8 @@ func (v *Vault) GetToolSettings(ctx context.Context, tenantID string) (ToolSetti
 // PutToolSettings replaces a tenant's tool settings (ErrNotFound if the
 // tenant does not exist). Each list is de-duplicated and sorted; names are
 // non-empty, at most 256 bytes, without control characters, at most 1024
-// per list (ErrInvalid).
+// per list (ErrInvalid). Subscribers are told (ToolSettingsChanged) before
+// it returns.
 func (v *Vault) PutToolSettings(ctx context.Context, tenantID string, s ToolSettings) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -78,10 +79,11 @@ func (v *Vault) PutToolSettings(ctx context.Context, tenantID string, s ToolSett
 	if s.DisabledToolSets, err = cleanNames(toolSetFieldName, s.DisabledToolSets); err != nil {
 		return err
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
 		if _, err := getTenant(tx, tenantID); err != nil {
 			return err
 		}
+		announce(Change{Kind: ToolSettingsChanged, TenantID: tenantID})
 		return putJSON(tx.Bucket(bucketToolSettings), []byte(tenantID), s)
 	})
 }

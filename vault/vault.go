@@ -28,6 +28,7 @@ type Vault struct {
 	source KeySource
 	now    func() time.Time
 	log    *slog.Logger
+	subs   subscribers // see Subscribe
 
 	closeOnce sync.Once
 	closeErr  error
@@ -211,9 +212,15 @@ func writeKeyMeta(tx *bolt.Tx, kr keyResult, cfg Config, now time.Time) error {
 	return nil
 }
 
-// Close releases the file lock. Safe to call twice.
+// Close releases the file lock and drops every change subscriber. Safe to
+// call twice.
 func (v *Vault) Close() error {
-	v.closeOnce.Do(func() { v.closeErr = v.db.Close() })
+	v.closeOnce.Do(func() {
+		v.closeErr = v.db.Close()
+		v.subs.mu.Lock()
+		v.subs.fns = nil
+		v.subs.mu.Unlock()
+	})
 	return v.closeErr
 }
 

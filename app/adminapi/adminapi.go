@@ -22,8 +22,6 @@ package adminapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +46,9 @@ type Store interface {
 	DeleteTenant(ctx context.Context, id string) error
 	SetHostAppSecret(ctx context.Context, tenantID, secret string) error
 	EnsureUser(ctx context.Context, tenantID, hostUserID string) (u vault.User, created bool, err error)
+	EnsureLocalOwner(ctx context.Context, tenantID string) (vault.User, error)
 	GetUser(ctx context.Context, tenantID, userID string) (vault.User, error)
+	DeleteUser(ctx context.Context, tenantID, userID string) error
 	ListUsers(ctx context.Context, tenantID string) ([]vault.User, error)
 	IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info vault.TokenInfo, err error)
 	ListTokens(ctx context.Context, tenantID, userID string) ([]vault.TokenInfo, error)
@@ -85,9 +85,6 @@ type Options struct {
 	Tokens []string
 	// Logger for server-side failures; nil = discard.
 	Logger *slog.Logger
-	// OnTenantDeleted, if set, is called after a tenant is deleted (the
-	// daemon drops the tenant's MCP server).
-	OnTenantDeleted func(tenantID string)
 	// DefaultUserTokenTTL is the lifetime of tokens issued through
 	// POST /api/v1/tenants/{id}/users; 0 = no expiry.
 	DefaultUserTokenTTL time.Duration
@@ -98,10 +95,6 @@ type Options struct {
 	// GET /api/v1/tenants/{id}/tools (nil = the response has no "tools").
 	// Enabled there is ANDed with the tenant's tool settings.
 	Tools func(tenantID string) []ToolInfo
-	// OnToolSettingsChanged, if set, is called after a tenant's tool
-	// settings were written (the daemon tells the tenant's MCP server,
-	// which sends notifications/tools/list_changed).
-	OnToolSettingsChanged func(tenantID string)
 	// RedirectURL, if set, returns the callback URL to register with an
 	// external provider (the daemon wires oauth.Manager.RedirectURL);
 	// provider answers then carry it as "redirect_url".
@@ -119,7 +112,7 @@ func New(store Store, o Options) http.Handler {
 	}
 	for _, t := range o.Tokens {
 		if t != "" {
-			a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
+			a.tokens = append(a.tokens, vault.DigestSecret(t))
 		}
 	}
 	a.mux = http.NewServeMux()
@@ -136,6 +129,7 @@ func New(store Store, o Options) http.Handler {
 		{"POST /api/v1/tenants/{id}/host-app-secret", a.rotateSecret},
 		{"GET /api/v1/tenants/{id}/users", a.listUsers},
 		{"POST /api/v1/tenants/{id}/users", a.createUserToken},
+		{"DELETE /api/v1/tenants/{id}/users/{uid}", a.deleteUser},
 		{"GET /api/v1/tenants/{id}/tokens", a.listTokens},
 		{"DELETE /api/v1/tenants/{id}/tokens/{token_id}", a.revokeToken},
 
@@ -168,7 +162,7 @@ type api struct {
 	store  Store
 	opts   Options
 	log    *slog.Logger
-	tokens [][sha256.Size]byte
+	tokens []vault.SecretDigest
 	mux    *http.ServeMux
 
 	// toolsMu serializes read-modify-write of tool settings, so two
@@ -203,8 +197,8 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// authorized reports whether r carries one of the admin tokens. Both sides
-// are hashed first so the comparison takes the same time for any length.
+// authorized reports whether r carries one of the admin tokens, compared as
+// digests (vault.SecretDigest) so the time taken says nothing about length.
 func (a *api) authorized(r *http.Request) bool {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -214,12 +208,14 @@ func (a *api) authorized(r *http.Request) bool {
 	if tok == "" {
 		return false
 	}
-	got := sha256.Sum256([]byte(tok))
-	match := 0
+	got := vault.DigestSecret(tok)
+	match := false
 	for _, want := range a.tokens {
-		match |= subtle.ConstantTimeCompare(got[:], want[:])
+		if want.Equal(got) { // no early exit: every token is compared
+			match = true
+		}
 	}
-	return match == 1
+	return match
 }
 
 // sameOrigin reports whether an Origin header names the host the request
@@ -480,11 +476,9 @@ func (a *api) updateTenant(w http.ResponseWriter, r *http.Request) error {
 
 func (a *api) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	// The vault announces the deletion; the MCP server drops the tenant.
 	if err := a.store.DeleteTenant(r.Context(), id); err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
-	}
-	if a.opts.OnTenantDeleted != nil {
-		a.opts.OnTenantDeleted(id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -548,6 +542,21 @@ func (a *api) createUserToken(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt: info.ExpiresAt,
 		Message:   "token issued; it is shown once, store it now",
 	})
+	return nil
+}
+
+// deleteUser removes a user with their tokens, sessions and credentials;
+// the vault announces it, so their token fails on the very next request.
+func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	t, u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteUser(r.Context(), t.ID, u.ID); err != nil {
+		return fmt.Errorf("delete user %q of %s: %w", u.ID, t.ID, err)
+	}
+	a.log.InfoContext(r.Context(), "Deleted user", "tenant", t.ID, "user", u.ID)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

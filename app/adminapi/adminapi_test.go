@@ -38,12 +38,15 @@ func newFixture(t *testing.T, opts ...func(*adminapi.Options)) *fixture {
 	o := adminapi.Options{
 		Tokens: []string{localToken, "", adminKey},
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnTenantDeleted: func(id string) {
+	}
+	// What the daemon's MCP server hears of: the vault's announcements.
+	f.v.Subscribe(func(c vault.Change) {
+		if c.Kind == vault.TenantDeleted {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.deleted = append(f.deleted, id)
-		},
-	}
+			f.deleted = append(f.deleted, c.TenantID)
+		}
+	})
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -352,7 +355,7 @@ func TestDeleteTenant(t *testing.T) {
 	deleted := append([]string(nil), f.deleted...)
 	f.mu.Unlock()
 	if len(deleted) != 1 || deleted[0] != "acme" {
-		t.Errorf("OnTenantDeleted calls = %v, want [acme]", deleted)
+		t.Errorf("TenantDeleted announcements = %v, want [acme]", deleted)
 	}
 	if _, err := f.v.GetTenant(ctx, "acme"); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("GetTenant after delete: %v, want ErrNotFound", err)

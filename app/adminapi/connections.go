@@ -15,8 +15,9 @@ import (
 )
 
 // LocalOwner, in place of a persistent user id in a path, names the
-// tenant's local owner (the user `plexus stdio` acts as).
-const LocalOwner = "local-owner"
+// tenant's local owner (the user `plexus stdio` acts as). No registered
+// user can have it as their id (vault.ValidateHostUserID).
+const LocalOwner = vault.LocalOwnerAlias
 
 // APIKeyInfo names a user's stored API key, never its value.
 type APIKeyInfo struct {
@@ -135,7 +136,7 @@ func (a *api) user(r *http.Request) (vault.Tenant, vault.User, error) {
 	if uid == LocalOwner {
 		// The local owner exists once plexus stdio has been used; naming
 		// it creates it, so a key can be stored before the first chat.
-		u, _, err := a.store.EnsureUser(r.Context(), t.ID, vault.LocalOwnerHostUserID)
+		u, err := a.store.EnsureLocalOwner(r.Context(), t.ID)
 		if err != nil {
 			return vault.Tenant{}, vault.User{}, fmt.Errorf("local owner of tenant %s: %w", t.ID, err)
 		}

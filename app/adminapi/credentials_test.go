@@ -80,7 +80,7 @@ type credFixture struct {
 	oauth *fakeOAuth
 
 	changesMu sync.Mutex
-	changes   []string // OnToolSettingsChanged calls
+	changes   []string // the vault's ToolSettingsChanged announcements
 }
 
 func (f *credFixture) toolChanges() []string {
@@ -98,13 +98,15 @@ func newCredFixture(t *testing.T, opts ...func(*adminapi.Options)) *credFixture 
 		o.RedirectURL = func(tenant, provider string) string {
 			return "https://plexus.example/" + tenant + "/oauth/external_callback/" + provider
 		}
-		o.OnToolSettingsChanged = func(id string) {
-			cf.changesMu.Lock()
-			defer cf.changesMu.Unlock()
-			cf.changes = append(cf.changes, id)
-		}
 	}}, opts...)...)
 	cf.fixture = f
+	f.v.Subscribe(func(c vault.Change) {
+		if c.Kind == vault.ToolSettingsChanged {
+			cf.changesMu.Lock()
+			defer cf.changesMu.Unlock()
+			cf.changes = append(cf.changes, c.TenantID)
+		}
+	})
 	f.createTenant(t, "acme")
 	status, _, body := f.call(t, "POST", "/api/v1/tenants/acme/users", localToken, `{"user_id_from_host_app":"alice"}`, nil)
 	if status != http.StatusOK {
@@ -391,9 +393,10 @@ func TestPutAPIKeyStoresSealed(t *testing.T) {
 		}
 		user := uid
 		if uid == adminapi.LocalOwner {
-			u, created, err := f.v.EnsureUser(ctx, "acme", vault.LocalOwnerHostUserID)
-			if err != nil || created {
-				t.Fatalf("local owner: err %v, existed before = %v", err, !created)
+			// A new local owner's persistent id is its (reserved) host id.
+			u, err := f.v.GetUser(ctx, "acme", vault.LocalOwnerHostUserID)
+			if err != nil || u.HostUserID != vault.LocalOwnerHostUserID {
+				t.Fatalf("local owner: %+v, %v", u, err)
 			}
 			user = u.ID
 		}
@@ -505,7 +508,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 		t.Errorf("stored after disable: %+v", st)
 	}
 	if c := changes(); !slices.Equal(c, []string{"acme"}) {
-		t.Errorf("OnToolSettingsChanged calls = %v, want [acme]", c)
+		t.Errorf("ToolSettingsChanged announcements = %v, want [acme]", c)
 	}
 	call("POST", "/api/v1/tenants/acme/tools/github_whoami/disable", "")
 	if c := changes(); len(c) != 1 {
@@ -528,7 +531,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 		t.Errorf("stored after enabling all: %+v", st)
 	}
 	if c := changes(); len(c) != 4 {
-		t.Errorf("OnToolSettingsChanged calls = %v, want 4", c)
+		t.Errorf("ToolSettingsChanged announcements = %v, want 4", c)
 	}
 
 	v = call("PUT", "/api/v1/tenants/acme/tools", `{"disabled_tools":["weather","acme_only"],"disabled_tool_sets":["github"]}`)
@@ -539,7 +542,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 		t.Errorf("stored after PUT: %+v", st)
 	}
 	if c := changes(); len(c) != 5 {
-		t.Errorf("OnToolSettingsChanged calls = %v, want 5", c)
+		t.Errorf("ToolSettingsChanged announcements = %v, want 5", c)
 	}
 	// A name no longer offered by the daemon can still be re-enabled.
 	call("PUT", "/api/v1/tenants/acme/tools", `{"disabled_tools":["retired_tool"]}`)
@@ -551,7 +554,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 
 func TestToolsWithoutList(t *testing.T) {
 	t.Parallel()
-	f := newCredFixture(t, func(o *adminapi.Options) { o.Tools = nil; o.OnToolSettingsChanged = nil })
+	f := newCredFixture(t, func(o *adminapi.Options) { o.Tools = nil })
 	status, _, body := f.call(t, "GET", "/api/v1/tenants/acme/tools", localToken, "", nil)
 	if status != 200 || strings.Contains(body, `"tools"`) || !strings.Contains(body, `"disabled_tools":[]`) {
 		t.Errorf("GET tools without Options.Tools: %d %s", status, body)
@@ -713,7 +716,7 @@ func FuzzPutAPIKeyBody(f *testing.F) {
 		}
 		switch rec.Code {
 		case http.StatusOK:
-			owner, _, err := v.EnsureUser(t.Context(), "acme", vault.LocalOwnerHostUserID)
+			owner, err := v.EnsureLocalOwner(t.Context(), "acme")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -142,7 +142,6 @@ func (a *api) putTools(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("put tool settings of %s: %w", t.ID, err)
 	}
-	a.toolSettingsChanged(t.ID)
 	writeJSON(w, http.StatusOK, a.toolsView(t.ID, st))
 	return nil
 }
@@ -160,12 +159,10 @@ func (a *api) toolSwitch(k nameKind, enable bool) func(http.ResponseWriter, *htt
 		if err != nil {
 			return err
 		}
-		st, changed, err := a.switchTool(r.Context(), t.ID, k, name, enable)
+		// A write is announced by the vault itself (the MCP server listens).
+		st, _, err := a.switchTool(r.Context(), t.ID, k, name, enable)
 		if err != nil {
 			return err
-		}
-		if changed {
-			a.toolSettingsChanged(t.ID)
 		}
 		writeJSON(w, http.StatusOK, a.toolsView(t.ID, st))
 		return nil
@@ -220,12 +217,6 @@ func (a *api) knownTool(tenantID string, k nameKind, name string) bool {
 		}
 	}
 	return false
-}
-
-func (a *api) toolSettingsChanged(tenantID string) {
-	if a.opts.OnToolSettingsChanged != nil {
-		a.opts.OnToolSettingsChanged(tenantID)
-	}
 }
 
 // toolsView builds the response for st, with the tenant's tools if the

@@ -418,11 +418,13 @@ func TestAdminToolsCommands(t *testing.T) {
 				{Name: "weather", Description: "Weather", ToolSets: []string{"weather"}, Requires: "api_key:openweather", Enabled: true},
 			}
 		},
-		OnToolSettingsChanged: func(id string) {
+	})
+	v.Subscribe(func(c vault.Change) {
+		if c.Kind == vault.ToolSettingsChanged {
 			mu.Lock()
 			defer mu.Unlock()
-			changed = append(changed, id)
-		},
+			changed = append(changed, c.TenantID)
+		}
 	})
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
 
@@ -452,7 +454,7 @@ func TestAdminToolsCommands(t *testing.T) {
 	}
 	mu.Lock()
 	if len(changed) != 3 {
-		t.Errorf("OnToolSettingsChanged calls = %v, want 3", changed)
+		t.Errorf("ToolSettingsChanged announcements = %v, want 3", changed)
 	}
 	mu.Unlock()
 
@@ -573,9 +575,10 @@ func TestAdminConnectionsLocalOwner(t *testing.T) {
 		t.Fatalf("set-api-key from $PLEXUS_API_KEY: %v\n%s%s", err, out, stderr)
 	}
 	assertNoCLISecret(t, out+stderr)
-	owner, created, err := v.EnsureUser(ctx, "acme", vault.LocalOwnerHostUserID)
-	if err != nil || created {
-		t.Fatalf("local owner: created by set-api-key = %v, err %v", !created, err)
+	// Created by set-api-key; a new local owner's id is its (reserved) host id.
+	owner, err := v.GetUser(ctx, "acme", vault.LocalOwnerHostUserID)
+	if err != nil || owner.HostUserID != vault.LocalOwnerHostUserID {
+		t.Fatalf("local owner: %+v, %v", owner, err)
 	}
 	if b, err := v.GetCredential(ctx, "acme", owner.ID, vault.CredentialAPIKey, "openweathermap"); err != nil || string(b) != cliSecret1 {
 		t.Errorf("local owner's key: err %v, right value %v", err, string(b) == cliSecret1)

@@ -51,9 +51,10 @@ type Config struct {
 	AllowNonLoopback bool   // bind a non-loopback address (warned about)
 
 	AdminAPIKey       string        // ADMIN_API_KEY: a second accepted admin bearer token
-	HostAppSecret     string        // HOST_APP_REGISTRATION_SECRET: default host-app secret
+	HostAppSecret     string        // HOST_APP_REGISTRATION_SECRET: host-app secret accepted for every tenant
 	ConformanceTenant string        // test-only: tenant that also gets the conformance fixtures
 	SessionIdleTTL    time.Duration // 0 = mcpserver's default
+	UserTokenTTL      time.Duration // lifetime of issued user tokens; 0 = no expiry
 	// PublicURL is the base URL browsers reach the daemon at, used for the
 	// external OAuth callback (redirect) URLs; "" = http://<listen address>.
 	PublicURL string
@@ -156,6 +157,9 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
 	}
+	if cfg.UserTokenTTL > 0 {
+		mcpOpts = append(mcpOpts, mcpserver.WithUserTokenTTL(cfg.UserTokenTTL))
+	}
 	if cfg.HostAppSecret != "" {
 		mcpOpts = append(mcpOpts, mcpserver.WithDefaultHostAppSecret(cfg.HostAppSecret))
 	}
@@ -167,15 +171,16 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 
 	mux := http.NewServeMux()
 	mcp.Routes(mux)
+	// The MCP server learns of deleted tenants, revoked tokens and tool
+	// settings from the vault itself (vault.Subscribe): nothing to wire.
 	mux.Handle("/api/v1/", adminapi.New(v, adminapi.Options{
-		Tokens:          []string{token, cfg.AdminAPIKey},
-		Logger:          log,
-		OnTenantDeleted: mcp.ForgetTenant,
+		Tokens:              []string{token, cfg.AdminAPIKey},
+		Logger:              log,
+		DefaultUserTokenTTL: cfg.UserTokenTTL,
 
-		OAuth:                 om,
-		Tools:                 func(tenantID string) []adminapi.ToolInfo { return toolInfos(registry, tenantID) },
-		OnToolSettingsChanged: mcp.ToolSettingsChanged,
-		RedirectURL:           om.RedirectURL,
+		OAuth:       om,
+		Tools:       func(tenantID string) []adminapi.ToolInfo { return toolInfos(registry, tenantID) },
+		RedirectURL: om.RedirectURL,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

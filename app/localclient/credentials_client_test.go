@@ -111,18 +111,20 @@ func TestClientToolSettings(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var changed []string
-	c, _ := newAPIWith(t, adminapi.Options{
+	c, v := newAPIWith(t, adminapi.Options{
 		Tools: func(string) []adminapi.ToolInfo {
 			return []adminapi.ToolInfo{
 				{Name: "github_whoami", ToolSets: []string{"github"}, Enabled: true},
 				{Name: "weather", ToolSets: []string{"weather"}, Enabled: true},
 			}
 		},
-		OnToolSettingsChanged: func(id string) {
+	})
+	v.Subscribe(func(ch vault.Change) {
+		if ch.Kind == vault.ToolSettingsChanged {
 			mu.Lock()
 			defer mu.Unlock()
-			changed = append(changed, id)
-		},
+			changed = append(changed, ch.TenantID)
+		}
 	})
 	ctx := t.Context()
 	if _, _, err := c.CreateTenant(ctx, "acme", "Acme"); err != nil {
@@ -157,7 +159,7 @@ func TestClientToolSettings(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(changed) != 4 {
-		t.Errorf("OnToolSettingsChanged calls = %v, want 4", changed)
+		t.Errorf("ToolSettingsChanged announcements = %v, want 4", changed)
 	}
 }
 
