@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/localclient"
@@ -32,10 +33,11 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   tenant rotate-secret --entity-id ID
   user list --entity-id ID
   user token --entity-id ID --user-id-from-host-app U
+  user delete --entity-id ID --user PERSISTENT_USER_ID
   token list --entity-id ID [--user PERSISTENT_USER_ID]
   token revoke --entity-id ID --token-id TID
   ext-oauth create --entity-id ID --provider-name P --client-id C --client-secret S|-
-        --authorization-url U --token-url U [--scopes "a b"] [--userinfo-url U]
+        --authorization-url U --token-url U [--scopes "a b" | a,b] [--userinfo-url U]
         [--revocation-url U] [--resource U] [--preset NAME]
   ext-oauth list --entity-id ID
   ext-oauth show --entity-id ID --provider-name P
@@ -94,6 +96,7 @@ var adminCommands = []adminCommand{
 	{"tenant", "rotate-secret", adminTenantRotate},
 	{"user", "list", adminUserList},
 	{"user", "token", adminUserToken},
+	{"user", "delete", adminUserDelete},
 	{"token", "list", adminTokenList},
 	{"token", "revoke", adminTokenRevoke},
 	{"ext-oauth", "create", adminProviderCreate},
@@ -495,6 +498,26 @@ func adminUserToken(ctx context.Context, a *adminRun, args []string) error {
 	})
 }
 
+func adminUserDelete(ctx context.Context, a *adminRun, args []string) error {
+	fs := a.flags()
+	var id, user string
+	fs.StringVar(&id, "entity-id", "", "tenant id (required)")
+	fs.StringVar(&user, "user", "", "persistent user id, as listed by: plexus admin user list (required)")
+	if err := a.parse(fs, args, &id, "entity-id", "user"); err != nil {
+		return helpOK(err)
+	}
+	return a.call(ctx, func(c *localclient.Client) error {
+		if err := c.DeleteUser(ctx, id, user); err != nil {
+			return err
+		}
+		if a.g.json {
+			return a.printJSON(map[string]string{"entity_id": id, "deleted": user})
+		}
+		fmt.Fprintf(a.env.Stdout, "Deleted user %s of %s, with their tokens, sessions, API keys and connections.\n", user, id)
+		return nil
+	})
+}
+
 func adminTokenList(ctx context.Context, a *adminRun, args []string) error {
 	fs := a.flags()
 	var id, user string
@@ -588,10 +611,17 @@ func (p *providerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.secret, "client-secret", "", "OAuth client secret; - reads one line from stdin (create: default $"+clientSecretEnv+")")
 	fs.StringVar(&p.authURL, "authorization-url", "", "authorization endpoint (https, or http on loopback)")
 	fs.StringVar(&p.tokenURL, "token-url", "", "token endpoint")
-	fs.StringVar(&p.scopes, "scopes", "", `scopes, space-separated: "read:user repo"`)
+	fs.StringVar(&p.scopes, "scopes", "", `scopes, separated by spaces or commas: "read:user repo" or read:user,repo`)
 	fs.StringVar(&p.userinfo, "userinfo-url", "", "userinfo endpoint")
 	fs.StringVar(&p.revocation, "revocation-url", "", "token revocation endpoint (RFC 7009), used on disconnect")
 	fs.StringVar(&p.resource, "resource", "", "RFC 8707 resource indicator sent on token requests")
+}
+
+// splitScopes reads --scopes: scopes separated by spaces (OAuth's own
+// form) or commas (MCP Plexus's), or both ("a, b"). OAuth scope names never
+// contain either.
+func splitScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // readSecret resolves the value of a secret flag (--client-secret,
@@ -674,7 +704,7 @@ func adminProviderCreate(ctx context.Context, a *adminRun, args []string) error 
 		UserinfoURL:      p.userinfo,
 		RevocationURL:    p.revocation,
 		Resource:         p.resource,
-		Scopes:           strings.Fields(p.scopes),
+		Scopes:           splitScopes(p.scopes),
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
 		pr, err := c.CreateOAuthProvider(ctx, p.id, req)
@@ -741,7 +771,7 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		patch.ClientSecret = &secret
 	}
 	if given["scopes"] {
-		sc := adminapi.Scopes(strings.Fields(p.scopes))
+		sc := adminapi.Scopes(splitScopes(p.scopes))
 		if sc == nil {
 			sc = adminapi.Scopes{}
 		}

@@ -26,6 +26,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	allowNonLoopback := fs.Bool("allow-non-loopback", false, "allow a non-loopback listen address (put TLS in front)")
 	keyFile := fs.String("key-file", "", "keep the master key in this plain file (only if no keyring; not recommended)")
 	sessionTTL := fs.Duration("session-ttl", 0, "idle time after which an MCP session expires (default 24h)")
+	userTokenTTL := fs.Duration("user-token-ttl", 0, "lifetime of user tokens issued by register-user and the admin API, e.g. 720h (default 0: no expiry, as MCP Plexus)")
 	conformance := fs.String("conformance-tenant", "", "test only: serve the MCP conformance fixtures on this tenant")
 	publicURL := fs.String("public-url", env.Getenv("PLEXUS_PUBLIC_URL"), "base URL browsers reach Plexus at, for OAuth redirect URLs (default http://<listen address>)")
 	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
@@ -36,6 +37,9 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *userTokenTTL < 0 {
+		return usageError("serve: --user-token-ttl %s: must not be negative (0 means no expiry)", *userTokenTTL)
 	}
 	for name, v := range map[string]string{"--public-url": *publicURL, "--github-api-url": *githubAPI, "--weather-api-url": *weatherAPI} {
 		if err := checkBaseURL(v); err != nil {
@@ -58,6 +62,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		HostAppSecret:     env.Getenv("HOST_APP_REGISTRATION_SECRET"),
 		ConformanceTenant: *conformance,
 		SessionIdleTTL:    *sessionTTL,
+		UserTokenTTL:      *userTokenTTL,
 		PublicURL:         *publicURL,
 		Examples: examples.Config{
 			GitHubAPIURL:  *githubAPI,

@@ -150,6 +150,12 @@ func (c *Client) CreateUserToken(ctx context.Context, tenant, hostUserID string)
 	return out.Token, out.UserID, nil
 }
 
+// DeleteUser removes a user (by persistent id) with their tokens,
+// sessions and credentials; their token fails on the very next request.
+func (c *Client) DeleteUser(ctx context.Context, tenant, user string) error {
+	return c.do(ctx, http.MethodDelete, userPath(tenant, user), nil, nil)
+}
+
 // ListTokens lists a tenant's user tokens; user "" means all users.
 func (c *Client) ListTokens(ctx context.Context, tenant, user string) ([]vault.TokenInfo, error) {
 	var out struct {
