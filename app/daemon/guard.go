@@ -76,7 +76,8 @@ func quote(s string) string {
 // requests keep their context and finish.
 func endStreamsOn(stopping context.Context, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		long := r.Method == http.MethodGet && strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/mcp") ||
+		p := strings.TrimSuffix(r.URL.Path, "/")
+		long := r.Method == http.MethodGet && (strings.HasSuffix(p, "/mcp") || strings.Contains(p, "/mcp/token_auth/")) ||
 			r.Method == http.MethodPost && r.Header.Get("Mcp-Method") == "subscriptions/listen"
 		if !long {
 			next.ServeHTTP(w, r)

@@ -70,13 +70,16 @@ func TestIsLoopbackAddr(t *testing.T) {
 }
 
 func TestEndStreamsOnShutdown(t *testing.T) {
-	stopping, stop := context.WithCancel(context.Background())
-	ended := make(chan struct{})
-	h := endStreamsOn(stopping, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
-		close(ended)
-	}))
-	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/acme/mcp", nil))
-	stop()
-	<-ended // a GET stream ends when shutdown begins; the test would time out otherwise
+	// The GET stream, with the token in the header or in the URL.
+	for _, path := range []string{"/acme/mcp", "/acme/mcp/token_auth/plx_x"} {
+		stopping, stop := context.WithCancel(context.Background())
+		ended := make(chan struct{})
+		h := endStreamsOn(stopping, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+			close(ended)
+		}))
+		go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+		stop()
+		<-ended // a GET stream ends when shutdown begins; the test would time out otherwise
+	}
 }
