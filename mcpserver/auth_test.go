@@ -2,10 +2,13 @@ package mcpserver
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
+	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
 
 // TestAuth: who a request acts as, in both eras.
@@ -95,4 +98,44 @@ func TestAuth(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		wantRPCError(t, e.modernCall("acme", tok3, tools.WhoamiName, ""), http.StatusUnauthorized, msgBadToken)
 	})
+}
+
+// BenchmarkAuthenticate measures the per-request cost of working out the
+// caller: the local token (the stdio bridge), a cached user token, a guest.
+func BenchmarkAuthenticate(b *testing.B) {
+	v := vaulttest.New(b)
+	ctx := b.Context()
+	if _, err := v.CreateTenant(ctx, vault.Tenant{ID: "acme"}); err != nil {
+		b.Fatal(err)
+	}
+	u, _, err := v.EnsureUser(ctx, "acme", "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _, err := v.IssueToken(ctx, "acme", u.ID, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(v, WithLocalToken(localToken))
+	for _, bc := range []struct{ name, auth string }{
+		{"local", "Bearer " + localToken},
+		{"user", "Bearer " + tok},
+		{"guest", ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodPost, "/acme/mcp", nil)
+			if bc.auth != "" {
+				r.Header.Set("Authorization", bc.auth)
+			}
+			if _, err := s.authenticate(ctx, "acme", r); err != nil { // warm the caches
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.authenticate(ctx, "acme", r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
