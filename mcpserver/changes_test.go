@@ -7,13 +7,17 @@ package mcpserver
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
 
 // revokeAll revokes every token of a user through the vault, as the admin
@@ -203,5 +207,73 @@ func TestRemoveProviderIsImmediate(t *testing.T) {
 		if !isErr || !strings.Contains(text, "has not configured") || !strings.Contains(text, "plexus admin ext-oauth create") {
 			t.Fatalf("call right after removing the provider: isError=%v %q", isErr, text)
 		}
+	}
+}
+
+// TestRevocationUnderLoad: callers keep authenticating with a token while
+// it is revoked; no call that starts after RevokeToken returned succeeds,
+// however the cache fills raced with the revocation.
+func TestRevocationUnderLoad(t *testing.T) {
+	v := vaulttest.New(t)
+	ctx := t.Context()
+	if _, err := v.CreateTenant(ctx, vault.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := v.EnsureUser(ctx, "acme", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(v)
+	const rounds, callers = 30, 4
+	for round := range rounds {
+		tok, info, err := v.IssueToken(ctx, "acme", u.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/acme/mcp", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		var revoked atomic.Bool
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for range 200 {
+					after := revoked.Load()
+					_, err := s.authenticate(ctx, "acme", r)
+					if after && err == nil {
+						t.Errorf("round %d: a call that started after the revocation succeeded", round)
+						return
+					}
+				}
+			})
+		}
+		if err := v.RevokeToken(ctx, "acme", info.ID); err != nil {
+			t.Fatal(err)
+		}
+		revoked.Store(true)
+		wg.Wait()
+		if _, err := s.authenticate(ctx, "acme", r); err == nil {
+			t.Fatalf("round %d: revoked token still accepted", round)
+		}
+	}
+}
+
+// TestDeleteLocalOwner: deleting the local owner (its keys, sessions) is
+// seen at once; the local token then acts as a new, empty local owner.
+func TestDeleteLocalOwner(t *testing.T) {
+	e := newEnv(t)
+	sid := e.initialize("acme", localToken)
+	first := whoami(t, e.legacyCall("acme", localToken, sid, tools.WhoamiName, ""))
+	if st, body := e.apiKeys(http.MethodPost, "acme", localToken, "", `{"provider_name":"openweathermap","api_key_value":"owner-key-0123"}`); st != http.StatusOK {
+		t.Fatalf("store key: %d %s", st, body)
+	}
+	if err := e.v.DeleteUser(t.Context(), "acme", first.User); err != nil {
+		t.Fatal(err)
+	}
+	wantRPCError(t, e.legacyCall("acme", localToken, sid, tools.WhoamiName, ""), http.StatusNotFound, "session not found")
+	if got := whoami(t, e.modernCall("acme", localToken, tools.WhoamiName, "")); got.User != vault.LocalOwnerHostUserID {
+		t.Fatalf("local token after deleting the local owner = %+v", got)
+	}
+	if st, body := e.apiKeys(http.MethodGet, "acme", localToken, "", ""); st != http.StatusOK || strings.Contains(body, "openweathermap") {
+		t.Fatalf("keys of the new local owner: %d %s", st, body)
 	}
 }
