@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -41,12 +42,12 @@ func (c *tokenCache) get(k vault.SecretDigest) (vault.TokenInfo, bool) {
 	return info, ok
 }
 
-// put caches info unless the cache was invalidated since gen was read
-// (the store read that produced info may predate the invalidation).
-func (c *tokenCache) put(k vault.SecretDigest, info vault.TokenInfo, fresh func() bool) {
+// put caches info unless the generation moved from gen (read before the
+// store was asked): the answer may then predate a revocation.
+func (c *tokenCache) put(k vault.SecretDigest, info vault.TokenInfo, gen uint64, cur *atomic.Uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !fresh() {
+	if cur.Load() != gen {
 		return
 	}
 	if len(c.m) >= maxCachedTokens {
@@ -179,7 +180,7 @@ func (s *Server) authenticate(ctx context.Context, tenant string, r *http.Reques
 		case err != nil:
 			return c, fmt.Errorf("resolve token: %w", err)
 		}
-		s.tokens.put(k, info, func() bool { return s.gen.Load() == gen })
+		s.tokens.put(k, info, gen, &s.gen)
 	}
 	if info.TenantID != tenant || info.Revoked || (!info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt)) {
 		return c, errBadToken
