@@ -291,7 +291,7 @@ func (s *Server) onChange(c vault.Change) {
 // Routes registers on mux:
 //
 //	GET|POST|DELETE /{tenant}/mcp (and /{tenant}/mcp/)  the MCP endpoint
-//	GET|POST|DELETE /{tenant}/mcp/token_auth/{token}    the same, token in the URL
+//	GET|POST|DELETE /{tenant}/mcp/token_auth/{token}    the same, token in the URL (and .../{token}/)
 //	POST /{tenant}/plexus-auth/register-user            host-app user registration
 //	POST|GET /{tenant}/plexus-services/api-keys         store / list (names only) the caller's API keys
 //	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
@@ -305,6 +305,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	tokenPath := http.HandlerFunc(s.serveMCPTokenPath)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		mux.Handle(m+" /{tenant}/mcp/token_auth/{token}", tokenPath)
+		mux.Handle(m+" /{tenant}/mcp/token_auth/{token}/{$}", tokenPath)
 	}
 	mux.Handle("POST /{tenant}/plexus-auth/register-user", http.HandlerFunc(s.serveRegisterUser))
 	mux.Handle("POST /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyPut))

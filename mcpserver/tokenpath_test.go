@@ -110,8 +110,10 @@ func TestTokenInURL(t *testing.T) {
 		return do(req{path: p, version: modern, headers: h,
 			body: `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"plexus_whoami","arguments":{},` + modernMeta + `}}`})
 	}
-	if got := whoami(t, modernCall(path, nil)); got.User != uid {
-		t.Fatalf("modern whoami through the URL token = %+v", got)
+	for _, p := range []string{path, path + "/"} {
+		if got := whoami(t, modernCall(p, nil)); got.User != uid {
+			t.Fatalf("modern whoami through %s = %+v", strings.Replace(p, tok, "TOKEN", 1), got)
+		}
 	}
 	// The local token works there too (it is a token like any other).
 	if got := whoami(t, modernCall(TokenPath("acme", localToken), nil)); got.User != owner.ID {
