@@ -606,15 +606,6 @@ func TestAPIKeysEndpoint(t *testing.T) {
 	}
 }
 
-func mustUser(t *testing.T, e *env, tenant, host string) string {
-	t.Helper()
-	u, _, err := e.v.EnsureUser(t.Context(), tenant, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
-}
-
 func FuzzAPIKeyBody(f *testing.F) {
 	for _, s := range []string{
 		`{"provider_name":"openweathermap","api_key_value":"k"}`,
