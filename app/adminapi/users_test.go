@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/plexus-mcp/plexus/vault"
@@ -36,14 +37,21 @@ func TestUserIDsAndDeletion(t *testing.T) {
 	if status, _, body := f.call(t, "PUT", path+"/api-keys/weather", localToken, `{"api_key_value":"k-0123456789"}`, nil); status != http.StatusOK {
 		t.Fatalf("put key: %d %s", status, body)
 	}
+	var mu sync.Mutex
 	var rec []vault.Change
-	f.v.Subscribe(func(c vault.Change) { rec = append(rec, c) })
+	f.v.Subscribe(func(c vault.Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		rec = append(rec, c)
+	})
 	if status, _, body := f.call(t, "DELETE", path, localToken, "", nil); status != http.StatusNoContent {
 		t.Fatalf("delete user: %d %s", status, body)
 	}
+	mu.Lock()
 	if len(rec) != 1 || rec[0].Kind != vault.UserDeleted || rec[0].UserID != created.UserID {
 		t.Fatalf("announced %+v", rec)
 	}
+	mu.Unlock()
 	if _, err := f.v.ResolveToken(ctx, created.Token); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("token after delete: %v", err)
 	}
