@@ -140,7 +140,6 @@ func (v *Vault) call(fn func(Change), c Change) {
 func (v *Vault) update(fn func(tx *bolt.Tx, announce func(Change)) error) error {
 	var cs []Change
 	err := v.db.Update(func(tx *bolt.Tx) error {
-		cs = cs[:0] // bbolt does not retry, but keep fn's view exact anyway
 		return fn(tx, func(c Change) { cs = append(cs, c) })
 	})
 	if err != nil {
