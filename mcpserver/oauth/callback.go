@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
@@ -315,14 +316,20 @@ func (m *Manager) exchange(ctx context.Context, owner Owner, p vault.OAuthProvid
 	}
 	ts := fromOAuth2(tok, st.Scopes, m.now())
 	binding := p.Binding()
-	unlock := m.lockOwner(owner, p.Name)
+	// The tokens exist now: store them even if the browser gives up.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout+5*time.Second)
+	defer cancel()
+	unlock, err := m.lockOwner(lctx, owner, p.Name)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	for attempt := 0; ; attempt++ {
-		cur, err := m.load(ctx, owner, p.Name, binding)
+		cur, err := m.load(lctx, owner, p.Name, binding)
 		if err != nil && !isNotFound(err) {
 			return "", err
 		}
-		_, err = m.save(ctx, owner, p.Name, binding, cur, ts)
+		_, err = m.save(lctx, owner, p.Name, binding, cur, ts)
 		if err == nil {
 			break
 		}

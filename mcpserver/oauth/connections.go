@@ -74,7 +74,10 @@ func (m *Manager) Disconnect(ctx context.Context, owner Owner, provider string) 
 	if perr == nil {
 		binding = p.Binding()
 	}
-	unlock := m.lockOwner(owner, provider)
+	unlock, err := m.lockOwner(ctx, owner, provider)
+	if err != nil {
+		return fmt.Errorf("disconnect %q: %w", provider, err)
+	}
 	st, err := m.load(ctx, owner, provider, binding)
 	if err == nil {
 		err = m.remove(ctx, owner, provider, st)

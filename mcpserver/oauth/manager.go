@@ -109,7 +109,7 @@ type Manager struct {
 }
 
 type ownerLock struct {
-	mu   sync.Mutex
+	held chan struct{} // one slot: the lock
 	refs int
 }
 
@@ -231,20 +231,19 @@ func (m *Manager) tokenContext(ctx context.Context, p vault.OAuthProvider) conte
 }
 
 // lockOwner serialises refresh, consent and disconnect of one owner's
-// token for one provider.
-func (m *Manager) lockOwner(o Owner, provider string) (unlock func()) {
+// token for one provider. It gives up when ctx ends (a refresh in flight
+// holds the lock for at most refreshTimeout).
+func (m *Manager) lockOwner(ctx context.Context, o Owner, provider string) (unlock func(), err error) {
 	key := ownerKey(o) + "\x00" + provider
 	m.mu.Lock()
 	l := m.locks[key]
 	if l == nil {
-		l = &ownerLock{}
+		l = &ownerLock{held: make(chan struct{}, 1)}
 		m.locks[key] = l
 	}
 	l.refs++
 	m.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	release := func() {
 		m.mu.Lock()
 		l.refs--
 		if l.refs == 0 {
@@ -252,6 +251,16 @@ func (m *Manager) lockOwner(o Owner, provider string) (unlock func()) {
 		}
 		m.mu.Unlock()
 	}
+	select {
+	case l.held <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("wait for another change of the %q connection: %w", provider, ctx.Err())
+	}
+	return func() {
+		<-l.held
+		release()
+	}, nil
 }
 
 func ownerKey(o Owner) string {

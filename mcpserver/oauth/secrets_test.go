@@ -494,3 +494,26 @@ func TestDescribeScopes(t *testing.T) {
 		t.Fatalf("describeScopes = %q", got)
 	}
 }
+
+// TestDisconnectDuringAStalledRefreshGivesUp: the owner's lock honours the
+// caller's context, so a disconnect waiting behind a refresh stalled at
+// the token endpoint ends when its request does, and changes nothing.
+func TestDisconnectDuringAStalledRefreshGivesUp(t *testing.T) {
+	e := newEnv(t)
+	e.connect(e.user)
+	e.setExpiry(e.user, time.Now().Add(10*time.Second))
+	arrived, release := e.fake.HoldTokenRequests(t)
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = e.whoami(e.user) })
+	<-arrived
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := e.m.Disconnect(ctx, e.user, "gh"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Disconnect behind a stalled refresh: %v, want the context's deadline", err)
+	}
+	release()
+	wg.Wait()
+	if ts := e.mustStored(e.user); !ts.usable() {
+		t.Fatal("the refresh did not store its tokens")
+	}
+}

@@ -108,7 +108,10 @@ func (m *Manager) token(ctx context.Context, o Owner, p vault.OAuthProvider, bin
 		return st.ts, nil
 	}
 	seen := st.ts.AccessToken
-	unlock := m.lockOwner(o, p.Name)
+	unlock, err := m.lockOwner(ctx, o, p.Name)
+	if err != nil {
+		return tokenSet{}, err
+	}
 	defer unlock()
 	st, err = m.usableToken(ctx, o, p.Name, binding)
 	if err != nil {
