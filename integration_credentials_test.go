@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 	out := admin(provider.ClientSecret+"\n", "ext-oauth", "create", "--entity-id", "acme", "--provider-name", "github",
 		"--client-id", provider.ClientID, "--client-secret", "-",
 		"--authorization-url", provider.AuthorizationURL(), "--token-url", provider.TokenURL(),
-		"--revocation-url", provider.RevocationURL(), "--scopes", "read:user")
+		"--revocation-url", provider.RevocationURL(), "--scopes", "read:user", "--api-origins", provider.URL)
 	if strings.Contains(out, provider.ClientSecret) {
 		t.Fatal("ext-oauth create printed the client secret")
 	}
@@ -90,29 +91,35 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 		return text, isErr
 	}
 
-	// Consent: the tool answers with an authorization URL at the provider.
+	// Consent: the tool answers with a link to Plexus's consent page; the
+	// person approves there, which sends that browser to the provider.
 	text, isErr := call("github_whoami", "{}")
 	var consent map[string]any
 	if err := json.Unmarshal([]byte(text), &consent); err != nil || !isErr || consent["error"] != "external_auth_required" {
 		t.Fatalf("first github_whoami = %q (isError %v), want the consent result", text, isErr)
 	}
-	authURL, _ := consent["authorization_url"].(string)
+	consentURL, _ := consent["authorization_url"].(string)
+	if !strings.HasPrefix(consentURL, rt.BaseURL()+"/acme/oauth/consent/") {
+		t.Fatalf("authorization_url = %q, want the daemon's consent page", consentURL)
+	}
+	browser := oauthtest.NewBrowser()
+	authURL := browser.Approve(t, consentURL)
 	if !strings.HasPrefix(authURL, provider.AuthorizationURL()+"?") || !strings.Contains(authURL, "code_challenge_method=S256") {
-		t.Fatalf("authorization_url = %q", authURL)
+		t.Fatalf("approve sent the browser to %q", authURL)
 	}
 	callback := provider.Authorize(t, authURL)
 	if !strings.HasPrefix(callback, rt.BaseURL()+"/acme/oauth/external_callback/github?") {
 		t.Fatalf("callback %q is not the daemon's", callback)
 	}
-	resp, err := http.Get(callback)
-	if err != nil {
-		t.Fatal(err)
+	// Another browser (another cookie jar) cannot complete it.
+	if status, _, _, err := oauthtest.NewBrowser().Get(callback); err != nil || status != http.StatusForbidden {
+		t.Fatalf("callback in another browser: %d %v", status, err)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(page)), "connected") {
-		t.Fatalf("callback: %d %s", resp.StatusCode, page)
+	status, page, _, err := browser.Get(callback)
+	if err != nil || status != http.StatusOK || !strings.Contains(strings.ToLower(page), "connected") {
+		t.Fatalf("callback: %d %s %v", status, page, err)
 	}
+	cbURL, _ := url.Parse(callback)
 	if text, isErr := call("github_whoami", "{}"); isErr || !strings.Contains(text, "octocat") {
 		t.Fatalf("github_whoami after consent = %q (isError %v)", text, isErr)
 	}
@@ -150,7 +157,8 @@ func TestCredentialsThroughTheDaemon(t *testing.T) {
 
 	// Nothing leaked: no secret of this flow is in the daemon's debug log
 	// or, unsealed, in any file of the data directory (bbolt file included).
-	secrets := append(provider.Issued(), provider.ClientSecret, "wx-key-canary-123", token, rot["host_app_secret"])
+	secrets := append(provider.Issued(), provider.ClientSecret, "wx-key-canary-123", token, rot["host_app_secret"],
+		consentURL[strings.LastIndex(consentURL, "/")+1:], cbURL.Query().Get("state"))
 	if len(secrets) < 7 {
 		t.Fatalf("expected a code, tokens and keys to check, got %d", len(secrets))
 	}

@@ -91,9 +91,13 @@ const (
 
 // CredentialResult is the JSON of a credential-required tool result.
 type CredentialResult struct {
-	Error            string `json:"error"`
-	Message          string `json:"message"`
-	ProviderName     string `json:"provider_name"`
+	Error        string `json:"error"`
+	Message      string `json:"message"`
+	ProviderName string `json:"provider_name"`
+	// AuthorizationURL (MCP Plexus's field name) is Plexus's consent page
+	// for this request, never the provider's own URL: a single-use,
+	// expiring link that shows what is asked and, on Approve, binds the
+	// flow to that browser before sending it to the provider.
 	AuthorizationURL string `json:"authorization_url,omitempty"`
 	// API keys.
 	KeyNameDisplay string `json:"key_name_display,omitempty"`
@@ -133,11 +137,12 @@ func (s *Server) guard(ms *server.MCPServer, t tools.Tool) server.ToolHandlerFun
 			keyArg = tools.APIKeyArgument(req.APIKey.Provider)
 		}
 	}
+	tool := t.Definition.Name
 	return func(ctx context.Context, call mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		ctx = tools.WithRequirement(ctx, req)
 		if req.OAuth != nil {
 			if _, err := tools.AuthenticatedClient(ctx, req.OAuth.Provider); err != nil {
-				res, err := s.oauthMissing(ctx, ms, req.OAuth, err)
+				res, err := s.oauthMissing(ctx, ms, tool, req.OAuth, err)
 				if res != nil || err != nil {
 					return res, err
 				}
@@ -163,7 +168,7 @@ func (s *Server) guard(ms *server.MCPServer, t tools.Tool) server.ToolHandlerFun
 		}
 		switch {
 		case req.OAuth != nil && (errors.Is(err, oauth.ErrConsentRequired) || errors.Is(err, tools.ErrNoSession)):
-			return s.consentResult(ctx, req.OAuth)
+			return s.consentResult(ctx, tool, req.OAuth)
 		case req.APIKey != nil && (errors.Is(err, tools.ErrAPIKeyMissing) || errors.Is(err, tools.ErrNoSession)):
 			return s.apiKeyMissing(ctx, req.APIKey, err)
 		}
@@ -174,51 +179,61 @@ func (s *Server) guard(ms *server.MCPServer, t tools.Tool) server.ToolHandlerFun
 // oauthMissing answers a failed credential check for an OAuth tool. It
 // returns (nil, nil) when the caller turned out to be connected after all
 // (a URL elicitation the user completed), so the handler runs.
-func (s *Server) oauthMissing(ctx context.Context, ms *server.MCPServer, r *tools.OAuthRequirement, cause error) (*mcp.CallToolResult, error) {
+func (s *Server) oauthMissing(ctx context.Context, ms *server.MCPServer, tool string, r *tools.OAuthRequirement, cause error) (*mcp.CallToolResult, error) {
 	c, _ := tools.CallerFrom(ctx)
 	switch {
 	case errors.Is(cause, tools.ErrNoSession):
 		return signInResult(c, r.Provider), nil
 	case errors.Is(cause, oauth.ErrUnknownProvider):
 		return mcp.NewToolResultError(providerMissingMessage(c.TenantID, r.Provider)), nil
+	case errors.Is(cause, vault.ErrDecrypt):
+		s.log.WarnContext(ctx, "OAuth provider's client secret does not open", "tenant", c.TenantID, "provider", r.Provider)
+		return mcp.NewToolResultError(fmt.Sprintf("The %s provider's settings were changed outside Plexus, so its client secret no longer "+
+			"opens. An administrator must set it again: plexus admin ext-oauth update --entity-id %s --provider-name %s --client-secret -",
+			r.Provider, c.TenantID, r.Provider)), nil
 	case !errors.Is(cause, oauth.ErrConsentRequired):
 		s.log.ErrorContext(ctx, "Checking OAuth connection", "tenant", c.TenantID, "provider", r.Provider, "err", cause)
 		return mcp.NewToolResultError(fmt.Sprintf("Could not check your %s connection (internal error); try again later.", r.Provider)), nil
 	}
-	authURL, err := s.authorizationURL(ctx, c, r)
+	consentURL, err := s.consentURL(ctx, c, tool, r)
 	if err != nil {
 		return mcp.NewToolResultError(err.Error()), nil
 	}
 	if supportsURLElicitation(ctx) {
-		if s.elicitConsent(ctx, ms, r, authURL) {
+		if s.elicitConsent(ctx, ms, r, consentURL) {
 			return nil, nil
 		}
 	}
-	return authResult(r.Provider, authURL), nil
+	return authResult(r.Provider, consentURL), nil
 }
 
 // consentResult is the authorization result for a connection that died
 // mid-call (refresh refused).
-func (s *Server) consentResult(ctx context.Context, r *tools.OAuthRequirement) (*mcp.CallToolResult, error) {
+func (s *Server) consentResult(ctx context.Context, tool string, r *tools.OAuthRequirement) (*mcp.CallToolResult, error) {
 	c, _ := tools.CallerFrom(ctx)
 	if c.UserID == "" && c.SessionID == "" {
 		return signInResult(c, r.Provider), nil
 	}
-	authURL, err := s.authorizationURL(ctx, c, r)
+	consentURL, err := s.consentURL(ctx, c, tool, r)
 	if err != nil {
 		return mcp.NewToolResultError(err.Error()), nil
 	}
-	return authResult(r.Provider, authURL), nil
+	return authResult(r.Provider, consentURL), nil
 }
 
-// authorizationURL starts an authorization for the caller; its error is a
-// sentence safe to show the user.
-func (s *Server) authorizationURL(ctx context.Context, c tools.Caller, r *tools.OAuthRequirement) (string, error) {
+// consentURL makes a consent link for the caller (Plexus's consent page,
+// never the provider's URL); its error is a sentence safe to show the user.
+func (s *Server) consentURL(ctx context.Context, c tools.Caller, tool string, r *tools.OAuthRequirement) (string, error) {
 	if s.oauth == nil {
 		return "", fmt.Errorf("this tool needs a %s connection, but external OAuth is not set up on this Plexus server", r.Provider)
 	}
-	o := oauth.Owner{TenantID: c.TenantID, UserID: c.UserID, SessionID: c.SessionID}
-	u, err := s.oauth.AuthorizationURL(ctx, o, r.Provider, r.Scopes)
+	u, err := s.oauth.ConsentURL(ctx, oauth.ConsentRequest{
+		Owner:    oauth.Owner{TenantID: c.TenantID, UserID: c.UserID, SessionID: c.SessionID},
+		Provider: r.Provider,
+		Scopes:   r.Scopes,
+		Tool:     tool,
+		Client:   clientName(ctx),
+	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "Starting OAuth authorization", "tenant", c.TenantID, "provider", r.Provider, "err", err)
 		if errors.Is(err, oauth.ErrUnknownProvider) {
@@ -229,14 +244,37 @@ func (s *Server) authorizationURL(ctx context.Context, c tools.Caller, r *tools.
 	return u, nil
 }
 
-func authResult(provider, authURL string) *mcp.CallToolResult {
+func authResult(provider, consentURL string) *mcp.CallToolResult {
 	return credentialToolResult(CredentialResult{
 		Error: ResultAuthRequired,
-		Message: fmt.Sprintf("This tool needs access to your %s account. Open the authorization URL in your browser, "+
-			"approve access, then call the tool again.", provider),
+		Message: fmt.Sprintf("This tool needs access to your %s account. Open the authorization URL in your browser "+
+			"(a Plexus page that works once and expires in a few minutes), check what is asked and press Approve, "+
+			"then call the tool again.", provider),
 		ProviderName:     provider,
-		AuthorizationURL: authURL,
+		AuthorizationURL: consentURL,
 	})
+}
+
+// knownClients names MCP clients whose clientInfo name is not what a
+// person calls them.
+var knownClients = map[string]string{"claude-ai": "Claude", "claude-code": "Claude Code"}
+
+// clientName is the request's MCP client as it calls itself (its title,
+// else its name), for the consent page; "" when it did not say.
+func clientName(ctx context.Context) string {
+	var info mcp.Implementation
+	if pi := server.RequestProtocolInfoFromContext(ctx); pi != nil && pi.ClientInfo != nil {
+		info = *pi.ClientInfo
+	} else if cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok && cs != nil {
+		info = cs.GetClientInfo()
+	}
+	if n, ok := knownClients[info.Name]; ok && info.Title == "" {
+		return n
+	}
+	if info.Title != "" {
+		return info.Title
+	}
+	return info.Name
 }
 
 // providerMissingMessage tells how to configure an OAuth provider a tool
@@ -315,18 +353,19 @@ func supportsURLElicitation(ctx context.Context) bool {
 // consentPoll is how often elicitConsent looks for the new connection.
 const consentPoll = 500 * time.Millisecond
 
-// elicitConsent asks the client to open authURL (URL-mode elicitation).
+// elicitConsent asks the client to open the consent link (URL-mode
+// elicitation; never the provider's own URL).
 // When the user accepts, it waits (up to the configured consent wait) for
 // the callback to store the connection and reports whether it did.
-func (s *Server) elicitConsent(ctx context.Context, ms *server.MCPServer, r *tools.OAuthRequirement, authURL string) bool {
+func (s *Server) elicitConsent(ctx context.Context, ms *server.MCPServer, r *tools.OAuthRequirement, consentURL string) bool {
 	c, _ := tools.CallerFrom(ctx)
-	msg := fmt.Sprintf("This tool needs access to your %s account. Open the link to approve access; "+
+	msg := fmt.Sprintf("This tool needs access to your %s account. Open the link, check what is asked and approve; "+
 		"the tool continues when you are done.", r.Provider)
 	ectx, cancel := context.WithTimeout(ctx, s.consentWait)
 	defer cancel()
 	session := server.ClientSessionFromContext(ctx)
 	elicitationID := "plexus-consent-" + rand.Text()
-	res, err := ms.RequestURLElicitation(ectx, session, elicitationID, authURL, msg)
+	res, err := ms.RequestURLElicitation(ectx, session, elicitationID, consentURL, msg)
 	if err != nil {
 		s.log.DebugContext(ctx, "URL elicitation failed", "tenant", c.TenantID, "provider", r.Provider, "err", err)
 		return false

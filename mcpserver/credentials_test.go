@@ -20,6 +20,7 @@ import (
 	"github.com/plexus-mcp/plexus/mcpserver/oauth/oauthtest"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // fakeGitHub is a GitHub API stand-in that accepts only access tokens the
@@ -124,8 +125,14 @@ func newCredEnv(t *testing.T, githubAPI func(p *oauthtest.Provider, gh *fakeGitH
 	e := newEnvFor(t, func(v *vault.Vault, base string) []Option {
 		return []Option{WithOAuth(oauth.NewManager(v, oauth.WithBaseURL(base)))}
 	}, append([]Option{WithRegistry(reg)}, opts...)...)
+	apiOrigin, err := egress.OriginOfURL(api)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tenant := range []string{"acme", "beta"} {
-		if _, err := e.v.CreateOAuthProvider(t.Context(), p.OAuthProvider(tenant, "github", "read:user", "repo")); err != nil {
+		pr := p.OAuthProvider(tenant, "github", "read:user", "repo")
+		pr.APIOrigins = append(pr.APIOrigins, gh.hs.URL, string(apiOrigin))
+		if _, err := e.v.CreateOAuthProvider(t.Context(), pr); err != nil {
 			t.Fatalf("create provider: %v", err)
 		}
 	}
@@ -157,33 +164,26 @@ func credResult(t *testing.T, rep reply) CredentialResult {
 	return r
 }
 
-// connect follows a consent result like a browser: authorization URL at
-// the fake provider, then the callback on Plexus.
+// connect follows a consent result like a person's browser: the link is
+// Plexus's consent page (never the provider's URL); Approve there, consent
+// at the fake provider, then the callback on Plexus in the same browser.
 func (ce *credEnv) connect(t *testing.T, r CredentialResult) {
 	t.Helper()
-	if r.Error != ResultAuthRequired || !strings.HasPrefix(r.AuthorizationURL, ce.p.AuthorizationURL()+"?") {
-		t.Fatalf("not a consent result: %+v", r)
+	if r.Error != ResultAuthRequired || !strings.HasPrefix(r.AuthorizationURL, ce.hs.URL+"/") ||
+		!strings.Contains(r.AuthorizationURL, "/oauth/consent/") || strings.Contains(r.AuthorizationURL, ce.p.URL) {
+		t.Fatalf("not a consent result with a Plexus consent link: %+v", r)
 	}
-	cb := ce.p.Authorize(t, r.AuthorizationURL)
+	b := oauthtest.NewBrowser()
+	cb := ce.p.Authorize(t, b.Approve(t, r.AuthorizationURL))
 	if !strings.HasPrefix(cb, ce.hs.URL+"/") {
 		t.Fatalf("callback %q is not on Plexus", cb)
 	}
-	resp, err := http.Get(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("callback: %d %s", resp.StatusCode, body)
+	status, body, _, err := b.Get(cb)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("callback: %d %s %v", status, body, err)
 	}
 	// A replayed callback stores nothing and says so.
-	resp, err = http.Get(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
+	if status, _, _, _ := b.Get(cb); status == http.StatusOK {
 		t.Fatal("replayed callback accepted")
 	}
 }
@@ -635,4 +635,63 @@ func FuzzAPIKeyBody(f *testing.F) {
 			t.Fatalf("accepted provider %q key len %d", provider, len(key))
 		}
 	})
+}
+
+// TestGitHubTokenNotSentThroughRedirect (acceptance 1, as measured):
+// github_whoami against an API that answers 302 to another origin gets
+// the redirect as a tool error, and the other origin never receives the
+// user's access token.
+func TestGitHubTokenNotSentThroughRedirect(t *testing.T) {
+	var redirector *httptest.Server
+	ce := newCredEnv(t, func(p *oauthtest.Provider, _ *fakeGitHub) string {
+		redirector = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, p.Second.URL+r.URL.Path, http.StatusFound)
+		}))
+		t.Cleanup(redirector.Close)
+		return redirector.URL
+	})
+	_, tok := ce.user("acme", "alice")
+	alice := caller{name: "alice", tenant: "acme", token: tok, sid: ce.initialize("acme", tok)}
+	ce.connect(t, credResult(t, ce.callAs(alice, examples.GitHubWhoamiName, "")))
+	text, isErr := toolText(t, ce.callAs(alice, examples.GitHubWhoamiName, ""))
+	if !isErr || !strings.Contains(text, "redirect") {
+		t.Fatalf("github_whoami through a cross-origin redirect = %q (isError %v)", text, isErr)
+	}
+	for _, secret := range ce.p.Issued() {
+		if ce.p.Second.Saw(secret) {
+			t.Fatal("a token reached the other origin")
+		}
+	}
+	if n := len(ce.p.Second.Requests()); n != 0 {
+		t.Fatalf("the other origin got %d requests", n)
+	}
+}
+
+// TestConsentPageNamesClientToolAndTenant (acceptance 4): the consent
+// link of a tool result opens a page that a person can judge: which
+// client (its clientInfo, "claude-ai" shown as Claude), which tenant (by
+// name), which tool, which account and what it will be able to do.
+func TestConsentPageNamesClientToolAndTenant(t *testing.T) {
+	ce := newCredEnv(t, nil)
+	_, tok := ce.user("acme", "alice")
+	rep := ce.do(req{tenant: "acme", token: tok, body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
+		`"capabilities":{},"clientInfo":{"name":"claude-ai","version":"1"}}}`})
+	sid := rep.header.Get("Mcp-Session-Id")
+	ce.do(req{tenant: "acme", token: tok, session: sid, version: legacy, body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`})
+	r := credResult(t, ce.legacyCall("acme", tok, sid, examples.GitHubListReposName, "{}"))
+	status, page, _, err := oauthtest.NewBrowser().Get(r.AuthorizationURL)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("consent page: %d %v", status, err)
+	}
+	tenant, _ := ce.v.GetTenant(t.Context(), "acme")
+	for _, want := range []string{"<strong>Claude</strong>", tenant.Name, "github_list_repos", "alice",
+		"use the permission “repo”", "Approve", "Deny", "127.0.0.1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("consent page lacks %q", want)
+		}
+	}
+	// A stateless (2026-07-28) caller's clientInfo comes from _meta.
+	if clientName(t.Context()) != "" {
+		t.Error("clientName without a request")
+	}
 }

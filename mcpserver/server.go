@@ -4,8 +4,9 @@
 // core), sessions persisted in the vault, who is calling (local token, user
 // token, guest), the host-app endpoint
 // POST /{tenant}/plexus-auth/register-user, the caller's API keys
-// (/{tenant}/plexus-services/api-keys) and the external OAuth callback
-// (/{tenant}/oauth/external_callback/{provider}, served by package oauth).
+// (/{tenant}/plexus-services/api-keys), the external OAuth consent page and
+// callback (/{tenant}/oauth/consent/{id},
+// /{tenant}/oauth/external_callback/{provider}, served by package oauth).
 //
 // # Tools and credentials
 //
@@ -17,7 +18,9 @@
 // Requires is not called until the caller has the credential: the caller
 // gets a structured result (MCP Plexus's external_auth_required or
 // plexus_api_key_required JSON) or, on a 2025-11-25 client that declared
-// URL-mode elicitation, an elicitation with the authorization URL. Handlers
+// URL-mode elicitation, an elicitation; for OAuth both carry a link to
+// Plexus's consent page (GET|POST /{tenant}/oauth/consent/{id}, served by
+// package oauth), never the provider's own URL. Handlers
 // get the caller's own credentials through tools.AuthenticatedClient and
 // tools.APIKey: registered users' from the vault, guests' from their
 // session.
@@ -296,6 +299,7 @@ func (s *Server) onChange(c vault.Change) {
 //	POST|GET /{tenant}/plexus-services/api-keys         store / list (names only) the caller's API keys
 //	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
 //	GET /{tenant}/oauth/external_callback/{provider}    external OAuth redirect target
+//	GET|POST /{tenant}/oauth/consent/{id}               consent page (a tool result's link)
 func (s *Server) Routes(mux *http.ServeMux) {
 	mcpHandler := http.HandlerFunc(s.serveMCP)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
@@ -311,12 +315,20 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyPut))
 	mux.Handle("GET /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyList))
 	mux.Handle("DELETE /{tenant}/plexus-services/api-keys/{provider_name}", http.HandlerFunc(s.serveAPIKeyDelete))
-	mux.Handle(oauth.CallbackPattern, http.HandlerFunc(s.serveOAuthCallback))
+	mux.Handle(oauth.CallbackPattern, s.oauthPage(func(m *oauth.Manager) http.HandlerFunc { return m.HandleCallback }))
+	consent := s.oauthPage(func(m *oauth.Manager) http.HandlerFunc { return m.HandleConsent })
+	mux.Handle(oauth.ConsentPattern, consent)
+	mux.Handle(oauth.ConsentPostPattern, consent)
 }
 
-// serveOAuthCallback checks Host/Origin and the tenant, then hands the
-// request to the OAuth engine, which consumes the state and shows a page.
-func (s *Server) serveOAuthCallback(w http.ResponseWriter, r *http.Request) {
+// oauthPage checks Host/Origin and the tenant, then hands the request to
+// the OAuth engine's handler (the callback, which consumes the state, or
+// the consent page).
+func (s *Server) oauthPage(h func(*oauth.Manager) http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveOAuthPage(w, r, h) })
+}
+
+func (s *Server) serveOAuthPage(w http.ResponseWriter, r *http.Request, h func(*oauth.Manager) http.HandlerFunc) {
 	ctx := r.Context()
 	tenantID := r.PathValue("tenant")
 	if msg, bad := foreignRequest(r); bad {
@@ -336,7 +348,7 @@ func (s *Server) serveOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "external OAuth is not available on this Plexus server", http.StatusServiceUnavailable)
 		return
 	}
-	s.oauth.HandleCallback(w, r)
+	h(s.oauth)(w, r)
 }
 
 // forgetTenant drops a deleted tenant's MCP server and everything cached

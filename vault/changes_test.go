@@ -65,7 +65,7 @@ func TestChangesAnnounced(t *testing.T) {
 		}, []Change{{Kind: ToolSettingsChanged, TenantID: "acme"}}},
 		{"create provider", func() error { _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); return err },
 			[]Change{{Kind: ProviderChanged, TenantID: "acme", Provider: "github"}}},
-		{"update provider", func() error { _, err := v.UpdateOAuthProvider(ctx, testProvider("acme", "github")); return err },
+		{"update provider", func() error { _, _, err := v.UpdateOAuthProvider(ctx, testProvider("acme", "github")); return err },
 			[]Change{{Kind: ProviderChanged, TenantID: "acme", Provider: "github"}}},
 		{"put credential", func() error { return v.PutCredential(ctx, "acme", u.ID, CredentialAPIKey, "weather", []byte("k")) },
 			[]Change{{Kind: CredentialChanged, TenantID: "acme", UserID: u.ID, CredentialKind: CredentialAPIKey, Provider: "weather"}}},

@@ -10,26 +10,42 @@ import (
 )
 
 // ErrExpired is returned by TakeOAuthState for a state past its expiry
-// (the state is consumed all the same).
+// (the state is consumed all the same), and by GetOAuthConsent and
+// TakeOAuthConsent for an expired consent link.
 var ErrExpired = errors.New("expired")
+
+// ErrConflict is returned by the compare-and-swap writes (PutCredentialIf,
+// DeleteCredentialIf, SwapSessionValue) when the record changed since the
+// caller read it: nothing was written.
+var ErrConflict = errors.New("changed since read")
+
+// ErrBrowserMismatch is returned by TakeOAuthState when the request does
+// not carry the browser binding the state was made for (the consent
+// cookie): the state is not consumed.
+var ErrBrowserMismatch = errors.New("oauth state belongs to another browser")
 
 // OAuthProvider is a tenant's external OAuth 2.1 provider (GitHub, Google,
 // an internal IdP…). ClientSecret is sealed at rest (AAD
-// "oauth-provider|<tenant>|<name>") and never marshalled to JSON.
+// "oauth-provider|<tenant>|<name>|<Binding()>") and never marshalled to
+// JSON: where a secret goes is part of the secret, so a record whose
+// endpoints, client id or API origins were edited on disk does not open.
 type OAuthProvider struct {
-	TenantID         string    `json:"entity_id"`
-	Name             string    `json:"provider_name"` // same rules as a tenant id, without reserved words
-	Preset           string    `json:"preset,omitempty"`
-	ClientID         string    `json:"client_id"`
-	ClientSecret     string    `json:"-"`
-	AuthorizationURL string    `json:"authorization_url"`
-	TokenURL         string    `json:"token_url"`
-	UserinfoURL      string    `json:"userinfo_url,omitempty"`
-	RevocationURL    string    `json:"revocation_url,omitempty"`
-	Scopes           []string  `json:"scopes"`
-	Resource         string    `json:"resource,omitempty"` // RFC 8707 resource indicator, sent on every token request
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	TenantID         string   `json:"entity_id"`
+	Name             string   `json:"provider_name"` // same rules as a tenant id, without reserved words
+	Preset           string   `json:"preset,omitempty"`
+	ClientID         string   `json:"client_id"`
+	ClientSecret     string   `json:"-"`
+	AuthorizationURL string   `json:"authorization_url"`
+	TokenURL         string   `json:"token_url"`
+	UserinfoURL      string   `json:"userinfo_url,omitempty"`
+	RevocationURL    string   `json:"revocation_url,omitempty"`
+	Scopes           []string `json:"scopes"`
+	Resource         string   `json:"resource,omitempty"` // RFC 8707 resource indicator, sent on every token request
+	// APIOrigins are the origins (scheme://host[:port], canonical, sorted)
+	// the provider's access tokens may be sent to; nothing else gets them.
+	APIOrigins []string  `json:"api_origins"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // CredentialKind says what a stored credential is.
@@ -51,16 +67,41 @@ type CredentialInfo struct {
 }
 
 // OAuthState is one pending authorization (the `state` parameter): random,
-// single-use, expiring, bound to tenant, user (or a guest's session) and
-// provider. Verifier (the PKCE code verifier) is sealed at rest.
+// single-use, expiring, bound to tenant, user (or a guest's session),
+// provider and the browser that approved it. The state string and the
+// browser binding are stored only as SHA-256 hashes; Verifier (the PKCE
+// code verifier) is sealed at rest.
 type OAuthState struct {
-	State     string    `json:"state"`
+	State     string   `json:"-"`
+	TenantID  string   `json:"entity_id"`
+	UserID    string   `json:"persistent_user_id,omitempty"` // "" for a guest
+	SessionID string   `json:"session_id,omitempty"`         // the guest's (or caller's) session
+	Provider  string   `json:"provider_name"`
+	Scopes    []string `json:"scopes,omitempty"`
+	Verifier  string   `json:"-"`
+	// Browser is the secret of the consent cookie set in the browser that
+	// approved; TakeOAuthState needs it back. Stored as its SHA-256 only.
+	Browser string `json:"-"`
+	// ProviderBinding is the provider's Binding() when the flow started;
+	// the callback refuses the state if the provider changed since.
+	ProviderBinding string    `json:"provider_binding,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+}
+
+// OAuthConsent is a pending consent link (the Plexus page a tool result
+// points to): random, single-use, expiring, bound to tenant, user (or a
+// guest's session) and provider, with what the page shows (the tool and
+// the MCP client asking). ID is stored only as its SHA-256.
+type OAuthConsent struct {
+	ID        string    `json:"-"`
 	TenantID  string    `json:"entity_id"`
 	UserID    string    `json:"persistent_user_id,omitempty"` // "" for a guest
-	SessionID string    `json:"session_id,omitempty"`         // the guest's (or caller's) session
+	SessionID string    `json:"session_id,omitempty"`
 	Provider  string    `json:"provider_name"`
 	Scopes    []string  `json:"scopes,omitempty"`
-	Verifier  string    `json:"-"`
+	Tool      string    `json:"tool,omitempty"`
+	Client    string    `json:"client,omitempty"` // the MCP client's name, as it calls itself
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

@@ -15,9 +15,10 @@
 // The file holds tenants, users, user tokens, MCP sessions and session
 // values, and (schema version 2) per-tenant OAuth providers, registered
 // users' credentials (OAuth token sets and API keys), pending OAuth
-// authorizations (the single-use `state`, with its PKCE verifier) and tool
-// settings. Tenant-scoped records are keyed "tenant\x00…" (tool settings by
-// the tenant id, OAuth states by the state string), and DeleteTenant removes
+// authorizations (the single-use `state`, with its PKCE verifier; and,
+// schema version 3, single-use consent links) and tool settings.
+// Tenant-scoped records are keyed "tenant\x00…" (tool settings by the
+// tenant id, OAuth states and consent links by their SHA-256), and DeleteTenant removes
 // everything a tenant owns in one transaction. Guests never get credential
 // records: their tokens live in session values and die with the session.
 // Expired sessions and OAuth states are removed by SweepSessions.
@@ -42,16 +43,22 @@
 //
 // # Secrets
 //
-// No secret is written in the clear. Tokens and host-app secrets are stored
-// as SHA-256 hashes only (and compared as digests, in constant time: see
-// SecretDigest, which every secret comparison in Plexus uses); values (session values, credentials) are sealed
+// No secret is written in the clear. Tokens, host-app secrets, OAuth states,
+// consent link ids and browser bindings are stored as SHA-256 hashes only
+// (and compared as digests, in constant time: see SecretDigest, which every
+// secret comparison in Plexus uses); values (session values, credentials) are sealed
 // with AES-256-GCM under a data key derived from the master key with
 // HKDF-SHA256, and so are OAuth client secrets and PKCE verifiers. The
 // additional authenticated data names the record ("session-value|<tenant>|
 // <sid>|<key>", "credential|<tenant>|<user>|<kind>|<provider>",
-// "oauth-provider|<tenant>|<name>", "oauth-state|<state>"), so a sealed
-// value copied to another tenant's, user's, session's or provider's record
-// fails to open with ErrDecrypt.
+// "oauth-provider|<tenant>|<name>|<binding>", "oauth-state|<state>"), so a
+// sealed value copied to another tenant's, user's, session's or provider's
+// record fails to open with ErrDecrypt. Where a secret goes is part of the
+// secret: an OAuth client secret's AAD, and its users' token sets' (after
+// "credential|…|oauth|<provider>"), end with the provider's Binding(), a
+// digest of its endpoints, client id and API origins, so a provider edited
+// in the file opens neither. Credentials carry a version for
+// compare-and-swap writes (PutCredentialIf, DeleteCredentialIf).
 // Error strings and log lines never contain secret values.
 //
 // # Caveats

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,15 +53,16 @@ var (
 )
 
 // migration upgrades the schema by one version inside the Open transaction.
-// migrations[i] takes the file from version i to version i+1.
-type migration func(tx *bolt.Tx) error
+// migrations[i] takes the file from version i to version i+1. aead is the
+// vault's sealing cipher, for migrations that re-seal values.
+type migration func(tx *bolt.Tx, aead cipher.AEAD) error
 
 // defaultMigrations is the schema history of this binary; its length is the
 // schema version this binary writes. Append only; never edit a released one.
 func defaultMigrations() []migration {
 	return []migration{
 		// 1: the initial buckets.
-		func(tx *bolt.Tx) error {
+		func(tx *bolt.Tx, _ cipher.AEAD) error {
 			for _, b := range [][]byte{
 				bucketMeta, bucketTenants, bucketUsers, bucketUsersByHost, bucketTokens,
 				bucketTokenIDs, bucketSessions, bucketSessionValues, bucketCredentials,
@@ -73,7 +75,7 @@ func defaultMigrations() []migration {
 		},
 		// 2: issue 4, credentials: OAuth providers, pending OAuth states,
 		// tool settings (the credentials bucket exists since 1).
-		func(tx *bolt.Tx) error {
+		func(tx *bolt.Tx, _ cipher.AEAD) error {
 			for _, b := range [][]byte{bucketProviders, bucketOAuthStates, bucketToolSettings} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return fmt.Errorf("create bucket %s: %w", b, err)
@@ -81,6 +83,8 @@ func defaultMigrations() []migration {
 			}
 			return nil
 		},
+		// 3: issue 13, secrets go only where they belong (migrate_v3.go).
+		migrateV3,
 	}
 }
 
@@ -103,7 +107,7 @@ func readSchemaVersion(tx *bolt.Tx) (int, error) {
 
 // migrate applies the pending migrations and stores the new version. It
 // runs inside the caller's Update, so all or none apply.
-func migrate(tx *bolt.Tx, ms []migration) (from int, err error) {
+func migrate(tx *bolt.Tx, aead cipher.AEAD, ms []migration) (from int, err error) {
 	from, err = readSchemaVersion(tx)
 	if err != nil {
 		return 0, err
@@ -112,7 +116,7 @@ func migrate(tx *bolt.Tx, ms []migration) (from int, err error) {
 		return from, fmt.Errorf("%w: file version %d, this binary knows up to %d", ErrSchemaTooNew, from, len(ms))
 	}
 	for i := from; i < len(ms); i++ {
-		if err := ms[i](tx); err != nil {
+		if err := ms[i](tx, aead); err != nil {
 			return from, fmt.Errorf("migration to schema version %d: %w", i+1, err)
 		}
 	}

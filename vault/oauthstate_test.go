@@ -1,15 +1,23 @@
 package vault
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"errors"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
-const testVerifier = "PKCE-VERIFIER-canary-5e6f7a-0123456789abcdefghijklmnop"
+const (
+	testVerifier = "PKCE-VERIFIER-canary-5e6f7a-0123456789abcdefghijklmnop"
+	testBrowser  = "BROWSER-BINDING-canary-0a1b2c3d4e5f"
+)
 
 // testState is a valid state for userID (or, if userID is "", a guest
 // session "guest-1") expiring ttl after the test clock's start.
@@ -21,6 +29,7 @@ func testState(tenantID, userID, provider, state string, ttl time.Duration) OAut
 		Provider:  provider,
 		Scopes:    []string{"repo"},
 		Verifier:  testVerifier,
+		Browser:   testBrowser,
 		ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(ttl),
 	}
 	if userID == "" {
@@ -41,16 +50,17 @@ func TestOAuthStateSingleUse(t *testing.T) {
 	if err := v.PutOAuthState(ctx, in); !errors.Is(err, ErrExists) {
 		t.Fatalf("second put = %v, want ErrExists", err)
 	}
-	got, err := v.TakeOAuthState(ctx, in.State)
+	got, err := v.TakeOAuthState(ctx, in.State, testBrowser)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := in
 	want.CreatedAt = clk.Now()
+	want.Browser = "" // never stored, never returned
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("take = %+v, want %+v", got, want)
 	}
-	if _, err := v.TakeOAuthState(ctx, in.State); !errors.Is(err, ErrNotFound) {
+	if _, err := v.TakeOAuthState(ctx, in.State, testBrowser); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("replay = %v, want ErrNotFound", err)
 	}
 
@@ -59,7 +69,7 @@ func TestOAuthStateSingleUse(t *testing.T) {
 	if err := v.PutOAuthState(ctx, guest); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := v.TakeOAuthState(ctx, guest.State); err != nil || got.SessionID != "guest-1" || got.UserID != "" {
+	if got, err := v.TakeOAuthState(ctx, guest.State, testBrowser); err != nil || got.SessionID != "guest-1" || got.UserID != "" {
 		t.Fatalf("guest take = %+v, %v", got, err)
 	}
 
@@ -69,20 +79,20 @@ func TestOAuthStateSingleUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Add(time.Minute)
-	_, err = v.TakeOAuthState(ctx, exp.State)
+	_, err = v.TakeOAuthState(ctx, exp.State, testBrowser)
 	if !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired take = %v, want ErrExpired", err)
 	}
 	if strings.Contains(err.Error(), exp.State) || strings.Contains(err.Error(), testVerifier) {
 		t.Fatalf("error names the state or verifier: %v", err)
 	}
-	if _, err := v.TakeOAuthState(ctx, exp.State); !errors.Is(err, ErrNotFound) {
+	if _, err := v.TakeOAuthState(ctx, exp.State, testBrowser); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired replay = %v, want ErrNotFound", err)
 	}
 
 	// Unknown and malformed states.
 	for _, s := range []string{"never-stored-0123456789", "", "short", strings.Repeat("x", 129), "with space 0123456789"} {
-		if _, err := v.TakeOAuthState(ctx, s); !errors.Is(err, ErrNotFound) {
+		if _, err := v.TakeOAuthState(ctx, s, testBrowser); !errors.Is(err, ErrNotFound) {
 			t.Errorf("take %q = %v, want ErrNotFound", s, err)
 		}
 	}
@@ -104,7 +114,7 @@ func TestOAuthStateConcurrentTake(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			_, err := v.TakeOAuthState(ctx, st.State)
+			_, err := v.TakeOAuthState(ctx, st.State, testBrowser)
 			errs <- err
 		})
 	}
@@ -149,6 +159,7 @@ func TestPutOAuthStateRules(t *testing.T) {
 		{"no owner", func(s *OAuthState) { s.UserID = "" }, ErrInvalid, "user id or"},
 		{"bad scope", func(s *OAuthState) { s.Scopes = []string{"a b"} }, ErrInvalid, "scope"},
 		{"long verifier", func(s *OAuthState) { s.Verifier = strings.Repeat("v", 129) }, ErrInvalid, "verifier"},
+		{"no browser binding", func(s *OAuthState) { s.Browser = "" }, ErrInvalid, "browser binding"},
 		{"unknown tenant", func(s *OAuthState) { s.TenantID = "nope" }, ErrNotFound, "tenant"},
 		{"unknown user", func(s *OAuthState) { s.UserID = "ghost" }, ErrNotFound, "user"},
 	}
@@ -184,8 +195,8 @@ func TestOAuthStateVerifierBoundToState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	putRaw(t, v, bucketOAuthStates, []byte(b.State), copyRaw(t, v, bucketOAuthStates, []byte(a.State)))
-	if _, err := v.TakeOAuthState(ctx, b.State); !errors.Is(err, ErrDecrypt) {
+	putRaw(t, v, bucketOAuthStates, flowKey(flowState, b.State), copyRaw(t, v, bucketOAuthStates, flowKey(flowState, a.State)))
+	if _, err := v.TakeOAuthState(ctx, b.State, testBrowser); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("moved state = %v, want ErrDecrypt", err)
 	}
 }
@@ -208,10 +219,125 @@ func TestSweepOAuthStates(t *testing.T) {
 	if _, err := v.SweepSessions(ctx, clk.Now().Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-b"); !errors.Is(err, ErrNotFound) {
+	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-b", testBrowser); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("state after SweepSessions = %v, want ErrNotFound", err)
 	}
-	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-c"); err != nil {
+	if _, err := v.TakeOAuthState(ctx, "sweep-0123456789-c", testBrowser); err != nil {
 		t.Fatalf("live state swept: %v", err)
+	}
+}
+
+// TestOAuthStateBoundToBrowser (acceptance 4): a state taken without the
+// browser binding it was made for, or with another one, is refused and
+// not consumed; the right browser then takes it.
+func TestOAuthStateBoundToBrowser(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	st := testState("acme", alice, "github", "bound-state-0123456789", time.Hour)
+	if err := v.PutOAuthState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"", "another-browser-0123456789", testBrowser + "x"} {
+		_, err := v.TakeOAuthState(ctx, st.State, b)
+		if !errors.Is(err, ErrBrowserMismatch) {
+			t.Fatalf("take with browser %q = %v, want ErrBrowserMismatch", b, err)
+		}
+		if strings.Contains(err.Error(), st.State) {
+			t.Fatal("error names the state")
+		}
+	}
+	if _, err := v.TakeOAuthState(ctx, st.State, testBrowser); err != nil {
+		t.Fatalf("take by the approving browser: %v", err)
+	}
+}
+
+// TestOAuthFlowsStoredAsHashes (acceptance 5): neither a state, nor a
+// browser binding, nor a consent link id is a key or a value in the file's
+// states bucket; only their SHA-256 is.
+func TestOAuthFlowsStoredAsHashes(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	st := testState("acme", alice, "github", "STATE-canary-0123456789", time.Hour)
+	if err := v.PutOAuthState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	c := OAuthConsent{ID: "CONSENT-ID-canary-0123456789", TenantID: "acme", UserID: alice, Provider: "github",
+		Tool: "github_whoami", ExpiresAt: st.ExpiresAt}
+	if err := v.PutOAuthConsent(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_ = v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOAuthStates).ForEach(func(k, val []byte) error {
+			n++
+			for _, secret := range []string{st.State, testBrowser, c.ID, testVerifier} {
+				if bytes.Contains(k, []byte(secret)) || bytes.Contains(val, []byte(secret)) {
+					t.Errorf("a secret is stored in the clear (%d bytes)", len(secret))
+				}
+			}
+			if len(k) != 1+sha256.Size {
+				t.Errorf("key of %d bytes, want a kind byte and a SHA-256", len(k))
+			}
+			return nil
+		})
+	})
+	if n != 2 {
+		t.Fatalf("%d records, want 2", n)
+	}
+}
+
+// TestOAuthConsentLink: a consent link reads many times, is taken once,
+// expires, and keeps what the page shows.
+func TestOAuthConsentLink(t *testing.T) {
+	ctx := t.Context()
+	v, clk := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	c := OAuthConsent{ID: "consent-0123456789abcdef", TenantID: "acme", UserID: alice, Provider: "github",
+		Scopes: []string{"repo", "repo"}, Tool: "github_list_repos", Client: "Claude", ExpiresAt: clk.Now().Add(time.Minute)}
+	if err := v.PutOAuthConsent(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutOAuthConsent(ctx, c); !errors.Is(err, ErrExists) {
+		t.Fatalf("second put = %v, want ErrExists", err)
+	}
+	for range 2 {
+		got, err := v.GetOAuthConsent(ctx, c.ID)
+		if err != nil || got.Tool != "github_list_repos" || got.Client != "Claude" || len(got.Scopes) != 1 || got.UserID != alice {
+			t.Fatalf("get = %+v, %v", got, err)
+		}
+	}
+	// A state and a consent with the same secret do not mix.
+	if _, err := v.TakeOAuthState(ctx, c.ID, testBrowser); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("consent id taken as a state: %v", err)
+	}
+	if got, err := v.TakeOAuthConsent(ctx, c.ID); err != nil || got.Provider != "github" {
+		t.Fatalf("take = %+v, %v", got, err)
+	}
+	for _, f := range []func(context.Context, string) (OAuthConsent, error){v.GetOAuthConsent, v.TakeOAuthConsent} {
+		if _, err := f(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("after take: %v, want ErrNotFound", err)
+		}
+	}
+	exp := c
+	exp.ID = "consent-expiring-0123456789"
+	if err := v.PutOAuthConsent(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if _, err := v.GetOAuthConsent(ctx, exp.ID); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired get = %v", err)
+	}
+	if _, err := v.TakeOAuthConsent(ctx, exp.ID); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired take = %v", err)
+	}
+	bad := c
+	bad.ID, bad.Client = "consent-bad-0123456789", "line\nbreak"
+	if err := v.PutOAuthConsent(ctx, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("control character in client = %v", err)
 	}
 }

@@ -2,13 +2,18 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 const (
@@ -19,6 +24,7 @@ const (
 	maxScopes          = 64
 	maxScopeLen        = 256
 	maxPresetLen       = 63
+	maxAPIOrigins      = 32
 )
 
 // GuestOAuthValueKeyPrefix prefixes the session value key under which a
@@ -27,8 +33,49 @@ const (
 // re-created under the same name never receives an old guest token.
 const GuestOAuthValueKeyPrefix = "oauth:"
 
-func providerSecretAAD(tenantID, name string) string {
-	return "oauth-provider|" + tenantID + "|" + name
+// providerSecretAAD names a provider's sealed client secret; binding is
+// the provider's Binding(), so the secret opens only for the endpoints,
+// client id and API origins it was stored with.
+func providerSecretAAD(tenantID, name, binding string) string {
+	return "oauth-provider|" + tenantID + "|" + name + "|" + binding
+}
+
+// Binding is a digest (hex SHA-256) of where p's secrets go: its
+// authorization, token, revocation and userinfo URLs, its client id and
+// its API origins, as the vault stores them. It is part of the AAD of the
+// sealed client secret and of every user's token set for p, so changing
+// any of them, through the API or by editing the file, makes both fail to
+// open. Guests' token sets carry it inside the sealed value.
+func (p OAuthProvider) Binding() string {
+	h := sha256.New()
+	var n [8]byte
+	for _, f := range []string{p.AuthorizationURL, p.TokenURL, p.RevocationURL, p.UserinfoURL, p.ClientID, strings.Join(p.APIOrigins, "\n")} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// bindingChanges names the fields of Binding that differ between a and b.
+func bindingChanges(a, b OAuthProvider) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b string
+	}{
+		{"authorization url", a.AuthorizationURL, b.AuthorizationURL},
+		{"token url", a.TokenURL, b.TokenURL},
+		{"revocation url", a.RevocationURL, b.RevocationURL},
+		{"userinfo url", a.UserinfoURL, b.UserinfoURL},
+		{"client id", a.ClientID, b.ClientID},
+		{"api origins", strings.Join(a.APIOrigins, "\n"), strings.Join(b.APIOrigins, "\n")},
+	} {
+		if f.a != f.b {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // validSlug checks a tenant-id-like name: 1-63 chars of [a-z0-9_-],
@@ -59,17 +106,8 @@ func ValidateProviderName(name string) error {
 	return validSlug("provider name", name, maxProviderNameLen)
 }
 
-// isLoopbackHost reports whether host (no port, no brackets) is localhost,
-// 127.0.0.0/8 or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// validEndpointURL checks an endpoint the daemon contacts: absolute, https
+// validEndpointURL checks an endpoint the daemon sends a secret to with
+// the one credential-URL validator (egress.CheckURL): absolute, https
 // (http only for loopback hosts), no user info, no fragment. The URL itself
 // is not echoed (it may carry query parameters).
 func validEndpointURL(field, s string, required bool) error {
@@ -79,31 +117,40 @@ func validEndpointURL(field, s string, required bool) error {
 		}
 		return nil
 	}
-	if len(s) > maxURLLen {
-		return invalidf("%s: at most %d bytes", field, maxURLLen)
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return invalidf("%s: not a valid URL", field)
-	}
-	if !u.IsAbs() || u.Host == "" {
-		return invalidf("%s: must be an absolute URL with a host", field)
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-	case u.Scheme == "http":
-		return invalidf("%s: must use https (http only for localhost, 127.0.0.0/8 or ::1)", field)
-	default:
-		return invalidf("%s: scheme %q not allowed, use https", field, clip(u.Scheme))
-	}
-	if u.User != nil {
-		return invalidf("%s: must not contain user info", field)
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		return invalidf("%s: must not contain a fragment", field)
+	if err := egress.CheckURL(s); err != nil {
+		return invalidf("%s: %v", field, err)
 	}
 	return nil
+}
+
+// cleanAPIOrigins checks a provider's API origins and returns them
+// canonical, sorted and without duplicates. None given means the origin of
+// the userinfo URL (a protected resource of the provider by definition);
+// with no userinfo URL either, at least one is required.
+func cleanAPIOrigins(p OAuthProvider) ([]string, error) {
+	in := p.APIOrigins
+	if len(in) == 0 && p.UserinfoURL != "" {
+		o, err := egress.OriginOfURL(p.UserinfoURL)
+		if err != nil {
+			return nil, invalidf("userinfo url: %v", err)
+		}
+		in = []string{string(o)}
+	}
+	if len(in) == 0 {
+		return nil, invalidf("api origins: at least one is required: the origins (https://host[:port]) of the API the provider's access tokens are sent to, e.g. https://api.example.com; Plexus sends the tokens nowhere else")
+	}
+	if len(in) > maxAPIOrigins {
+		return nil, invalidf("api origins: at most %d, got %d", maxAPIOrigins, len(in))
+	}
+	os, err := egress.ParseOrigins(in)
+	if err != nil {
+		return nil, invalidf("api origins: %v", err)
+	}
+	out := make([]string, len(os))
+	for i, o := range os {
+		out[i] = string(o)
+	}
+	return out, nil
 }
 
 // validResource checks an RFC 8707 resource indicator: optional, an
@@ -197,6 +244,9 @@ func checkProvider(p OAuthProvider) (OAuthProvider, error) {
 		return p, err
 	}
 	var err error
+	if p.APIOrigins, err = cleanAPIOrigins(p); err != nil {
+		return p, err
+	}
 	p.Scopes, err = cleanScopes(p.Scopes)
 	return p, err
 }
@@ -213,6 +263,11 @@ func (r providerRecord) public() OAuthProvider {
 	p.ClientSecret = ""
 	if p.Scopes == nil {
 		p.Scopes = []string{}
+	}
+	p.Scopes = slices.Clone(p.Scopes)
+	p.APIOrigins = slices.Clone(p.APIOrigins)
+	if p.APIOrigins == nil {
+		p.APIOrigins = []string{}
 	}
 	return p
 }
@@ -234,13 +289,15 @@ func (v *Vault) sealSecret(p OAuthProvider) ([]byte, error) {
 	if p.ClientSecret == "" {
 		return nil, nil
 	}
-	return v.Seal(providerSecretAAD(p.TenantID, p.Name), []byte(p.ClientSecret))
+	return v.Seal(providerSecretAAD(p.TenantID, p.Name, p.Binding()), []byte(p.ClientSecret))
 }
 
 // CreateOAuthProvider stores a new provider for a tenant (ErrExists,
-// ErrInvalid: name rules, https or loopback http URLs, non-empty client id;
-// ErrNotFound if the tenant does not exist). An empty ClientSecret makes a
-// public client. Scopes are stored without duplicates. CreatedAt and
+// ErrInvalid: name rules, https or loopback http URLs, non-empty client id,
+// API origins; ErrNotFound if the tenant does not exist). An empty
+// ClientSecret makes a public client. Scopes are stored without
+// duplicates; APIOrigins canonical and sorted, and when none are given,
+// the origin of UserinfoURL (with neither, ErrInvalid). CreatedAt and
 // UpdatedAt are set by the vault. The returned provider has no ClientSecret.
 func (v *Vault) CreateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuthProvider, error) {
 	if err := ctx.Err(); err != nil {
@@ -275,20 +332,28 @@ func (v *Vault) CreateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuth
 	return r.public(), nil
 }
 
-// UpdateOAuthProvider replaces a provider's settings; an empty ClientSecret
-// keeps the stored one. CreatedAt is kept, UpdatedAt set (ErrNotFound,
-// ErrInvalid as for create). The returned provider has no ClientSecret.
-func (v *Vault) UpdateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuthProvider, error) {
+// UpdateOAuthProvider replaces a provider's settings (ErrNotFound,
+// ErrInvalid as for create); CreatedAt is kept, UpdatedAt set. The
+// returned provider has no ClientSecret.
+//
+// Where a secret goes is part of the secret: when the authorization,
+// token, revocation or userinfo URL, the client id or the API origins
+// change, ClientSecret must be given again (ErrInvalid naming the changed
+// fields; a public client, which has none, needs none), and every user's
+// OAuth connection to the provider and guests' token sets are dropped in
+// the same transaction (they consent again). dropped says how many. When
+// none of those change, an empty ClientSecret keeps the stored one.
+func (v *Vault) UpdateOAuthProvider(ctx context.Context, p OAuthProvider) (updated OAuthProvider, dropped int, err error) {
 	if err := ctx.Err(); err != nil {
-		return OAuthProvider{}, err
+		return OAuthProvider{}, 0, err
 	}
-	p, err := checkProvider(p)
+	p, err = checkProvider(p)
 	if err != nil {
-		return OAuthProvider{}, err
+		return OAuthProvider{}, 0, err
 	}
 	sealed, err := v.sealSecret(p)
 	if err != nil {
-		return OAuthProvider{}, err
+		return OAuthProvider{}, 0, err
 	}
 	var r providerRecord
 	err = v.update(func(tx *bolt.Tx, announce func(Change)) error {
@@ -297,8 +362,17 @@ func (v *Vault) UpdateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuth
 			return err
 		}
 		announce(Change{Kind: ProviderChanged, TenantID: p.TenantID, Provider: p.Name})
-		if sealed == nil {
+		changed := bindingChanges(old.OAuthProvider, p)
+		if sealed == nil && old.SealedSecret != nil {
+			if len(changed) > 0 {
+				return invalidf("client secret: required when the %s change (a client secret is bound to the provider's endpoints, client id and API origins)", strings.Join(changed, ", "))
+			}
 			sealed = old.SealedSecret
+		}
+		if len(changed) > 0 {
+			if dropped, err = dropProviderConnections(tx, p.TenantID, p.Name); err != nil {
+				return err
+			}
 		}
 		p.CreatedAt = old.CreatedAt
 		p.UpdatedAt = v.nowUTC()
@@ -306,9 +380,9 @@ func (v *Vault) UpdateOAuthProvider(ctx context.Context, p OAuthProvider) (OAuth
 		return putJSON(tx.Bucket(bucketProviders), scoped(p.TenantID, p.Name), r)
 	})
 	if err != nil {
-		return OAuthProvider{}, err
+		return OAuthProvider{}, 0, err
 	}
-	return r.public(), nil
+	return r.public(), dropped, nil
 }
 
 // GetOAuthProvider returns a provider with its client secret unsealed.
@@ -333,7 +407,7 @@ func (v *Vault) GetOAuthProvider(ctx context.Context, tenantID, name string) (OA
 	}
 	p := r.public()
 	if r.SealedSecret != nil {
-		secret, err := v.Unseal(providerSecretAAD(tenantID, name), r.SealedSecret)
+		secret, err := v.Unseal(providerSecretAAD(tenantID, name, r.OAuthProvider.Binding()), r.SealedSecret)
 		if err != nil {
 			return OAuthProvider{}, fmt.Errorf("oauth provider %q of tenant %q: client secret: %w", name, tenantID, err)
 		}
@@ -394,40 +468,49 @@ func (v *Vault) DeleteOAuthProvider(ctx context.Context, tenantID, name string) 
 		if err := tx.Bucket(bucketProviders).Delete(scoped(tenantID, name)); err != nil {
 			return err
 		}
-		prefix := scoped(tenantID, "")
-		var dead [][]byte
-		creds := tx.Bucket(bucketCredentials)
-		err := forPrefix(creds, prefix, func(k, _ []byte) error {
-			if _, _, kind, provider, ok := splitCredentialKey(k); ok && kind == CredentialOAuth && provider == name {
-				dead = append(dead, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := creds.Delete(k); err != nil {
-				return err
-			}
-		}
-		dead = dead[:0]
-		values := tx.Bucket(bucketSessionValues)
-		suffix := []byte("\x00" + GuestOAuthValueKeyPrefix + name)
-		err = forPrefix(values, prefix, func(k, _ []byte) error {
-			if strings.HasSuffix(string(k), string(suffix)) && strings.Count(string(k), "\x00") == 2 {
-				dead = append(dead, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := values.Delete(k); err != nil {
-				return err
-			}
+		_, err := dropProviderConnections(tx, tenantID, name)
+		return err
+	})
+}
+
+// dropProviderConnections deletes every user's OAuth credential for a
+// tenant's provider and guests' token sets for it (session values
+// GuestOAuthValueKeyPrefix+name), and returns how many it deleted.
+func dropProviderConnections(tx *bolt.Tx, tenantID, name string) (int, error) {
+	prefix := scoped(tenantID, "")
+	var dead [][]byte
+	creds := tx.Bucket(bucketCredentials)
+	err := forPrefix(creds, prefix, func(k, _ []byte) error {
+		if _, _, kind, provider, ok := splitCredentialKey(k); ok && kind == CredentialOAuth && provider == name {
+			dead = append(dead, append([]byte(nil), k...))
 		}
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range dead {
+		if err := creds.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	n := len(dead)
+	dead = dead[:0]
+	values := tx.Bucket(bucketSessionValues)
+	suffix := "\x00" + GuestOAuthValueKeyPrefix + name
+	err = forPrefix(values, prefix, func(k, _ []byte) error {
+		if strings.HasSuffix(string(k), suffix) && strings.Count(string(k), "\x00") == 2 {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range dead {
+		if err := values.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return n + len(dead), nil
 }

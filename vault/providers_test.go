@@ -21,6 +21,7 @@ func testProvider(tenantID, name string) OAuthProvider {
 		AuthorizationURL: "https://idp.example.com/authorize",
 		TokenURL:         "http://127.0.0.1:9999/token",
 		Scopes:           []string{"read:user", "repo"},
+		APIOrigins:       []string{"https://api.example.com"},
 	}
 }
 
@@ -94,7 +95,7 @@ func TestOAuthProviderValidation(t *testing.T) {
 		{"long secret", func(p *OAuthProvider) { p.ClientSecret = strings.Repeat(testClientSecret, 500) }, "client secret: at most"},
 		{"no authorization url", func(p *OAuthProvider) { p.AuthorizationURL = "" }, "authorization url: must not be empty"},
 		{"relative authorization url", func(p *OAuthProvider) { p.AuthorizationURL = "/authorize" }, "authorization url: must be an absolute"},
-		{"unparsable url", func(p *OAuthProvider) { p.AuthorizationURL = "https://exa mple.com/%zz" }, "authorization url: not a valid URL"},
+		{"unparsable url", func(p *OAuthProvider) { p.AuthorizationURL = "https://example.com/%zz" }, "authorization url: not a valid URL"},
 		{"http remote", func(p *OAuthProvider) { p.AuthorizationURL = "http://idp.example.com/a" }, "authorization url: must use https"},
 		{"http localhost lookalike", func(p *OAuthProvider) { p.TokenURL = "http://localhost.example.com/t" }, "token url: must use https"},
 		{"http 128.0.0.1", func(p *OAuthProvider) { p.TokenURL = "http://128.0.0.1/t" }, "token url: must use https"},
@@ -110,6 +111,15 @@ func TestOAuthProviderValidation(t *testing.T) {
 		{"scope with space", func(p *OAuthProvider) { p.Scopes = []string{"read user"} }, "scope \"read user\""},
 		{"scope with quote", func(p *OAuthProvider) { p.Scopes = []string{`a"b`} }, "printable ASCII"},
 		{"65 scopes", func(p *OAuthProvider) { p.Scopes = many }, "scopes: at most 64"},
+
+		{"api origins default to userinfo's", func(p *OAuthProvider) {
+			p.APIOrigins, p.UserinfoURL = nil, "https://api.example.com/user"
+		}, ""},
+		{"loopback http api origin", func(p *OAuthProvider) { p.APIOrigins = []string{"http://127.0.0.1:8080"} }, ""},
+		{"no api origins", func(p *OAuthProvider) { p.APIOrigins = nil }, "api origins: at least one is required"},
+		{"api origin with path", func(p *OAuthProvider) { p.APIOrigins = []string{"https://api.example.com/v1"} }, "api origins: origin 1: an origin is scheme://host"},
+		{"http api origin", func(p *OAuthProvider) { p.APIOrigins = []string{"https://a.example", "http://192.0.2.10"} }, "api origins: origin 2: must use https"},
+		{"wildcard api origin", func(p *OAuthProvider) { p.APIOrigins = []string{"https://*.example.com"} }, "wildcards"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +141,7 @@ func TestOAuthProviderValidation(t *testing.T) {
 				t.Fatal("error contains the client secret")
 			}
 			// Update applies the same rules.
-			if _, err := v.UpdateOAuthProvider(t.Context(), p); !errors.Is(err, ErrInvalid) {
+			if _, _, err := v.UpdateOAuthProvider(t.Context(), p); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("update = %v, want ErrInvalid", err)
 			}
 		})
@@ -216,32 +226,33 @@ func TestOAuthProviderCRUD(t *testing.T) {
 		t.Errorf("unknown tenant's list = %v, want ErrNotFound", err)
 	}
 
-	// Update with an empty secret keeps the stored one.
+	// Update with an empty secret keeps the stored one when no destination
+	// changes.
 	clk.Add(time.Minute)
 	upd := testProvider("acme", "github")
-	upd.ClientID = "new-id"
 	upd.ClientSecret = ""
 	upd.Scopes = []string{"gist"}
-	out, err := v.UpdateOAuthProvider(ctx, upd)
-	if err != nil {
-		t.Fatal(err)
+	out, dropped, err := v.UpdateOAuthProvider(ctx, upd)
+	if err != nil || dropped != 0 {
+		t.Fatal(dropped, err)
 	}
 	if out.ClientSecret != "" || !out.CreatedAt.Equal(created.CreatedAt) || !out.UpdatedAt.Equal(clk.Now()) {
 		t.Errorf("update returned %+v", out)
 	}
 	got, _ = v.GetOAuthProvider(ctx, "acme", "github")
-	if got.ClientSecret != testClientSecret || got.ClientID != "new-id" || !reflect.DeepEqual(got.Scopes, []string{"gist"}) {
-		t.Errorf("after update keeping the secret: id %q scopes %q secret kept %v", got.ClientID, got.Scopes, got.ClientSecret == testClientSecret)
+	if got.ClientSecret != testClientSecret || !reflect.DeepEqual(got.Scopes, []string{"gist"}) {
+		t.Errorf("after update keeping the secret: scopes %q secret kept %v", got.Scopes, got.ClientSecret == testClientSecret)
 	}
 	// A new secret replaces it.
+	upd.ClientID = "new-id"
 	upd.ClientSecret = "rotated-secret"
-	if _, err := v.UpdateOAuthProvider(ctx, upd); err != nil {
+	if _, _, err := v.UpdateOAuthProvider(ctx, upd); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := v.GetOAuthProvider(ctx, "acme", "github"); got.ClientSecret != "rotated-secret" {
+	if got, _ := v.GetOAuthProvider(ctx, "acme", "github"); got.ClientSecret != "rotated-secret" || got.ClientID != "new-id" {
 		t.Error("new client secret not stored")
 	}
-	if _, err := v.UpdateOAuthProvider(ctx, testProvider("acme", "nope")); !errors.Is(err, ErrNotFound) {
+	if _, _, err := v.UpdateOAuthProvider(ctx, testProvider("acme", "nope")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update unknown = %v, want ErrNotFound", err)
 	}
 
@@ -286,6 +297,155 @@ func TestProviderSecretBoundToRecord(t *testing.T) {
 		putRaw(t, v, bucketProviders, scoped(dst[0], dst[1]), b)
 		if _, err := v.GetOAuthProvider(ctx, dst[0], dst[1]); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("secret moved to %s/%s: %v, want ErrDecrypt", dst[0], dst[1], err)
+		}
+	}
+}
+
+// TestProviderDestinationNeedsSecret (acceptance 3): changing where a
+// provider's secrets go (an endpoint URL, the client id or the API
+// origins) without giving the client secret again is refused, naming the
+// field, and changes nothing; with it, every connection to the provider
+// (users' and guests') is dropped and the answer counts them. A public
+// client needs no secret. Other changes keep connections.
+func TestProviderDestinationNeedsSecret(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		field  string
+		mutate func(*OAuthProvider)
+	}{
+		{"token url", func(p *OAuthProvider) { p.TokenURL = "https://elsewhere.example/token" }},
+		{"authorization url", func(p *OAuthProvider) { p.AuthorizationURL = "https://elsewhere.example/auth" }},
+		{"revocation url", func(p *OAuthProvider) { p.RevocationURL = "https://elsewhere.example/revoke" }},
+		{"userinfo url", func(p *OAuthProvider) { p.UserinfoURL = "https://api.example.com/me" }},
+		{"client id", func(p *OAuthProvider) { p.ClientID = "another-client" }},
+		{"api origins", func(p *OAuthProvider) { p.APIOrigins = []string{"https://api.example.com", "https://evil.example"} }},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			v, _ := newTestVault(t)
+			mustTenant(t, v, "acme")
+			alice := mustUser(t, v, "acme", "alice")
+			bob := mustUser(t, v, "acme", "bob")
+			if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "google")); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{alice, bob} {
+				for _, p := range []string{"github", "google"} {
+					if err := v.PutCredential(ctx, "acme", u, CredentialOAuth, p, []byte(`{"access_token":"t"}`)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := v.PutCredential(ctx, "acme", alice, CredentialAPIKey, "github", []byte("key")); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.CreateSession(ctx, Session{ID: "g1", TenantID: "acme"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.SetSessionValue(ctx, "acme", "g1", GuestOAuthValueKeyPrefix+"github", []byte("guest set")); err != nil {
+				t.Fatal(err)
+			}
+
+			upd := testProvider("acme", "github")
+			upd.ClientSecret = ""
+			tc.mutate(&upd)
+			_, _, err := v.UpdateOAuthProvider(ctx, upd)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "client secret: required when the "+tc.field) {
+				t.Fatalf("update without secret = %v, want ErrInvalid naming %q", err, tc.field)
+			}
+			if got, _ := v.GetOAuthProvider(ctx, "acme", "github"); got.Binding() != mustProvider(t, v, "acme", "github").Binding() || got.ClientSecret != testClientSecret {
+				t.Fatal("refused update changed the provider")
+			}
+			if _, err := v.GetCredential(ctx, "acme", alice, CredentialOAuth, "github"); err != nil {
+				t.Fatalf("refused update dropped a connection: %v", err)
+			}
+
+			upd.ClientSecret = "new-secret"
+			_, dropped, err := v.UpdateOAuthProvider(ctx, upd)
+			if err != nil || dropped != 3 {
+				t.Fatalf("update with secret = %d dropped, %v; want 3 (two users, one guest)", dropped, err)
+			}
+			for _, u := range []string{alice, bob} {
+				if _, err := v.GetCredential(ctx, "acme", u, CredentialOAuth, "github"); !errors.Is(err, ErrNotFound) {
+					t.Errorf("connection of %s kept: %v", u, err)
+				}
+				if _, err := v.GetCredential(ctx, "acme", u, CredentialOAuth, "google"); err != nil {
+					t.Errorf("another provider's connection dropped: %v", err)
+				}
+			}
+			if _, err := v.GetSessionValue(ctx, "acme", "g1", GuestOAuthValueKeyPrefix+"github"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("guest's token set kept: %v", err)
+			}
+			if _, err := v.GetCredential(ctx, "acme", alice, CredentialAPIKey, "github"); err != nil {
+				t.Errorf("api key of the same name dropped: %v", err)
+			}
+			if got := mustProvider(t, v, "acme", "github"); got.ClientSecret != "new-secret" {
+				t.Error("new secret not stored")
+			}
+		})
+	}
+
+	// A public client has no secret to give; its connections still go.
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	alice := mustUser(t, v, "acme", "alice")
+	pub := testProvider("acme", "idp")
+	pub.ClientSecret = ""
+	if _, err := v.CreateOAuthProvider(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutCredential(ctx, "acme", alice, CredentialOAuth, "idp", []byte("t")); err != nil {
+		t.Fatal(err)
+	}
+	pub.TokenURL = "https://elsewhere.example/token"
+	if _, dropped, err := v.UpdateOAuthProvider(ctx, pub); err != nil || dropped != 1 {
+		t.Fatalf("public client update = %d, %v", dropped, err)
+	}
+}
+
+func mustProvider(t *testing.T, v *Vault, tenantID, name string) OAuthProvider {
+	t.Helper()
+	p, err := v.GetOAuthProvider(t.Context(), tenantID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestProviderEditedOnDiskDoesNotOpen (acceptance 3): a provider record
+// whose token URL (or API origins) is changed in the file, without
+// Plexus, no longer opens its client secret, and users' token sets for it
+// no longer open either (ErrDecrypt: the caller asks for consent again).
+func TestProviderEditedOnDiskDoesNotOpen(t *testing.T) {
+	for _, edit := range []func(*providerRecord){
+		func(r *providerRecord) { r.TokenURL = "https://attacker.example/token" },
+		func(r *providerRecord) { r.APIOrigins = append(r.APIOrigins, "https://attacker.example") },
+		func(r *providerRecord) { r.ClientID = "attacker" },
+	} {
+		ctx := t.Context()
+		v, _ := newTestVault(t)
+		mustTenant(t, v, "acme")
+		alice := mustUser(t, v, "acme", "alice")
+		if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.PutCredential(ctx, "acme", alice, CredentialOAuth, "github", []byte(`{"access_token":"t"}`)); err != nil {
+			t.Fatal(err)
+		}
+		var r providerRecord
+		if err := json.Unmarshal(copyRaw(t, v, bucketProviders, scoped("acme", "github")), &r); err != nil {
+			t.Fatal(err)
+		}
+		edit(&r)
+		b, _ := json.Marshal(r)
+		putRaw(t, v, bucketProviders, scoped("acme", "github"), b)
+		if _, err := v.GetOAuthProvider(ctx, "acme", "github"); !errors.Is(err, ErrDecrypt) {
+			t.Errorf("edited provider's secret = %v, want ErrDecrypt", err)
+		}
+		if _, ver, err := v.GetCredentialVersion(ctx, "acme", alice, CredentialOAuth, "github"); !errors.Is(err, ErrDecrypt) || ver == 0 {
+			t.Errorf("token set of an edited provider = v%d, %v; want ErrDecrypt with its version", ver, err)
 		}
 	}
 }

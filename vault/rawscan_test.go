@@ -48,7 +48,7 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 	}
 	if err := v.PutOAuthState(ctx, OAuthState{
 		State: "raw-scan-state-0123456789", TenantID: "acme", UserID: u.ID, Provider: "github",
-		Verifier: testVerifier, ExpiresAt: time.Now().Add(time.Hour),
+		Verifier: testVerifier, Browser: testBrowser, ExpiresAt: time.Now().Add(time.Hour),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +75,8 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 		"api key":              []byte(apiKey),
 		"api key base64":       []byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
 		"pkce verifier":        []byte(testVerifier),
+		"oauth state":          []byte("raw-scan-state-0123456789"), // stored as its SHA-256 only (issue 13)
+		"browser binding":      []byte(testBrowser),
 	}
 	for name, s := range secrets {
 		if len(s) == 0 {
@@ -85,7 +87,7 @@ func TestRawFileHasNoSecrets(t *testing.T) {
 		}
 	}
 	// Sanity: the scan can see plain records (ids and client ids are not secret).
-	for _, plain := range []string{"acme", "client-github", "raw-scan-state-0123456789"} {
+	for _, plain := range []string{"acme", "client-github", "https://api.example.com"} {
 		if !bytes.Contains(raw, []byte(plain)) {
 			t.Fatalf("scan is blind: %q not found in the file", plain)
 		}

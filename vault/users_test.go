@@ -354,7 +354,8 @@ func TestDeleteUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := v.PutOAuthState(ctx, OAuthState{State: "state-" + tenant + "-" + host + "-0123456789", TenantID: tenant,
-			UserID: u.ID, Provider: "github", Verifier: testVerifier, ExpiresAt: clk.Now().Add(time.Hour)}); err != nil {
+			UserID: u.ID, Provider: "github", Verifier: testVerifier, Browser: "browser-binding-0123456789",
+			ExpiresAt: clk.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		return u, tok
@@ -381,7 +382,7 @@ func TestDeleteUser(t *testing.T) {
 	if creds, _ := v.ListCredentials(ctx, "acme", alice.ID); len(creds) != 0 {
 		t.Errorf("credentials: %+v", creds)
 	}
-	if _, err := v.TakeOAuthState(ctx, "state-acme-alice-0123456789"); !errors.Is(err, ErrNotFound) {
+	if _, err := v.TakeOAuthState(ctx, "state-acme-alice-0123456789", "browser-binding-0123456789"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("oauth state: %v", err)
 	}
 	// No key of acme's alice is left in any bucket.

@@ -140,7 +140,7 @@ func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
 	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger}
 
 	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := migrate(tx, o.migrations); err != nil {
+		if _, err := migrate(tx, kr.aead, o.migrations); err != nil {
 			return err
 		}
 		if !st.isNew() {

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"os"
 	"path/filepath"
@@ -103,7 +104,7 @@ func TestOpenBadConfig(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	base := defaultMigrations()
 	mark := func(name string) migration {
-		return func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx, _ cipher.AEAD) error {
 			b, err := tx.CreateBucketIfNotExists([]byte("marks"))
 			if err != nil {
 				return err
@@ -111,7 +112,7 @@ func TestMigrations(t *testing.T) {
 			return b.Put([]byte(name), []byte("1"))
 		}
 	}
-	failing := func(*bolt.Tx) error { return errors.New("boom") }
+	failing := func(*bolt.Tx, cipher.AEAD) error { return errors.New("boom") }
 	tests := []struct {
 		name      string
 		first     []migration // schema the file is created with
@@ -209,8 +210,8 @@ func TestMigrationV1ToV2(t *testing.T) {
 	}
 
 	v := openT(t, cfg)
-	if n, err := v.SchemaVersion(ctx); err != nil || n != 2 {
-		t.Fatalf("schema version = %d, %v, want 2", n, err)
+	if n, err := v.SchemaVersion(ctx); err != nil || n != len(defaultMigrations()) {
+		t.Fatalf("schema version = %d, %v, want %d", n, err, len(defaultMigrations()))
 	}
 	if _, err := v.GetUser(ctx, "acme", alice); err != nil {
 		t.Fatalf("user lost in migration: %v", err)

@@ -55,7 +55,7 @@ type Store interface {
 	RevokeToken(ctx context.Context, tenantID, tokenID string) error
 
 	CreateOAuthProvider(ctx context.Context, p vault.OAuthProvider) (vault.OAuthProvider, error)
-	UpdateOAuthProvider(ctx context.Context, p vault.OAuthProvider) (vault.OAuthProvider, error)
+	UpdateOAuthProvider(ctx context.Context, p vault.OAuthProvider) (updated vault.OAuthProvider, dropped int, err error)
 	GetOAuthProvider(ctx context.Context, tenantID, name string) (vault.OAuthProvider, error)
 	ListOAuthProviders(ctx context.Context, tenantID string) ([]vault.OAuthProvider, error)
 	DeleteOAuthProvider(ctx context.Context, tenantID, name string) error

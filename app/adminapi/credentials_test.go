@@ -156,7 +156,7 @@ func TestCredentialRoutes(t *testing.T) {
 		"resource":"https://api.example.com","scopes":"read:user  repo"}`
 	withURL := func(field, u string) string {
 		return `{"provider_name":"idp","client_id":"cid","client_secret":"x","authorization_url":"https://idp.example.com/a",
-			"token_url":"https://idp.example.com/t",` + `"` + field + `":"` + u + `"}`
+			"token_url":"https://idp.example.com/t","api_origins":["https://api.idp.example.com"],` + `"` + field + `":"` + u + `"}`
 	}
 	tests := []struct {
 		name       string
@@ -186,7 +186,8 @@ func TestCredentialRoutes(t *testing.T) {
 
 		// Presets.
 		{name: "presets", method: "GET", path: "/api/v1/oauth-presets", token: localToken, wantStatus: 200,
-			wantIn: []string{`"presets"`, `"name":"github"`, `"name":"google"`, `"name":"slack"`, `"name":"microsoft"`}},
+			wantIn: []string{`"presets"`, `"name":"github"`, `"name":"google"`, `"name":"slack"`, `"name":"microsoft"`,
+				`"api_origins":["https://api.github.com"]`}},
 
 		// Providers.
 		{name: "list", method: "GET", path: "/api/v1/tenants/acme/ext-oauth", token: localToken, wantStatus: 200,
@@ -195,12 +196,21 @@ func TestCredentialRoutes(t *testing.T) {
 		{name: "create full, scopes as string", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
 			body: full, wantStatus: 201,
 			wantIn: []string{`"provider_name":"idp"`, `"scopes":["read:user","repo"]`, `"client_secret_set":true`,
-				`"resource":"https://api.example.com"`, `"revocation_url":"https://idp.example.com/revoke"`},
+				`"resource":"https://api.example.com"`, `"revocation_url":"https://idp.example.com/revoke"`,
+				`"api_origins":["https://idp.example.com"]`}, // the userinfo URL's origin
 			wantHeader: map[string]string{"Location": "/api/v1/tenants/acme/ext-oauth/idp"}},
 		{name: "create scopes as array", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
 			body: `{"provider_name":"idp","client_id":"c","client_secret":"s","authorization_url":"https://i.example/a",
-				"token_url":"https://i.example/t","scopes":["a b","c"]}`, wantStatus: 201,
-			wantIn: []string{`"scopes":["a","b","c"]`}},
+				"token_url":"https://i.example/t","scopes":["a b","c"],"api_origins":["https://API.i.example/","https://b.i.example:8443"]}`, wantStatus: 201,
+			wantIn: []string{`"scopes":["a","b","c"]`, `"api_origins":["https://api.i.example","https://b.i.example:8443"]`}},
+		{name: "create custom without api origins", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
+			body: `{"provider_name":"idp","client_id":"c","client_secret":"s","authorization_url":"https://i.example/a",
+				"token_url":"https://i.example/t"}`, wantStatus: 400,
+			wantIn: []string{"api_origins is required", "https://api.example.com", "--api-origins"}},
+		{name: "create custom with a bad api origin", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
+			body: `{"provider_name":"idp","client_id":"c","client_secret":"s","authorization_url":"https://i.example/a",
+				"token_url":"https://i.example/t","api_origins":["http://192.0.2.10"]}`, wantStatus: 400,
+			wantIn: []string{"api_origins", "must use https"}},
 		{name: "create preset fill-in", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
 			body: `{"preset":"google","client_id":"g","client_secret":"s"}`, wantStatus: 201,
 			wantIn: []string{`"provider_name":"google"`, `"authorization_url":"https://accounts.google.com/o/oauth2/v2/auth"`,
@@ -229,7 +239,7 @@ func TestCredentialRoutes(t *testing.T) {
 		{name: "create bad url", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
 			body: withURL("authorization_url", "not a url"), wantStatus: 400},
 		{name: "create http non-loopback url", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
-			body: withURL("token_url", "http://idp.example.com/token"), wantStatus: 400},
+			body: withURL("token_url", "http://idp.example.com/token"), wantStatus: 400, wantIn: []string{"token_url", "must use https"}},
 		{name: "create http non-loopback revocation url", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
 			body: withURL("revocation_url", "http://idp.example.com/revoke"), wantStatus: 400},
 		{name: "create bad name", method: "POST", path: "/api/v1/tenants/acme/ext-oauth", token: localToken,
@@ -250,10 +260,20 @@ func TestCredentialRoutes(t *testing.T) {
 			wantIn: []string{`"provider"`, `"client_id":"gh-id"`, `"client_secret_set":true`, `"scopes":["read:user"]`,
 				`"redirect_url":"https://plexus.example/acme/oauth/external_callback/github"`}},
 		{name: "show missing", method: "GET", path: "/api/v1/tenants/acme/ext-oauth/nope", token: localToken, wantStatus: 404},
-		{name: "patch client id", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
-			body: `{"client_id":"new-id","scopes":["repo","read:user"]}`, wantStatus: 200,
-			wantIn: []string{`"client_id":"new-id"`, `"client_secret_set":true`, `"scopes":["repo","read:user"]`,
-				`"token_url":"https://github.com/login/oauth/access_token"`}},
+		{name: "patch scopes", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
+			body: `{"scopes":["repo","read:user"]}`, wantStatus: 200,
+			wantIn: []string{`"client_id":"gh-id"`, `"client_secret_set":true`, `"scopes":["repo","read:user"]`,
+				`"token_url":"https://github.com/login/oauth/access_token"`, `"connections_dropped":0`}},
+		{name: "patch client id without secret", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
+			body: `{"client_id":"new-id"}`, wantStatus: 400, wantIn: []string{"client_secret is required when client_id changes"}},
+		{name: "patch token url without secret", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
+			body: `{"token_url":"https://elsewhere.example/token"}`, wantStatus: 400, wantIn: []string{"client_secret is required when token_url changes"}},
+		{name: "patch api origins without secret", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
+			body: `{"api_origins":["https://api.github.com","https://evil.example"]}`, wantStatus: 400,
+			wantIn: []string{"client_secret is required when api_origins changes"}},
+		{name: "patch client id with secret", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
+			body: `{"client_id":"new-id","client_secret":"` + newSecret + `"}`, wantStatus: 200,
+			wantIn: []string{`"client_id":"new-id"`, `"connections_dropped":1`, "consent again"}},
 		{name: "patch empty secret", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
 			body: `{"client_secret":""}`, wantStatus: 400, wantIn: []string{"client_secret must not be empty"}},
 		{name: "patch rename refused", method: "PATCH", path: "/api/v1/tenants/acme/ext-oauth/github", token: localToken,
@@ -440,15 +460,19 @@ func TestProviderSecretKeptAndNeverShown(t *testing.T) {
 	}
 	do("GET", "/api/v1/tenants/acme/ext-oauth", "", 200)
 	do("GET", "/api/v1/tenants/acme/ext-oauth/github", "", 200)
-	do("PATCH", "/api/v1/tenants/acme/ext-oauth/github", `{"client_id":"other","preset":""}`, 200)
+	do("PATCH", "/api/v1/tenants/acme/ext-oauth/github", `{"scopes":"repo read:user","preset":""}`, 200)
 	if got := secretOf(); got != githubSecret {
 		t.Error("PATCH without client_secret changed the stored secret")
 	}
 	p, _ := f.v.GetOAuthProvider(ctx, "acme", "github")
-	if p.ClientID != "other" || p.Preset != "" || p.TokenURL != "https://github.com/login/oauth/access_token" {
+	if p.Preset != "" || p.TokenURL != "https://github.com/login/oauth/access_token" {
 		t.Errorf("after PATCH: %+v", p)
 	}
-	do("PATCH", "/api/v1/tenants/acme/ext-oauth/github", `{"client_secret":"`+newSecret+`"}`, 200)
+	do("PATCH", "/api/v1/tenants/acme/ext-oauth/github", `{"client_id":"other"}`, 400)
+	if got := secretOf(); got != githubSecret {
+		t.Error("a refused PATCH changed the stored secret")
+	}
+	do("PATCH", "/api/v1/tenants/acme/ext-oauth/github", `{"client_id":"other","client_secret":"`+newSecret+`"}`, 200)
 	if got := secretOf(); got != newSecret {
 		t.Error("PATCH with client_secret did not store the new secret")
 	}

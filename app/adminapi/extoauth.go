@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // Limits on scopes accepted in a request.
@@ -80,22 +82,44 @@ type ProviderRequest struct {
 	RevocationURL    string `json:"revocation_url,omitempty"`
 	Resource         string `json:"resource,omitempty"`
 	Scopes           Scopes `json:"scopes,omitempty"`
+	// APIOrigins are the origins (https://host[:port]) the provider's
+	// access tokens may be sent to. A preset brings its own; a custom
+	// provider without them gets its userinfo URL's origin, and without a
+	// userinfo URL must name them.
+	APIOrigins []string `json:"api_origins,omitempty"`
 }
 
 // ProviderPatch is the body of PATCH /api/v1/tenants/{id}/ext-oauth/{p}:
-// only the fields present change. An omitted client_secret keeps the
-// stored one. A preset given here re-applies its URLs and scopes before the
-// other fields present; "preset":"" only clears the label.
+// only the fields present change. A preset given here re-applies its URLs,
+// scopes and API origins before the other fields present; "preset":"" only
+// clears the label.
+//
+// Where a secret goes is part of the secret: a change of
+// authorization_url, token_url, revocation_url, userinfo_url, client_id or
+// api_origins needs client_secret in the same request (400 naming the
+// field otherwise) and drops every user's connection to the provider (the
+// answer's connections_dropped; they consent again). Otherwise an omitted
+// client_secret keeps the stored one.
 type ProviderPatch struct {
-	Preset           *string `json:"preset,omitempty"`
-	ClientID         *string `json:"client_id,omitempty"`
-	ClientSecret     *string `json:"client_secret,omitempty"`
-	AuthorizationURL *string `json:"authorization_url,omitempty"`
-	TokenURL         *string `json:"token_url,omitempty"`
-	UserinfoURL      *string `json:"userinfo_url,omitempty"`
-	RevocationURL    *string `json:"revocation_url,omitempty"`
-	Resource         *string `json:"resource,omitempty"`
-	Scopes           *Scopes `json:"scopes,omitempty"`
+	Preset           *string   `json:"preset,omitempty"`
+	ClientID         *string   `json:"client_id,omitempty"`
+	ClientSecret     *string   `json:"client_secret,omitempty"`
+	AuthorizationURL *string   `json:"authorization_url,omitempty"`
+	TokenURL         *string   `json:"token_url,omitempty"`
+	UserinfoURL      *string   `json:"userinfo_url,omitempty"`
+	RevocationURL    *string   `json:"revocation_url,omitempty"`
+	Resource         *string   `json:"resource,omitempty"`
+	Scopes           *Scopes   `json:"scopes,omitempty"`
+	APIOrigins       *[]string `json:"api_origins,omitempty"`
+}
+
+// ProviderUpdate is the answer of PATCH /api/v1/tenants/{id}/ext-oauth/{p}.
+type ProviderUpdate struct {
+	Provider Provider `json:"provider"`
+	// ConnectionsDropped counts the users' (and guests') connections to
+	// the provider that the change dropped (a destination changed).
+	ConnectionsDropped int    `json:"connections_dropped"`
+	Message            string `json:"message,omitempty"`
 }
 
 // Provider is an external OAuth provider as the admin API shows it: never
@@ -112,6 +136,8 @@ type Provider struct {
 	RevocationURL    string   `json:"revocation_url,omitempty"`
 	Scopes           []string `json:"scopes"`
 	Resource         string   `json:"resource,omitempty"`
+	// APIOrigins are where the provider's access tokens may be sent.
+	APIOrigins []string `json:"api_origins"`
 	// RedirectURL is the callback URL to register with the provider
 	// (when the daemon supplies Options.RedirectURL).
 	RedirectURL string    `json:"redirect_url,omitempty"`
@@ -133,6 +159,10 @@ func providerView(p vault.OAuthProvider, secretSet bool) Provider {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	origins := p.APIOrigins
+	if origins == nil {
+		origins = []string{}
+	}
 	return Provider{
 		TenantID:         p.TenantID,
 		Name:             p.Name,
@@ -145,6 +175,7 @@ func providerView(p vault.OAuthProvider, secretSet bool) Provider {
 		RevocationURL:    p.RevocationURL,
 		Scopes:           scopes,
 		Resource:         p.Resource,
+		APIOrigins:       origins,
 		CreatedAt:        p.CreatedAt,
 		UpdatedAt:        p.UpdatedAt,
 	}
@@ -175,6 +206,7 @@ func applyPreset(p *vault.OAuthProvider, pr oauth.Preset) {
 	p.UserinfoURL = pr.UserinfoURL
 	p.RevocationURL = pr.RevocationURL
 	p.Scopes = append([]string(nil), pr.Scopes...)
+	p.APIOrigins = append([]string(nil), pr.APIOrigins...)
 }
 
 // checkProvider reports the fields a provider cannot do without; the vault
@@ -192,7 +224,70 @@ func checkProvider(p vault.OAuthProvider) error {
 	case p.TokenURL == "":
 		return badRequest("token_url is required%s", hint)
 	}
+	for _, f := range []struct{ name, u string }{
+		{"authorization_url", p.AuthorizationURL}, {"token_url", p.TokenURL},
+		{"userinfo_url", p.UserinfoURL}, {"revocation_url", p.RevocationURL},
+	} {
+		if f.u == "" {
+			continue
+		}
+		if err := egress.CheckURL(f.u); err != nil {
+			return badRequest("%s: %v", f.name, err)
+		}
+	}
+	switch {
+	case len(p.APIOrigins) > 0:
+		if _, err := egress.ParseOrigins(p.APIOrigins); err != nil {
+			return badRequest("api_origins: %v", err)
+		}
+	case p.UserinfoURL == "":
+		return badRequest("api_origins is required for a provider without a preset or userinfo_url: the origins " +
+			`(https://host[:port]) of the API its access tokens are sent to, e.g. ["https://api.example.com"] ` +
+			"(CLI: --api-origins); Plexus sends the tokens nowhere else")
+	}
 	return nil
+}
+
+// destinationFields are the request fields that say where a provider's
+// secrets go (vault.OAuthProvider.Binding covers them).
+func destinationChanges(old, p vault.OAuthProvider) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b string
+	}{
+		{"authorization_url", old.AuthorizationURL, p.AuthorizationURL},
+		{"token_url", old.TokenURL, p.TokenURL},
+		{"revocation_url", old.RevocationURL, p.RevocationURL},
+		{"userinfo_url", old.UserinfoURL, p.UserinfoURL},
+		{"client_id", old.ClientID, p.ClientID},
+	} {
+		if f.a != f.b {
+			out = append(out, f.name)
+		}
+	}
+	if !sameOrigins(old.APIOrigins, p.APIOrigins) {
+		out = append(out, "api_origins")
+	}
+	return out
+}
+
+// sameOrigins compares origin lists as the vault stores them (canonical,
+// sorted, no duplicates).
+func sameOrigins(a, b []string) bool {
+	ca, errA := canonicalOrigins(a)
+	cb, errB := canonicalOrigins(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return slices.Equal(ca, cb)
+}
+
+func canonicalOrigins(in []string) ([]egress.Origin, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	return egress.ParseOrigins(in)
 }
 
 func (a *api) listPresets(w http.ResponseWriter, r *http.Request) error {
@@ -259,6 +354,9 @@ func (a *api) createProvider(w http.ResponseWriter, r *http.Request) error {
 	if p.Scopes == nil {
 		p.Scopes = []string{}
 	}
+	if len(req.APIOrigins) > 0 {
+		p.APIOrigins = req.APIOrigins
+	}
 	if err := checkProvider(p); err != nil {
 		return err
 	}
@@ -301,6 +399,7 @@ func (a *api) updateProvider(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	old := p
 	secretSet := p.ClientSecret != ""
 	p.ClientSecret = "" // keep the stored one unless the patch has a new one
 	if req.Preset != nil {
@@ -338,14 +437,30 @@ func (a *api) updateProvider(w http.ResponseWriter, r *http.Request) error {
 	if p.Scopes == nil {
 		p.Scopes = []string{}
 	}
+	if req.APIOrigins != nil {
+		p.APIOrigins = *req.APIOrigins
+	}
 	if err := checkProvider(p); err != nil {
 		return err
 	}
-	updated, err := a.store.UpdateOAuthProvider(r.Context(), p)
+	changed := destinationChanges(old, p)
+	if len(changed) > 0 && req.ClientSecret == nil && old.ClientSecret != "" {
+		return badRequest("client_secret is required when %s changes: where a secret goes is part of the secret, so give the "+
+			"client secret again in the same request (CLI: --client-secret -). The change disconnects every user of this "+
+			"provider; they consent again", strings.Join(changed, ", "))
+	}
+	updated, dropped, err := a.store.UpdateOAuthProvider(r.Context(), p)
 	if err != nil {
 		return fmt.Errorf("update oauth provider %q of %s: %w", p.Name, p.TenantID, err)
 	}
-	writeJSON(w, http.StatusOK, providerBody{a.view(updated, secretSet)})
+	out := ProviderUpdate{Provider: a.view(updated, secretSet), ConnectionsDropped: dropped}
+	if len(changed) > 0 {
+		out.Message = fmt.Sprintf("%s changed: %d connection(s) to %s were dropped; those users consent again on their next use.",
+			strings.Join(changed, ", "), dropped, p.Name)
+		a.log.InfoContext(r.Context(), "OAuth provider destination changed; connections dropped",
+			"tenant", p.TenantID, "provider", p.Name, "fields", changed, "dropped", dropped)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -38,7 +38,8 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   token revoke --entity-id ID --token-id TID
   ext-oauth create --entity-id ID --provider-name P --client-id C --client-secret S|-
         --authorization-url U --token-url U [--scopes "a b" | a,b] [--userinfo-url U]
-        [--revocation-url U] [--resource U] [--preset NAME]
+        [--api-origins "https://api.example.com ..."] [--revocation-url U]
+        [--resource U] [--preset NAME]
   ext-oauth list --entity-id ID
   ext-oauth show --entity-id ID --provider-name P
   ext-oauth update --entity-id ID --provider-name P [any create flag; only given ones change]
@@ -52,7 +53,11 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   connections delete-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
-the client id and secret are needed. --client-secret - reads the secret from
+the client id and secret are needed. Access tokens go only to the provider's
+API origins (a preset knows its own; a custom provider defaults to its
+userinfo URL's origin, else needs --api-origins). ext-oauth update of a URL,
+the client id or the API origins needs the client secret again and
+disconnects every user of the provider. --client-secret - reads the secret from
 one line of stdin; without --client-secret, ext-oauth create takes it from
 PLEXUS_CLIENT_SECRET. Either keeps it out of shell history. A client secret
 is never printed.
@@ -600,7 +605,7 @@ const maxSecretLine = 64 << 10
 type providerFlags struct {
 	id, name, preset, clientID, secret                string
 	authURL, tokenURL, userinfo, revocation, resource string
-	scopes                                            string
+	scopes, apiOrigins                                string
 }
 
 func (p *providerFlags) register(fs *flag.FlagSet) {
@@ -615,7 +620,11 @@ func (p *providerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.userinfo, "userinfo-url", "", "userinfo endpoint")
 	fs.StringVar(&p.revocation, "revocation-url", "", "token revocation endpoint (RFC 7009), used on disconnect")
 	fs.StringVar(&p.resource, "resource", "", "RFC 8707 resource indicator sent on token requests")
+	fs.StringVar(&p.apiOrigins, "api-origins", "", `origins the access tokens may be sent to, space- or comma-separated: "https://api.example.com"`)
 }
+
+// splitOrigins splits --api-origins on spaces and commas, like --scopes.
+func splitOrigins(s string) []string { return splitScopes(s) }
 
 // splitScopes reads --scopes: scopes separated by spaces (OAuth's own
 // form) or commas (MCP Plexus's), or both ("a, b"). OAuth scope names never
@@ -705,6 +714,7 @@ func adminProviderCreate(ctx context.Context, a *adminRun, args []string) error 
 		RevocationURL:    p.revocation,
 		Resource:         p.resource,
 		Scopes:           splitScopes(p.scopes),
+		APIOrigins:       splitOrigins(p.apiOrigins),
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
 		pr, err := c.CreateOAuthProvider(ctx, p.id, req)
@@ -777,15 +787,28 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		}
 		patch.Scopes = &sc
 	}
+	if given["api-origins"] {
+		origins := splitOrigins(p.apiOrigins)
+		patch.APIOrigins = &origins
+	}
 	if patch == (adminapi.ProviderPatch{}) {
-		return usageError("admin %s: nothing to change; give at least one of --client-id, --client-secret, --authorization-url, --token-url, --scopes, --userinfo-url, --revocation-url, --resource, --preset", a.name)
+		return usageError("admin %s: nothing to change; give at least one of --client-id, --client-secret, --authorization-url, --token-url, --scopes, --userinfo-url, --api-origins, --revocation-url, --resource, --preset", a.name)
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
-		pr, err := c.UpdateOAuthProvider(ctx, p.id, p.name, patch)
+		up, err := c.UpdateOAuthProvider(ctx, p.id, p.name, patch)
 		if err != nil {
 			return err
 		}
-		return a.printProvider(pr)
+		if a.g.json {
+			return a.printJSON(up)
+		}
+		if err := a.printProviderText(up.Provider); err != nil {
+			return err
+		}
+		if up.Message != "" {
+			fmt.Fprintf(a.env.Stdout, "\n%s\n", up.Message)
+		}
+		return nil
 	})
 }
 
@@ -898,6 +921,7 @@ func (a *adminRun) printProviderText(p adminapi.Provider) error {
 	fmt.Fprintf(tw, "Token URL:\t%s\n", p.TokenURL)
 	fmt.Fprintf(tw, "Userinfo URL:\t%s\n", dash(p.UserinfoURL))
 	fmt.Fprintf(tw, "Revocation URL:\t%s\n", dash(p.RevocationURL))
+	fmt.Fprintf(tw, "API origins:\t%s\n", dash(strings.Join(p.APIOrigins, " ")))
 	fmt.Fprintf(tw, "Resource:\t%s\n", dash(p.Resource))
 	fmt.Fprintf(tw, "Scopes:\t%s\n", dash(strings.Join(p.Scopes, " ")))
 	if p.RedirectURL != "" {

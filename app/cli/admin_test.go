@@ -324,14 +324,27 @@ func TestAdminExtOAuthCommands(t *testing.T) {
 	assertNoCLISecret(t, out)
 
 	// update: only the given flags change; the secret stays.
-	out = mustAdmin(t, url, "ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github", "--client-id", "gh-id-2", "--scopes", "repo")
-	if !strings.Contains(out, "gh-id-2") || !strings.Contains(out, "Client secret set:  yes") {
+	out = mustAdmin(t, url, "ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github", "--scopes", "repo")
+	if !strings.Contains(out, "gh-id") || !strings.Contains(out, "Client secret set:  yes") || !strings.Contains(out, "API origins:        https://api.github.com") {
 		t.Errorf("update:\n%s", out)
 	}
 	p, err := v.GetOAuthProvider(ctx, "acme", "github")
 	if err != nil || p.ClientSecret != cliSecret1 || p.UserinfoURL != "https://api.github.com/user" || !slices.Equal(p.Scopes, []string{"repo"}) {
 		t.Errorf("after update: scopes %v userinfo %q secret kept %v (err %v)", p.Scopes, p.UserinfoURL, p.ClientSecret == cliSecret1, err)
 	}
+	// Where a secret goes is part of the secret: a new client id, token
+	// URL or API origins needs the secret again, and drops connections.
+	for _, args := range [][]string{{"--client-id", "gh-id-2"}, {"--token-url", "https://elsewhere.example/token"}, {"--api-origins", "https://api.github.com https://evil.example"}} {
+		_, stderr, err := runAdminIO(t, url, "", key, append([]string{"ext-oauth", "update", "--entity-id", "acme", "--provider-name", "github"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "client_secret is required when") || !strings.Contains(err.Error(), "--client-secret -") {
+			t.Errorf("update %v without the secret: %v\n%s", args, err, stderr)
+		}
+	}
+	out, stderr, err = runAdminIO(t, url, cliSecret1+"\n", key, "ext-oauth", "update", "acme", "--provider-name", "github", "--client-id", "gh-id-2", "--client-secret", "-")
+	if err != nil || !strings.Contains(out, "gh-id-2") || !strings.Contains(out, "connection(s) to github were dropped") {
+		t.Fatalf("update --client-id with the secret: %v\n%s%s", err, out, stderr)
+	}
+	assertNoCLISecret(t, out, stderr)
 	out, stderr, err = runAdminIO(t, url, cliSecret3+"\r\n", key, "ext-oauth", "update", "acme", "--provider-name", "github", "--client-secret", "-")
 	if err != nil {
 		t.Fatalf("update --client-secret -: %v\n%s", err, stderr)
@@ -377,6 +390,10 @@ func TestAdminExtOAuthErrors(t *testing.T) {
 		{"no client id", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "github"}, true, []string{"--client-id is required"}},
 		{"http non-loopback", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--provider-name", "idp", "--client-id", "c",
 			"--client-secret", cliSecret1, "--authorization-url", "http://idp.example.com/a", "--token-url", "https://idp.example.com/t"}, false, []string{"400"}},
+		{"custom without api origins", "", append(slices.Clone(base), "--client-secret", cliSecret1), false,
+			[]string{"api_origins is required", "--api-origins", "https://api.example.com"}},
+		{"http api origin", "", append(slices.Clone(base), "--client-secret", cliSecret1, "--api-origins", "https://api.idp.example.com,http://192.0.2.10"), false,
+			[]string{"api_origins", "origin 2", "must use https"}},
 		{"unknown preset", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "gitlab", "--client-id", "c", "--client-secret", cliSecret1},
 			false, []string{"unknown preset"}},
 		{"duplicate", "", []string{"ext-oauth", "create", "--entity-id", "acme", "--preset", "github", "--client-id", "c", "--client-secret", cliSecret1},

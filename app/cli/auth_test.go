@@ -39,7 +39,8 @@ func TestScopesFlagCommas(t *testing.T) {
 	_, stderr, err := runAdminIO(t, url, "s3cret-client\n", map[string]string{"ADMIN_API_KEY": adminTestKey},
 		"ext-oauth", "create", "--entity-id", "acme", "--provider-name", "github", "--client-id", "gh",
 		"--client-secret", "-", "--authorization-url", "https://github.com/login/oauth/authorize",
-		"--token-url", "https://github.com/login/oauth/access_token", "--scopes", "read:user,repo")
+		"--token-url", "https://github.com/login/oauth/access_token", "--scopes", "read:user,repo",
+		"--api-origins", "https://api.github.com")
 	if err != nil {
 		t.Fatalf("create: %v\n%s", err, stderr)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // Serve runs the daemon in the foreground until ctx ends (SIGINT/SIGTERM).
@@ -129,18 +131,18 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// checkBaseURL accepts "" or an absolute http(s) URL without query or
-// fragment.
+// checkBaseURL accepts "" or a URL that may receive a credential (the one
+// validator, egress.CheckURL: https, plain http only to loopback, no user
+// info) without a query. The URL is not echoed: it may carry a secret.
 func checkBaseURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("not a URL: %q", raw)
+	if err := egress.CheckURL(raw); err != nil {
+		return err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("want an absolute http(s) URL without query, got %q", raw)
+	if u, err := url.Parse(raw); err != nil || u.RawQuery != "" || u.ForceQuery {
+		return errors.New("must not have a query")
 	}
 	return nil
 }

@@ -222,15 +222,14 @@ func (c *Client) GetOAuthProvider(ctx context.Context, tenant, name string) (adm
 }
 
 // UpdateOAuthProvider changes the fields set in patch; a nil ClientSecret
-// keeps the stored secret.
-func (c *Client) UpdateOAuthProvider(ctx context.Context, tenant, name string, patch adminapi.ProviderPatch) (adminapi.Provider, error) {
-	var out struct {
-		Provider adminapi.Provider `json:"provider"`
-	}
+// keeps the stored secret (a changed endpoint, client id or API origins
+// needs it again). The answer says how many connections the change dropped.
+func (c *Client) UpdateOAuthProvider(ctx context.Context, tenant, name string, patch adminapi.ProviderPatch) (adminapi.ProviderUpdate, error) {
+	var out adminapi.ProviderUpdate
 	if err := c.do(ctx, http.MethodPatch, providerPath(tenant, name), patch, &out); err != nil {
-		return adminapi.Provider{}, err
+		return adminapi.ProviderUpdate{}, err
 	}
-	return out.Provider, nil
+	return out, nil
 }
 
 // DeleteOAuthProvider removes a provider and every user's connection to it.

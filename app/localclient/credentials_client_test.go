@@ -61,7 +61,7 @@ func TestClientOAuthProviders(t *testing.T) {
 	p, err = c.CreateOAuthProvider(ctx, "acme", adminapi.ProviderRequest{
 		ProviderName: "idp", ClientID: "c", ClientSecret: "s",
 		AuthorizationURL: "https://idp.example.com/a", TokenURL: "http://127.0.0.1:9/t",
-		Scopes: adminapi.Scopes{"openid", "email"},
+		Scopes: adminapi.Scopes{"openid", "email"}, APIOrigins: []string{"https://api.idp.example.com"},
 	})
 	if err != nil || p.Name != "idp" || !slices.Equal(p.Scopes, []string{"openid", "email"}) {
 		t.Fatalf("CreateOAuthProvider idp = %+v, %v", p, err)
@@ -78,9 +78,14 @@ func TestClientOAuthProviders(t *testing.T) {
 
 	newID := "gh-id-2"
 	scopes := adminapi.Scopes{"repo"}
-	upd, err := c.UpdateOAuthProvider(ctx, "acme", "github", adminapi.ProviderPatch{ClientID: &newID, Scopes: &scopes})
-	if err != nil || upd.ClientID != newID || !slices.Equal(upd.Scopes, []string{"repo"}) || !upd.ClientSecretSet {
+	upd, err := c.UpdateOAuthProvider(ctx, "acme", "github", adminapi.ProviderPatch{Scopes: &scopes})
+	if err != nil || !slices.Equal(upd.Provider.Scopes, []string{"repo"}) || !upd.Provider.ClientSecretSet || upd.ConnectionsDropped != 0 {
 		t.Fatalf("UpdateOAuthProvider = %+v, %v", upd, err)
+	}
+	// A new client id is a new destination: the secret must come with it.
+	if _, err := c.UpdateOAuthProvider(ctx, "acme", "github", adminapi.ProviderPatch{ClientID: &newID}); !errors.Is(err, vault.ErrInvalid) ||
+		!strings.Contains(err.Error(), "client_secret is required when client_id changes") {
+		t.Fatalf("UpdateOAuthProvider client id without the secret: %v", err)
 	}
 	if vp, err := v.GetOAuthProvider(ctx, "acme", "github"); err != nil || vp.ClientSecret != clientSecret {
 		t.Errorf("the stored client secret changed on an update without one (err %v)", err)

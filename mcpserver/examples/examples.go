@@ -9,6 +9,14 @@
 // never put a credential in a result, an error or a log line: upstream
 // errors are reported without the request URL, which for the weather API
 // carries the key (appid).
+//
+// Every credential has a destination: the GitHub token goes only to the
+// OAuth provider's API origins (the oauth client enforces them), and the
+// weather API key only to the origin of Config.WeatherAPIURL, through the
+// credential destination client (egress.NewClient), which adds it per
+// request and follows no redirect leaving that origin. Base URLs pass the
+// one credential-URL validator (egress.CheckURL): plain http only to
+// loopback.
 package examples
 
 import (
@@ -25,6 +33,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // Tool names and tool sets.
@@ -85,22 +94,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Register adds github_whoami, github_list_repos and weather to r.
+// Register adds github_whoami, github_list_repos and weather to r. Both
+// base URLs must pass egress.CheckURL (https, plain http only to a
+// loopback host, no user info) and have no query.
 func Register(r *tools.Registry, cfg Config) error {
 	cfg = cfg.withDefaults()
-	for _, u := range []string{cfg.GitHubAPIURL, cfg.WeatherAPIURL} {
-		p, err := url.Parse(u)
-		switch {
-		case err != nil:
-			return errors.New("examples: a base url does not parse: want http(s)://host[/path]")
-		case p.RawQuery != "" || p.Fragment != "":
-			return fmt.Errorf("examples: base url of %s: must not have a query or fragment", p.Host)
-		case p.User != nil:
-			return fmt.Errorf("examples: base url of %s carries credentials (user info); put keys in the vault, not in the URL", p.Host)
-		case (p.Scheme != "https" && p.Scheme != "http") || p.Host == "":
-			p.RawQuery, p.Fragment = "", ""
-			return fmt.Errorf("examples: base url %q: want http(s)://host[/path]", p.String())
+	for _, f := range []struct{ name, u string }{{"GitHubAPIURL", cfg.GitHubAPIURL}, {"WeatherAPIURL", cfg.WeatherAPIURL}} {
+		if err := egress.CheckURL(f.u); err != nil {
+			return fmt.Errorf("examples: %s: %w", f.name, err)
 		}
+		if p, err := url.Parse(f.u); err != nil || p.RawQuery != "" || p.ForceQuery {
+			return fmt.Errorf("examples: %s: must not have a query", f.name)
+		}
+	}
+	weatherOrigin, err := egress.OriginOfURL(cfg.WeatherAPIURL)
+	if err != nil {
+		return fmt.Errorf("examples: WeatherAPIURL: %w", err)
 	}
 	gh := &tools.Requirement{OAuth: &tools.OAuthRequirement{Provider: cfg.GitHubProvider, Scopes: []string{"read:user", "repo"}}}
 	apiKeyArg := tools.APIKeyArgument(cfg.WeatherProvider)
@@ -138,7 +147,7 @@ func Register(r *tools.Registry, cfg Config) error {
 				mcp.WithReadOnlyHintAnnotation(true),
 				mcp.WithOpenWorldHintAnnotation(true),
 			),
-			Handler:        weather(cfg, apiKeyArg),
+			Handler:        weather(cfg, apiKeyArg, weatherOrigin),
 			AllowedTenants: cfg.AllowedTenants,
 			ToolSets:       []string{WeatherToolSet},
 			Requires: &tools.Requirement{APIKey: &tools.APIKeyRequirement{
@@ -280,7 +289,18 @@ type owmAnswer struct {
 	} `json:"wind"`
 }
 
-func weather(cfg Config, apiKeyArg string) func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// weatherClient is the credential destination client for an API key:
+// appid is added to requests for origin only (a redirect elsewhere is not
+// followed, so the key never reaches another host).
+func weatherClient(origin egress.Origin, key string) *http.Client {
+	return egress.NewClient([]egress.Origin{origin}, func(r *http.Request) {
+		q := r.URL.Query()
+		q.Set("appid", key)
+		r.URL.RawQuery = q.Encode()
+	})
+}
+
+func weather(cfg Config, apiKeyArg string, origin egress.Origin) func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		city := strings.TrimSpace(req.GetString("city", ""))
 		if city == "" {
@@ -295,14 +315,14 @@ func weather(cfg Config, apiKeyArg string) func(context.Context, mcp.CallToolReq
 				return nil, err
 			}
 		}
-		q := url.Values{"q": {city}, "appid": {key}, "units": {"metric"}}
+		q := url.Values{"q": {city}, "units": {"metric"}}
 		ctx, cancel := context.WithTimeout(ctx, upstreamTimeout)
 		defer cancel()
 		hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.WeatherAPIURL+"/data/2.5/weather?"+q.Encode(), nil)
 		if err != nil {
 			return mcp.NewToolResultError("weather: bad request"), nil
 		}
-		resp, err := http.DefaultClient.Do(hreq)
+		resp, err := weatherClient(origin, key).Do(hreq)
 		if err != nil {
 			// *url.Error quotes the URL, which carries appid: drop it.
 			return mcp.NewToolResultError("weather: request failed: " + redact(err)), nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -60,7 +61,7 @@ func TestRegister(t *testing.T) {
 	if err := Register(r, Config{}); err == nil {
 		t.Fatal("registered twice")
 	}
-	for _, bad := range []string{"ftp://x", "http://user:pw@host", "::"} {
+	for _, bad := range []string{"ftp://x", "http://user:pw@host", "::", "http://192.0.2.10", "https://api.example.com/?appid=1"} {
 		if err := Register(tools.NewRegistry(), Config{GitHubAPIURL: bad}); err == nil || strings.Contains(err.Error(), "pw") {
 			t.Errorf("base url %q: %v", bad, err)
 		}
@@ -143,5 +144,46 @@ func TestWeather(t *testing.T) {
 	}
 	if _, err := call(t, r, WeatherName, tools.WithCredentials(t.Context(), creds{}), map[string]any{"city": "Paris"}); !errors.Is(err, tools.ErrAPIKeyMissing) {
 		t.Fatalf("no key: %v", err)
+	}
+}
+
+// TestWeatherKeyStaysAtItsOrigin (acceptance 1, API keys): the weather API
+// answering with a redirect to another origin does not make Plexus send
+// the key there; the tool reports an error naming no key.
+func TestWeatherKeyStaysAtItsOrigin(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		stolen []string
+	)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		stolen = append(stolen, r.URL.RawQuery)
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"name":"Elsewhere"}`))
+	}))
+	t.Cleanup(other.Close)
+	owm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/data/2.5/weather?"+r.URL.RawQuery, http.StatusFound)
+	}))
+	t.Cleanup(owm.Close)
+	r := tools.NewRegistry()
+	if err := Register(r, Config{WeatherAPIURL: owm.URL}); err != nil {
+		t.Fatal(err)
+	}
+	const key = "wx-KEY-canary-4411"
+	res, err := call(t, r, WeatherName, tools.WithCredentials(t.Context(), creds{key: key}), map[string]any{"city": "Paris"})
+	if err != nil || !res.IsError {
+		t.Fatalf("weather through a cross-origin redirect = %+v, %v; want a tool error", res, err)
+	}
+	text := res.Content[0].(mcp.TextContent).Text
+	if !strings.Contains(text, "redirect") || strings.Contains(text, key) {
+		t.Fatalf("tool error %q", text)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, q := range stolen {
+		if strings.Contains(q, key) {
+			t.Fatal("the API key reached the other origin")
+		}
 	}
 }

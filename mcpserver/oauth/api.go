@@ -46,4 +46,7 @@ type Preset struct {
 	UserinfoURL      string   `json:"userinfo_url,omitempty"`
 	RevocationURL    string   `json:"revocation_url,omitempty"`
 	Scopes           []string `json:"scopes"`
+	// APIOrigins are the origins the provider's access tokens may be sent
+	// to (scheme://host[:port]); tokens go nowhere else.
+	APIOrigins []string `json:"api_origins"`
 }

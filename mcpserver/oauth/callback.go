@@ -3,22 +3,24 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // Bounds on callback parameters from outside.
 const (
 	maxCodeLen     = 4096
 	maxErrorLen    = 64
-	maxErrorDesc   = 300
 	maxPathSegment = 256
 )
 
@@ -26,21 +28,28 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5}h1{font-size:1.4em}</style>
-</head><body><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Detail}}<p><small>{{.Detail}}</small></p>{{end}}</body></html>
+</head><body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
 `))
 
 type page struct {
-	Title, Message, Detail string
+	Title, Message string
 }
 
-func writePage(w http.ResponseWriter, status int, p page) {
+// securePageHeaders sets the headers of every page this package serves: a
+// CSP without scripts or framing (formAction is its form-action
+// directive), nosniff, no caching, no referrer.
+func securePageHeaders(w http.ResponseWriter, formAction string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "+formAction)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+}
+
+func writePage(w http.ResponseWriter, status int, p page) {
+	securePageHeaders(w, "form-action 'none'")
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, p)
 }
@@ -49,9 +58,10 @@ func errorPage(w http.ResponseWriter, status int, msg string) {
 	writePage(w, status, page{Title: "Connection failed", Message: msg})
 }
 
-// callbackParams is the parsed callback query.
+// callbackParams is the parsed callback query. error_description is not
+// read: it is free text from the provider, never shown or logged.
 type callbackParams struct {
-	State, Code, Error, ErrorDescription string
+	State, Code, Error string
 }
 
 // parseCallback extracts and bounds the callback's parameters. It never
@@ -60,10 +70,9 @@ type callbackParams struct {
 func parseCallback(rawQuery string) callbackParams {
 	q, _ := url.ParseQuery(rawQuery) // keeps what parsed; garbage pairs are dropped
 	p := callbackParams{
-		State:            q.Get("state"),
-		Code:             q.Get("code"),
-		Error:            q.Get("error"),
-		ErrorDescription: q.Get("error_description"),
+		State: q.Get("state"),
+		Code:  q.Get("code"),
+		Error: q.Get("error"),
 	}
 	if !validState(p.State) {
 		p.State = ""
@@ -72,7 +81,6 @@ func parseCallback(rawQuery string) callbackParams {
 		p.Code = ""
 	}
 	p.Error = clip(p.Error, maxErrorLen)
-	p.ErrorDescription = clip(p.ErrorDescription, maxErrorDesc)
 	return p
 }
 
@@ -127,11 +135,16 @@ func callbackPath(r *http.Request) (tenant, provider string) {
 	return tenant, provider
 }
 
-// HandleCallback serves GET /{tenant}/oauth/external_callback/{provider}:
-// it consumes the state, exchanges the code (with the PKCE verifier),
-// stores the tokens sealed and shows a plain "connected" page; a replayed,
-// expired or foreign state, or a provider error, gets a clear error page
-// and stores nothing.
+// HandleCallback serves GET /{tenant}/oauth/external_callback/{provider}.
+// It needs the flow's cookie, set by the consent page in the browser that
+// approved: without it the state is refused and left unspent (403,
+// nothing stored). Otherwise it consumes the state, checks that the owner
+// (user or guest session) still exists and the provider's settings did
+// not change, then exchanges the code (with the PKCE verifier), stores the
+// tokens sealed (under the owner's lock, compare-and-swap) and shows a
+// plain "connected" page. Every failure gets a fixed message chosen by its
+// kind or the provider's error code; nothing the provider or the request
+// sent (error_description included) is echoed.
 func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodGet {
@@ -150,17 +163,27 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if q.State == "" {
 		if q.Error != "" {
 			log.InfoContext(ctx, "oauth callback: provider error without state", "error", q.Error)
-			m.providerErrorPage(w, provider, q)
+			providerErrorPage(w, provider, q.Error)
 			return
 		}
 		log.InfoContext(ctx, "oauth callback: missing or malformed state")
 		errorPage(w, http.StatusBadRequest, "The link is missing its state or the state is malformed. Start the connection again from your chat.")
 		return
 	}
-	st, err := m.store.TakeOAuthState(ctx, q.State)
+	browser := ""
+	if ck, err := r.Cookie(flowCookie(q.State)); err == nil {
+		browser = ck.Value
+	}
+	st, err := m.store.TakeOAuthState(ctx, q.State, browser)
 	switch {
+	case errors.Is(err, vault.ErrBrowserMismatch):
+		log.WarnContext(ctx, "oauth callback: state presented without the cookie of the browser that approved", "cookie", browser != "")
+		errorPage(w, http.StatusForbidden, "This sign-in was not started in this browser. For your safety, Plexus completes a connection "+
+			"only in the browser where you pressed Approve. Start the connection again from your chat.")
+		return
 	case errors.Is(err, vault.ErrExpired):
 		log.InfoContext(ctx, "oauth callback: expired state")
+		m.clearFlowCookie(w, tenant, q.State)
 		errorPage(w, http.StatusBadRequest, "This authorization link has expired. Start the connection again from your chat.")
 		return
 	case errors.Is(err, vault.ErrNotFound):
@@ -172,6 +195,7 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusInternalServerError, "Plexus could not check this authorization. Try again.")
 		return
 	}
+	m.clearFlowCookie(w, tenant, q.State)
 	if st.TenantID != tenant || st.Provider != provider {
 		log.WarnContext(ctx, "oauth callback: state belongs to another tenant or provider")
 		errorPage(w, http.StatusBadRequest, "This authorization link does not belong to this address. Start the connection again from your chat.")
@@ -179,7 +203,7 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Error != "" {
 		log.InfoContext(ctx, "oauth callback: provider error", "error", q.Error)
-		m.providerErrorPage(w, provider, q)
+		providerErrorPage(w, provider, q.Error)
 		return
 	}
 	if q.Code == "" {
@@ -188,10 +212,39 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	owner := Owner{TenantID: st.TenantID, UserID: st.UserID, SessionID: st.SessionID}
-	display, err := m.exchange(ctx, owner, provider, st, q.Code)
+	if err := m.ownerAlive(ctx, owner); err != nil {
+		if errors.Is(err, vault.ErrNotFound) {
+			log.InfoContext(ctx, "oauth callback: owner gone (session ended or user deleted)")
+			errorPage(w, http.StatusBadRequest, "Your chat session or user account no longer exists. Start the connection again from your chat.")
+			return
+		}
+		log.ErrorContext(ctx, "oauth callback: check owner", "err", err)
+		errorPage(w, http.StatusInternalServerError, "Plexus could not check this authorization. Try again.")
+		return
+	}
+	p, err := m.provider(ctx, owner.TenantID, provider)
+	switch {
+	case errors.Is(err, ErrUnknownProvider):
+		log.WarnContext(ctx, "oauth callback: provider no longer configured")
+		errorPage(w, http.StatusBadRequest, "This provider is no longer configured for this tenant.")
+		return
+	case err != nil:
+		log.ErrorContext(ctx, "oauth callback: load provider", "err", redactErr(err))
+		errorPage(w, http.StatusInternalServerError, "Plexus could not read this provider's settings. An administrator may have to set them again.")
+		return
+	case st.ProviderBinding != p.Binding():
+		log.WarnContext(ctx, "oauth callback: provider settings changed since the flow started")
+		errorPage(w, http.StatusBadRequest, "This provider's settings changed since you started. Start the connection again from your chat.")
+		return
+	}
+	display, err := m.exchange(ctx, owner, p, st, q.Code)
 	if err != nil {
 		var re *oauth2.RetrieveError
 		switch {
+		case errors.Is(err, egress.ErrRedirect):
+			log.WarnContext(ctx, "oauth callback: token endpoint answered with a redirect; not followed", "err", redactErr(err))
+			errorPage(w, http.StatusBadGateway, "The provider's token endpoint answered with a redirect, which Plexus does not follow "+
+				"(it would carry your authorization and the app's secret elsewhere). Nothing was stored. Ask an administrator to check the token URL.")
 		case errors.As(err, &re):
 			status := 0
 			if re.Response != nil {
@@ -202,9 +255,6 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, vault.ErrNotFound):
 			log.InfoContext(ctx, "oauth callback: owner gone (session ended or user deleted)")
 			errorPage(w, http.StatusBadRequest, "Your chat session or user account no longer exists. Start the connection again from your chat.")
-		case errors.Is(err, ErrUnknownProvider):
-			log.WarnContext(ctx, "oauth callback: provider no longer configured")
-			errorPage(w, http.StatusBadRequest, "This provider is no longer configured for this tenant.")
 		default:
 			log.ErrorContext(ctx, "oauth callback: exchange or store failed", "err", redactErr(err))
 			errorPage(w, http.StatusBadGateway, "Plexus could not complete the connection. Try again.")
@@ -221,21 +271,38 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (m *Manager) providerErrorPage(w http.ResponseWriter, provider string, q callbackParams) {
-	msg := provider + " returned an error (" + q.Error + "). Nothing was stored."
-	if q.Error == "access_denied" {
-		msg = "Access to " + provider + " was declined. Nothing was stored; you can try again from your chat."
-	}
-	writePage(w, http.StatusBadRequest, page{Title: "Connection failed", Message: msg, Detail: q.ErrorDescription})
+// clearFlowCookie removes a spent flow's cookie.
+func (m *Manager) clearFlowCookie(w http.ResponseWriter, tenant, state string) {
+	http.SetCookie(w, &http.Cookie{Name: flowCookie(state), Value: "", Path: cookiePath(tenant), MaxAge: -1,
+		HttpOnly: true, Secure: m.secureCookies(), SameSite: http.SameSiteLaxMode})
 }
 
-// exchange trades the code for tokens and stores them for owner; it
-// returns the provider's display name (the preset's, else its name).
-func (m *Manager) exchange(ctx context.Context, owner Owner, provider string, st vault.OAuthState, code string) (string, error) {
-	p, err := m.provider(ctx, owner.TenantID, provider)
-	if err != nil {
-		return "", err
+// providerErrors are the fixed messages for the provider's error codes
+// (RFC 6749 §4.1.2.1); %s is the provider's name. Nothing the provider
+// sends is shown.
+var providerErrors = map[string]string{
+	"access_denied":             "Access to %s was declined. Nothing was stored; you can try again from your chat.",
+	"invalid_scope":             "%s did not accept the permissions Plexus asked for. Nothing was stored. An administrator may need to change the provider's scopes.",
+	"server_error":              "%s had a problem and could not complete the sign-in. Nothing was stored; try again later from your chat.",
+	"temporarily_unavailable":   "%s is busy or down for maintenance. Nothing was stored; try again later from your chat.",
+	"invalid_request":           "%s refused the sign-in request. Nothing was stored. An administrator should check how the provider is set up in Plexus.",
+	"unauthorized_client":       "%s does not allow this app to sign you in this way. Nothing was stored. An administrator should check the app's settings at %[1]s.",
+	"unsupported_response_type": "%s refused the sign-in request. Nothing was stored. An administrator should check how the provider is set up in Plexus.",
+}
+
+func providerErrorPage(w http.ResponseWriter, provider, code string) {
+	msg, ok := providerErrors[code]
+	if !ok {
+		msg = "%s returned an error. Nothing was stored; start the connection again from your chat."
 	}
+	writePage(w, http.StatusBadRequest, page{Title: "Connection failed", Message: fmt.Sprintf(msg, provider)})
+}
+
+// exchange trades the code for tokens and stores them for owner, under the
+// owner's lock (so a refresh in flight finishes first and cannot write
+// over the new tokens) with compare-and-swap. It returns the provider's
+// display name (the preset's, else its name).
+func (m *Manager) exchange(ctx context.Context, owner Owner, p vault.OAuthProvider, st vault.OAuthState, code string) (string, error) {
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(st.Verifier)}
 	if p.Resource != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("resource", p.Resource))
@@ -247,11 +314,28 @@ func (m *Manager) exchange(ctx context.Context, owner Owner, provider string, st
 	if tok.AccessToken == "" {
 		return "", errors.New("token response has no access token")
 	}
-	if err := m.save(ctx, owner, provider, fromOAuth2(tok, st.Scopes, m.now())); err != nil {
+	ts := fromOAuth2(tok, st.Scopes, m.now())
+	binding := p.Binding()
+	// The tokens exist now: store them even if the browser gives up.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout+5*time.Second)
+	defer cancel()
+	unlock, err := m.lockOwner(lctx, owner, p.Name)
+	if err != nil {
 		return "", err
 	}
-	if pr, ok := LookupPreset(p.Preset); ok {
-		return pr.DisplayName, nil
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		cur, err := m.load(lctx, owner, p.Name, binding)
+		if err != nil && !isNotFound(err) {
+			return "", err
+		}
+		_, err = m.save(lctx, owner, p.Name, binding, cur, ts)
+		if err == nil {
+			break
+		}
+		if !conflict(err) || attempt == 2 {
+			return "", err
+		}
 	}
-	return provider, nil
+	return providerDisplay(p), nil
 }

@@ -31,13 +31,14 @@ func (m *Manager) Connections(ctx context.Context, tenantID, userID string) ([]C
 		if ci.Kind != vault.CredentialOAuth || ci.UserID != userID {
 			continue
 		}
-		ts, err := m.load(ctx, o, ci.Provider)
+		st, err := m.load(ctx, o, ci.Provider, "")
 		if isNotFound(err) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
+		ts := st.ts
 		status := ts.Status
 		if status == statusConnected && (ts.AccessToken == "" || ts.RefreshToken == "" && m.expired(ts)) {
 			status = statusExpired
@@ -58,27 +59,40 @@ func (m *Manager) Connections(ctx context.Context, tenantID, userID string) ([]C
 	return out, nil
 }
 
-// Disconnect forgets owner's tokens for provider, revoking them at the
-// provider first when it has a revocation endpoint (best effort: failures
-// are logged, the local tokens are forgotten anyway). It returns an error
+// Disconnect forgets owner's tokens for provider, then revokes them at
+// the provider when it has a revocation endpoint (best effort: failures
+// are logged). It takes the owner's lock, so a refresh in flight finishes
+// first and its result is what gets removed and revoked (never saved over
+// the disconnect), and removes with compare-and-swap. It returns an error
 // wrapping vault.ErrNotFound when owner has no connection to provider.
 func (m *Manager) Disconnect(ctx context.Context, owner Owner, provider string) error {
 	if err := validOwner(owner); err != nil {
 		return err
 	}
-	ts, err := m.load(ctx, owner, provider)
+	p, perr := m.provider(ctx, owner.TenantID, provider)
+	binding := ""
+	if perr == nil {
+		binding = p.Binding()
+	}
+	unlock, err := m.lockOwner(ctx, owner, provider)
 	if err != nil {
-		return err
-	}
-	if p, err := m.provider(ctx, owner.TenantID, provider); err == nil && p.RevocationURL != "" {
-		m.revoke(ctx, p, ts)
-	}
-	if owner.UserID != "" {
-		if err := m.store.DeleteCredential(ctx, owner.TenantID, owner.UserID, vault.CredentialOAuth, provider); err != nil {
-			return fmt.Errorf("disconnect %q: %w", provider, err)
-		}
-	} else if err := m.save(ctx, owner, provider, tokenSet{Status: statusDisconnected, UpdatedAt: m.now()}); err != nil {
 		return fmt.Errorf("disconnect %q: %w", provider, err)
+	}
+	st, err := m.load(ctx, owner, provider, binding)
+	if err == nil {
+		err = m.remove(ctx, owner, provider, st)
+		if conflict(err) { // changed by another process: once more
+			if st, err = m.load(ctx, owner, provider, binding); err == nil {
+				err = m.remove(ctx, owner, provider, st)
+			}
+		}
+	}
+	unlock()
+	if err != nil {
+		return fmt.Errorf("disconnect %q: %w", provider, err)
+	}
+	if perr == nil && p.RevocationURL != "" {
+		m.revoke(ctx, p, st.ts)
 	}
 	m.log.InfoContext(ctx, "oauth: disconnected", "tenant", owner.TenantID, "provider", provider, "guest", owner.UserID == "")
 	return nil
@@ -109,7 +123,7 @@ func (m *Manager) revokeOne(ctx context.Context, p vault.OAuthProvider, token, h
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(p.ClientID), url.QueryEscape(p.ClientSecret))
-	resp, err := m.http.Do(req)
+	resp, err := m.tokens.Do(req) // never follows a redirect: the request carries the client secret
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -3,6 +3,7 @@ package oauth
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,48 @@ func FuzzCallbackQuery(f *testing.F) {
 			t.Fatalf("garbage query %q stored %d values", rawQuery, n)
 		}
 		if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Fatal("page without CSP")
+		}
+	})
+}
+
+// FuzzConsentAnswer feeds arbitrary form bodies to the consent page's POST
+// (with the page's CSRF cookie set): it must never panic, and must start
+// an authorization (303) only for action=approve with the page's token.
+func FuzzConsentAnswer(f *testing.F) {
+	const token = "CSRFtoken0123456789CSRFtoken0123456789abcde"
+	for _, seed := range []string{
+		"",
+		"action=approve",
+		"action=approve&csrf=" + token,
+		"action=deny&csrf=" + token,
+		"action=APPROVE&csrf=" + token,
+		"csrf=" + token + "&csrf=x&action=approve",
+		"action=approve&csrf=" + strings.Repeat("A", 43),
+		"action=%zz&csrf=%",
+		"action=approve&csrf=" + token + "&" + strings.Repeat("x=1&", 2000),
+		"\x00\xff=\xfe",
+	} {
+		f.Add(seed)
+	}
+	e := newEnv(f, withMemStore())
+	f.Fuzz(func(t *testing.T, body string) {
+		link, err := e.m.ConsentURL(t.Context(), ConsentRequest{Owner: e.user, Provider: "gh"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(link)
+		req := httptest.NewRequest(http.MethodPost, u.Path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: csrfCookie, Value: token})
+		rec := httptest.NewRecorder()
+		e.mux.ServeHTTP(rec, req)
+		form, _ := url.ParseQuery(body)
+		ok := len(body) <= maxConsentForm && form.Get("csrf") == token && form.Get("action") == "approve"
+		if (rec.Code == http.StatusSeeOther) != ok {
+			t.Fatalf("body %q: status %d", body, rec.Code)
+		}
+		if rec.Code != http.StatusSeeOther && !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 			t.Fatal("page without CSP")
 		}
 	})

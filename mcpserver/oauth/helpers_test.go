@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -30,32 +29,61 @@ type countingStore struct {
 	writes atomic.Int64
 }
 
-func (c *countingStore) PutCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte) error {
+func (c *countingStore) PutCredentialIf(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte, expected uint64) (uint64, error) {
 	c.writes.Add(1)
-	return c.Store.PutCredential(ctx, tenantID, userID, kind, provider, value)
+	return c.Store.PutCredentialIf(ctx, tenantID, userID, kind, provider, value, expected)
 }
 
-func (c *countingStore) SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error {
+func (c *countingStore) SwapSessionValue(ctx context.Context, tenantID, sessionID, key string, old, value []byte) error {
 	c.writes.Add(1)
-	return c.Store.SetSessionValue(ctx, tenantID, sessionID, key, value)
+	return c.Store.SwapSessionValue(ctx, tenantID, sessionID, key, old, value)
 }
 
-// memStore is an in-memory Store for the fuzz test (fast, no fsync).
+// memStore is an in-memory Store for the fuzz tests (fast, no fsync).
 type memStore struct {
 	mu        sync.Mutex
+	seq       uint64
 	providers map[string]vault.OAuthProvider
-	creds     map[string][]byte
+	creds     map[string]memCred
 	states    map[string]vault.OAuthState
+	consents  map[string]vault.OAuthConsent
 	values    map[string][]byte
+}
+
+type memCred struct {
+	val []byte
+	ver uint64
 }
 
 func newMemStore() *memStore {
 	return &memStore{
 		providers: map[string]vault.OAuthProvider{},
-		creds:     map[string][]byte{},
+		creds:     map[string]memCred{},
 		states:    map[string]vault.OAuthState{},
+		consents:  map[string]vault.OAuthConsent{},
 		values:    map[string][]byte{},
 	}
+}
+
+func (s *memStore) GetTenant(_ context.Context, id string) (vault.Tenant, error) {
+	if id != "acme" && id != "globex" {
+		return vault.Tenant{}, vault.ErrNotFound
+	}
+	return vault.Tenant{ID: id, Name: id}, nil
+}
+
+func (s *memStore) GetUser(_ context.Context, tenantID, userID string) (vault.User, error) {
+	if !strings.HasPrefix(userID, "u-") {
+		return vault.User{}, vault.ErrNotFound
+	}
+	return vault.User{TenantID: tenantID, ID: userID, HostUserID: strings.TrimPrefix(userID, "u-")}, nil
+}
+
+func (s *memStore) GetSession(_ context.Context, tenantID, id string) (vault.Session, error) {
+	if id != "g1" && id != "g2" {
+		return vault.Session{}, vault.ErrNotFound
+	}
+	return vault.Session{ID: id, TenantID: tenantID}, nil
 }
 
 func (s *memStore) GetOAuthProvider(_ context.Context, tenantID, name string) (vault.OAuthProvider, error) {
@@ -68,29 +96,42 @@ func (s *memStore) GetOAuthProvider(_ context.Context, tenantID, name string) (v
 	return p, nil
 }
 
-func (s *memStore) PutCredential(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.creds[tenantID+"|"+userID+"|"+string(kind)+"|"+provider] = bytes.Clone(value)
-	return nil
+func credKey(tenantID, userID string, kind vault.CredentialKind, provider string) string {
+	return tenantID + "|" + userID + "|" + string(kind) + "|" + provider
 }
 
-func (s *memStore) GetCredential(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) ([]byte, error) {
+func (s *memStore) GetCredentialVersion(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) ([]byte, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.creds[tenantID+"|"+userID+"|"+string(kind)+"|"+provider]
+	c, ok := s.creds[credKey(tenantID, userID, kind, provider)]
 	if !ok {
-		return nil, vault.ErrNotFound
+		return nil, 0, vault.ErrNotFound
 	}
-	return bytes.Clone(v), nil
+	return bytes.Clone(c.val), c.ver, nil
 }
 
-func (s *memStore) DeleteCredential(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error {
+func (s *memStore) PutCredentialIf(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte, expected uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := tenantID + "|" + userID + "|" + string(kind) + "|" + provider
-	if _, ok := s.creds[k]; !ok {
+	k := credKey(tenantID, userID, kind, provider)
+	if s.creds[k].ver != expected {
+		return 0, vault.ErrConflict
+	}
+	s.seq++
+	s.creds[k] = memCred{val: bytes.Clone(value), ver: s.seq}
+	return s.seq, nil
+}
+
+func (s *memStore) DeleteCredentialIf(_ context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, expected uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := credKey(tenantID, userID, kind, provider)
+	c, ok := s.creds[k]
+	switch {
+	case !ok:
 		return vault.ErrNotFound
+	case c.ver != expected:
+		return vault.ErrConflict
 	}
 	delete(s.creds, k)
 	return nil
@@ -109,6 +150,37 @@ func (s *memStore) ListCredentials(_ context.Context, tenantID, userID string) (
 	return out, nil
 }
 
+func (s *memStore) PutOAuthConsent(_ context.Context, c vault.OAuthConsent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.consents[c.ID]; ok {
+		return vault.ErrExists
+	}
+	s.consents[c.ID] = c
+	return nil
+}
+
+func (s *memStore) GetOAuthConsent(_ context.Context, id string) (vault.OAuthConsent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.consents[id]
+	if !ok {
+		return c, vault.ErrNotFound
+	}
+	if time.Now().After(c.ExpiresAt) {
+		return vault.OAuthConsent{}, vault.ErrExpired
+	}
+	return c, nil
+}
+
+func (s *memStore) TakeOAuthConsent(ctx context.Context, id string) (vault.OAuthConsent, error) {
+	c, err := s.GetOAuthConsent(ctx, id)
+	s.mu.Lock()
+	delete(s.consents, id)
+	s.mu.Unlock()
+	return c, err
+}
+
 func (s *memStore) PutOAuthState(_ context.Context, st vault.OAuthState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,25 +191,22 @@ func (s *memStore) PutOAuthState(_ context.Context, st vault.OAuthState) error {
 	return nil
 }
 
-func (s *memStore) TakeOAuthState(_ context.Context, state string) (vault.OAuthState, error) {
+func (s *memStore) TakeOAuthState(_ context.Context, state, browser string) (vault.OAuthState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.states[state]
 	if !ok {
 		return st, vault.ErrNotFound
 	}
-	delete(s.states, state)
 	if time.Now().After(st.ExpiresAt) {
+		delete(s.states, state)
 		return vault.OAuthState{}, vault.ErrExpired
 	}
+	if st.Browser != browser {
+		return vault.OAuthState{}, vault.ErrBrowserMismatch
+	}
+	delete(s.states, state)
 	return st, nil
-}
-
-func (s *memStore) SetSessionValue(_ context.Context, tenantID, sessionID, key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.values[tenantID+"|"+sessionID+"|"+key] = bytes.Clone(value)
-	return nil
 }
 
 func (s *memStore) GetSessionValue(_ context.Context, tenantID, sessionID, key string) ([]byte, error) {
@@ -148,6 +217,22 @@ func (s *memStore) GetSessionValue(_ context.Context, tenantID, sessionID, key s
 		return nil, vault.ErrNotFound
 	}
 	return bytes.Clone(v), nil
+}
+
+func (s *memStore) SwapSessionValue(_ context.Context, tenantID, sessionID, key string, old, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tenantID + "|" + sessionID + "|" + key
+	cur, ok := s.values[k]
+	if ok != (old != nil) || ok && !bytes.Equal(cur, old) {
+		return vault.ErrConflict
+	}
+	if value == nil {
+		delete(s.values, k)
+	} else {
+		s.values[k] = bytes.Clone(value)
+	}
+	return nil
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -172,22 +257,23 @@ func (s *syncBuffer) String() string {
 // guest sessions, a fake provider registered as "gh" (and "other") in both
 // tenants, a Manager and an httptest server routing the callback.
 type env struct {
-	t      testing.TB
-	v      *vault.Vault // nil when running on memStore
-	store  *countingStore
-	fake   *oauthtest.Provider
-	other  *oauthtest.Provider
-	m      *Manager
-	mux    *http.ServeMux
-	srv    *httptest.Server
-	logs   *syncBuffer
-	mu     sync.Mutex
-	seen   []string // codes and states handed out, which must never reach the logs
-	user   Owner    // acme, registered
-	user2  Owner    // acme, another registered user
-	guest  Owner    // acme guest, session g1
-	guest2 Owner    // acme guest, session g2
-	xuser  Owner    // globex, registered
+	t       testing.TB
+	v       *vault.Vault // nil when running on memStore
+	store   *countingStore
+	browser *oauthtest.Browser // the person's browser: consent page, provider, callback
+	fake    *oauthtest.Provider
+	other   *oauthtest.Provider
+	m       *Manager
+	mux     *http.ServeMux
+	srv     *httptest.Server
+	logs    *syncBuffer
+	mu      sync.Mutex
+	seen    []string // codes and states handed out, which must never reach the logs
+	user    Owner    // acme, registered
+	user2   Owner    // acme, another registered user
+	guest   Owner    // acme guest, session g1
+	guest2  Owner    // acme guest, session g2
+	xuser   Owner    // globex, registered
 }
 
 type envConfig struct {
@@ -215,7 +301,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		o(&cfg)
 	}
 	ctx := t.Context()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &syncBuffer{}, browser: oauthtest.NewBrowser()}
 	e.fake = oauthtest.New(t, cfg.fakeOpts...)
 	e.other = oauthtest.New(t, oauthtest.WithClient("other-client", "other-secret"))
 	e.mux = http.NewServeMux()
@@ -281,8 +367,23 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.store = &countingStore{Store: base}
 	e.m = e.newManager()
 	e.mux.HandleFunc(CallbackPattern, e.m.HandleCallback)
+	e.mux.HandleFunc(ConsentPattern, e.m.HandleConsent)
+	e.mux.HandleFunc(ConsentPostPattern, e.m.HandleConsent)
 	t.Cleanup(func() { e.checkLogs() })
 	return e
+}
+
+// serve mounts m's consent page and callback on a new server, whose URL
+// becomes m's base URL (so its consent links and redirect URLs point there).
+func (e *env) serve(m *Manager) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc(CallbackPattern, m.HandleCallback)
+	mux.HandleFunc(ConsentPattern, m.HandleConsent)
+	mux.HandleFunc(ConsentPostPattern, m.HandleConsent)
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	m.baseURL = srv.URL
+	return srv
 }
 
 func (e *env) newManager(opts ...Option) *Manager {
@@ -305,9 +406,9 @@ func (e *env) seenSecrets() []string {
 	var out []string
 	for _, o := range []Owner{e.user, e.user2, e.guest, e.guest2, e.xuser} {
 		for _, p := range []string{"gh", "other"} {
-			ts, err := e.m.load(context.Background(), o, p)
+			st, err := e.m.load(context.Background(), o, p, "")
 			if err == nil {
-				out = append(out, ts.AccessToken, ts.RefreshToken)
+				out = append(out, st.ts.AccessToken, st.ts.RefreshToken)
 			}
 		}
 	}
@@ -316,14 +417,30 @@ func (e *env) seenSecrets() []string {
 	return append(append(out, e.seen...), e.fake.ClientSecret, e.other.ClientSecret)
 }
 
-// authURL starts an authorization.
+// consentURL makes a consent link (what a tool result carries).
+func (e *env) consentURL(m *Manager, o Owner, provider string, scopes []string) string {
+	e.t.Helper()
+	u, err := m.ConsentURL(e.t.Context(), ConsentRequest{Owner: o, Provider: provider, Scopes: scopes, Tool: "test_tool", Client: "Test Client"})
+	if err != nil {
+		e.t.Fatalf("ConsentURL: %v", err)
+	}
+	e.mu.Lock()
+	e.seen = append(e.seen, u[strings.LastIndex(u, "/")+1:])
+	e.mu.Unlock()
+	return u
+}
+
+// authURLWith starts an authorization with m as the person would: the
+// consent link, Approve in e.browser; it returns the provider URL.
+func (e *env) authURLWith(m *Manager, o Owner, provider string, scopes []string) string {
+	e.t.Helper()
+	return e.browser.Approve(e.t, e.consentURL(m, o, provider, scopes))
+}
+
+// authURL starts an authorization with e.m.
 func (e *env) authURL(o Owner, provider string, scopes []string) string {
 	e.t.Helper()
-	u, err := e.m.AuthorizationURL(e.t.Context(), o, provider, scopes)
-	if err != nil {
-		e.t.Fatalf("AuthorizationURL: %v", err)
-	}
-	return u
+	return e.authURLWith(e.m, o, provider, scopes)
 }
 
 // authorize starts an authorization and consents at the fake, returning
@@ -343,16 +460,24 @@ func (e *env) authorize(o Owner, provider string, scopes []string) string {
 	return cb
 }
 
-// get performs a browser GET of a callback URL (redirects not followed).
+// get performs a GET in the person's browser (redirects not followed).
 func (e *env) get(rawURL string) (int, string, http.Header) {
 	e.t.Helper()
-	resp, err := http.Get(rawURL)
+	status, body, h, err := e.browser.Get(rawURL)
 	if err != nil {
-		e.t.Fatalf("GET callback: %v", err)
+		e.t.Fatalf("GET: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return status, body, h
+}
+
+// getElsewhere performs a GET from another browser (no cookies).
+func (e *env) getElsewhere(rawURL string) (int, string) {
+	e.t.Helper()
+	status, body, _, err := oauthtest.NewBrowser().Get(rawURL)
+	if err != nil {
+		e.t.Fatalf("GET: %v", err)
+	}
+	return status, body
 }
 
 // connect runs the whole consent flow for o at provider "gh".
@@ -388,7 +513,17 @@ func (e *env) whoami(o Owner) (string, error) {
 }
 
 func (e *env) stored(o Owner) (tokenSet, error) {
-	return e.m.load(e.t.Context(), o, "gh")
+	st, err := e.m.load(e.t.Context(), o, "gh", e.binding())
+	return st.ts, err
+}
+
+// binding is the current Binding of acme's provider gh.
+func (e *env) binding() string {
+	p, err := e.store.GetOAuthProvider(e.t.Context(), "acme", "gh")
+	if err != nil {
+		return ""
+	}
+	return p.Binding()
 }
 
 func (e *env) mustStored(o Owner) tokenSet {
@@ -403,9 +538,13 @@ func (e *env) mustStored(o Owner) tokenSet {
 // setExpiry rewrites the stored token's expiry (to force a proactive refresh).
 func (e *env) setExpiry(o Owner, at time.Time) {
 	e.t.Helper()
-	ts := e.mustStored(o)
+	st, err := e.m.load(e.t.Context(), o, "gh", e.binding())
+	if err != nil {
+		e.t.Fatalf("load: %v", err)
+	}
+	ts := st.ts
 	ts.Expiry = at
-	if err := e.m.save(e.t.Context(), o, "gh", ts); err != nil {
+	if _, err := e.m.save(e.t.Context(), o, "gh", e.binding(), st, ts); err != nil {
 		e.t.Fatalf("save: %v", err)
 	}
 }

@@ -1,8 +1,32 @@
 // Package oauth connects Plexus users to external OAuth 2.1 providers
-// (GitHub, Google, Slack, Microsoft, internal IdPs): authorization code +
-// PKCE (S256) with single-use expiring state, the callback endpoint, sealed
-// token storage, refresh before expiry with rotation, one refresh and retry
-// on 401, backoff on 429/5xx, and disconnect with revocation.
+// (GitHub, Google, Slack, Microsoft, internal IdPs): the consent page, the
+// authorization code + PKCE (S256) flow with single-use expiring state
+// bound to the browser that approved, the callback endpoint, sealed token
+// storage, refresh before expiry with rotation, one refresh and retry on
+// 401, backoff on 429/5xx, and disconnect with revocation.
+//
+// # Where secrets go
+//
+// A tool result never carries a provider's URL: it links to Plexus's
+// consent page (ConsentURL), single-use and expiring, which names the
+// tenant, user, tool, provider, scopes and the host the browser will be
+// sent to. Approve (a POST with a per-page CSRF token) sets a short-lived
+// HttpOnly, SameSite=Lax cookie bound to the new state and redirects to
+// the provider; the callback refuses a request without that cookie, so
+// the flow completes only in the browser that approved (RFC 9700 §4.7).
+//
+// An access token is sent only to its provider's API origins
+// (vault.OAuthProvider.APIOrigins, egress.Guard): a request elsewhere is
+// refused naming the origin, and a redirect leaving the origin or going
+// from https to http is not followed. Token, refresh and revocation
+// requests never follow redirects at all (egress.NoRedirects), so a code,
+// PKCE verifier, refresh token or client secret never reaches another
+// origin.
+//
+// Refresh, disconnect and consent for one owner and provider take one
+// lock and save with compare-and-swap on the stored version, so none
+// overwrites another, and a provider removed or re-pointed meanwhile (the
+// vault drops its connections) stays without them.
 //
 // It owns the OAuth token-set format stored in the vault (kind "oauth") and
 // in guests' sessions (key "oauth:<provider>"). It must never log or return
@@ -24,24 +48,35 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
-// Store is what the engine needs from the vault.
+// Store is what the engine needs from the vault; *vault.Vault satisfies it.
 type Store interface {
+	GetTenant(ctx context.Context, id string) (vault.Tenant, error)
+	GetUser(ctx context.Context, tenantID, userID string) (vault.User, error)
+	GetSession(ctx context.Context, tenantID, id string) (vault.Session, error)
 	GetOAuthProvider(ctx context.Context, tenantID, name string) (vault.OAuthProvider, error)
-	PutCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte) error
-	GetCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) ([]byte, error)
-	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
+	GetCredentialVersion(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) ([]byte, uint64, error)
+	PutCredentialIf(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, value []byte, expected uint64) (uint64, error)
+	DeleteCredentialIf(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string, expected uint64) error
 	ListCredentials(ctx context.Context, tenantID, userID string) ([]vault.CredentialInfo, error)
+	PutOAuthConsent(ctx context.Context, c vault.OAuthConsent) error
+	GetOAuthConsent(ctx context.Context, id string) (vault.OAuthConsent, error)
+	TakeOAuthConsent(ctx context.Context, id string) (vault.OAuthConsent, error)
 	PutOAuthState(ctx context.Context, s vault.OAuthState) error
-	TakeOAuthState(ctx context.Context, state string) (vault.OAuthState, error)
-	SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error
+	TakeOAuthState(ctx context.Context, state, browser string) (vault.OAuthState, error)
 	GetSessionValue(ctx context.Context, tenantID, sessionID, key string) ([]byte, error)
+	SwapSessionValue(ctx context.Context, tenantID, sessionID, key string, old, value []byte) error
 }
 
-// CallbackPattern is the http.ServeMux pattern HandleCallback expects to be
-// mounted under (it reads the "tenant" and "provider" path values).
-const CallbackPattern = "GET /{tenant}/oauth/external_callback/{provider}"
+// Patterns of the routes HandleCallback and HandleConsent expect to be
+// mounted under (they read the "tenant", "provider" and "id" path values).
+const (
+	CallbackPattern    = "GET /{tenant}/oauth/external_callback/{provider}"
+	ConsentPattern     = "GET /{tenant}/oauth/consent/{id}"
+	ConsentPostPattern = "POST /{tenant}/oauth/consent/{id}"
+)
 
 // Defaults.
 const (
@@ -56,7 +91,8 @@ const (
 // Manager runs the flows. Safe for concurrent use.
 type Manager struct {
 	store    Store
-	http     *http.Client
+	http     *http.Client // base of API clients (its Transport)
+	tokens   *http.Client // token, refresh, revocation: never follows redirects
 	now      func() time.Time
 	log      *slog.Logger
 	baseURL  string
@@ -73,7 +109,7 @@ type Manager struct {
 }
 
 type ownerLock struct {
-	mu   sync.Mutex
+	held chan struct{} // one slot: the lock
 	refs int
 }
 
@@ -81,8 +117,9 @@ type ownerLock struct {
 type Option func(*Manager)
 
 // WithHTTPClient sets the client used to reach providers' token and
-// revocation endpoints (default: a client with a 30s timeout). Its
-// Transport is also the base transport of the clients Client returns.
+// revocation endpoints (default: a client with a 30s timeout); whatever its
+// CheckRedirect, those requests never follow redirects. Its Transport is
+// also the base transport of the clients Client returns.
 func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.http = c } }
 
 // WithClock sets the clock.
@@ -98,7 +135,8 @@ func WithBaseURL(u string) Option {
 	return func(m *Manager) { m.baseURL = strings.TrimRight(u, "/") }
 }
 
-// WithStateTTL sets how long an authorization URL stays valid (default 10m).
+// WithStateTTL sets how long a consent link, and then the authorization it
+// starts, stay valid (default 10m each).
 func WithStateTTL(d time.Duration) Option { return func(m *Manager) { m.stateTTL = d } }
 
 // WithConnectHook sets a function called (synchronously, after the tokens
@@ -126,6 +164,7 @@ func NewManager(store Store, opts ...Option) *Manager {
 	if m.http == nil {
 		m.http = &http.Client{Timeout: 30 * time.Second}
 	}
+	m.tokens = egress.NoRedirects(m.http)
 	if m.stateTTL <= 0 {
 		m.stateTTL = defaultStateTTL
 	}
@@ -144,6 +183,11 @@ func (m *Manager) provider(ctx context.Context, tenantID, name string) (vault.OA
 	if errors.Is(err, vault.ErrNotFound) {
 		return vault.OAuthProvider{}, fmt.Errorf("provider %q of tenant %q: %w", name, tenantID, ErrUnknownProvider)
 	}
+	if errors.Is(err, vault.ErrDecrypt) {
+		return vault.OAuthProvider{}, fmt.Errorf("provider %q of tenant %q: its client secret does not open because its endpoints, "+
+			"client id or API origins were changed outside Plexus; an administrator must set the client secret again "+
+			"(plexus admin ext-oauth update --client-secret -): %w", name, tenantID, err)
+	}
 	if err != nil {
 		return vault.OAuthProvider{}, fmt.Errorf("load provider %q: %w", name, err)
 	}
@@ -161,14 +205,16 @@ func (m *Manager) config(p vault.OAuthProvider, scopes []string) *oauth2.Config 
 	}
 }
 
-// tokenContext carries the HTTP client x/oauth2 uses for token requests;
-// it adds the RFC 8707 resource parameter to every token request, refreshes
+// tokenContext carries the HTTP client x/oauth2 uses for token requests:
+// it never follows a redirect (egress.NoRedirects: a 3xx is an error, so
+// the code, verifier, refresh token and client secret go nowhere else); it
+// adds the RFC 8707 resource parameter to every token request, refreshes
 // included (x/oauth2 cannot add parameters to a refresh), and for the slack
 // preset rewrites Slack's token answers (slack.go).
 func (m *Manager) tokenContext(ctx context.Context, p vault.OAuthProvider) context.Context {
-	c := m.http
+	c := m.tokens
 	if p.Resource != "" || p.Preset == slackPreset {
-		tr := m.http.Transport
+		tr := m.tokens.Transport
 		if p.Resource != "" {
 			tr = resourceTransport{base: tr, tokenURL: p.TokenURL, resource: p.Resource}
 		}
@@ -176,29 +222,28 @@ func (m *Manager) tokenContext(ctx context.Context, p vault.OAuthProvider) conte
 			tr = slackTransport{base: tr, tokenURL: p.TokenURL}
 		}
 		c = &http.Client{
-			Timeout:       m.http.Timeout,
-			Jar:           m.http.Jar,
-			CheckRedirect: m.http.CheckRedirect,
+			Timeout:       m.tokens.Timeout,
+			CheckRedirect: m.tokens.CheckRedirect,
 			Transport:     tr,
 		}
 	}
 	return context.WithValue(ctx, oauth2.HTTPClient, c)
 }
 
-// lockOwner serialises refreshes of one owner's token for one provider.
-func (m *Manager) lockOwner(o Owner, provider string) (unlock func()) {
+// lockOwner serialises refresh, consent and disconnect of one owner's
+// token for one provider. It gives up when ctx ends (a refresh in flight
+// holds the lock for at most refreshTimeout).
+func (m *Manager) lockOwner(ctx context.Context, o Owner, provider string) (unlock func(), err error) {
 	key := ownerKey(o) + "\x00" + provider
 	m.mu.Lock()
 	l := m.locks[key]
 	if l == nil {
-		l = &ownerLock{}
+		l = &ownerLock{held: make(chan struct{}, 1)}
 		m.locks[key] = l
 	}
 	l.refs++
 	m.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	release := func() {
 		m.mu.Lock()
 		l.refs--
 		if l.refs == 0 {
@@ -206,6 +251,16 @@ func (m *Manager) lockOwner(o Owner, provider string) (unlock func()) {
 		}
 		m.mu.Unlock()
 	}
+	select {
+	case l.held <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("wait for another change of the %q connection: %w", provider, ctx.Err())
+	}
+	return func() {
+		<-l.held
+		release()
+	}, nil
 }
 
 func ownerKey(o Owner) string {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -80,23 +79,17 @@ func TestConnectHook(t *testing.T) {
 	m := e.newManager(WithConnectHook(func(_ context.Context, o Owner, provider string) {
 		got = append(got, o.TenantID+"/"+o.SessionID+"/"+provider)
 	}))
-	u, err := m.AuthorizationURL(t.Context(), e.guest, "gh", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	mux := http.NewServeMux()
-	mux.HandleFunc(CallbackPattern, m.HandleCallback)
-	cb, _ := url.Parse(e.fake.Authorize(t, u))
-	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cb.RequestURI(), nil))
-	if rec.Code != http.StatusOK || !slices.Equal(got, []string{"acme/g1/gh"}) {
-		t.Fatalf("status %d, hook calls %v", rec.Code, got)
+	srv := e.serve(m)
+	status, _ := e.browser.Connect(t, e.fake, e.consentURL(m, e.guest, "gh", nil))
+	if status != http.StatusOK || !slices.Equal(got, []string{"acme/g1/gh"}) || srv == nil {
+		t.Fatalf("status %d, hook calls %v", status, got)
 	}
 }
 
 func TestCallbackRejects(t *testing.T) {
 	e := newEnv(t)
-	past := e.newManager(WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
+	fast := e.newManager(WithStateTTL(time.Second))
+	e.serve(fast)
 	cases := []struct {
 		name string
 		url  func() string
@@ -108,15 +101,10 @@ func TestCallbackRejects(t *testing.T) {
 			return cb
 		}, "already used"},
 		{"expired state", func() string {
-			u, err := past.AuthorizationURL(t.Context(), e.user, "gh", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return e.fake.Authorize(t, u)
+			cb := e.fake.Authorize(t, e.authURLWith(fast, e.user, "gh", nil))
+			time.Sleep(1200 * time.Millisecond)
+			return cb
 		}, "expired"},
-		{"foreign tenant", func() string {
-			return e.callbackURL(e.authorize(e.user, "gh", nil), "globex", "gh")
-		}, "does not belong"},
 		{"foreign provider", func() string {
 			return e.callbackURL(e.authorize(e.user, "gh", nil), "acme", "other")
 		}, "does not belong"},
@@ -163,14 +151,24 @@ func TestCallbackRejects(t *testing.T) {
 			e.assertNothingStored(e.xuser)
 		})
 	}
-	// The foreign-tenant/provider attempts consumed their state: using it
-	// at the right address afterwards fails too.
+	// The foreign-provider attempt consumed its state: using it at the
+	// right address afterwards fails too.
 	cb := e.authorize(e.user, "gh", nil)
-	_, _, _ = e.get(e.callbackURL(cb, "globex", "gh"))
+	_, _, _ = e.get(e.callbackURL(cb, "acme", "other"))
 	if status, _, _ := e.get(cb); status != http.StatusBadRequest {
 		t.Fatalf("state reused after a foreign attempt: %d", status)
 	}
 	e.assertNothingStored(e.user)
+	// Another tenant's callback address never gets the flow's cookie
+	// (scoped to /acme/oauth/): refused, and the state is not spent.
+	cb = e.authorize(e.user, "gh", nil)
+	if status, body, _ := e.get(e.callbackURL(cb, "globex", "gh")); status != http.StatusForbidden || !strings.Contains(body, "not started in this browser") {
+		t.Fatalf("foreign tenant: %d %q", status, body)
+	}
+	e.assertNothingStored(e.user)
+	if status, _, _ := e.get(cb); status != http.StatusOK {
+		t.Fatalf("the right browser after a foreign attempt: %d", status)
+	}
 	// The PKCE failure happened at the provider.
 	if e.fake.TokenRequests() == 0 {
 		t.Fatal("no token request reached the fake")
@@ -189,16 +187,24 @@ func TestProviderError(t *testing.T) {
 		t.Fatalf("got %d %q", status, body)
 	}
 	e.assertNothingStored(e.user)
-	// Hostile error text is escaped and the state is consumed.
+	// The page shows a fixed message per error code and nothing the
+	// provider wrote (error_description, unknown codes); the state is
+	// consumed.
 	e.fake.DenyNext("server_error")
 	cb = e.authorize(e.user, "gh", nil)
 	u, _ := url.Parse(cb)
 	q := u.Query()
-	q.Set("error_description", "<script>alert(1)</script>")
+	q.Set("error_description", "Visit evil.example to fix your account <script>alert(1)</script>")
 	u.RawQuery = q.Encode()
 	status, body, _ = e.get(u.String())
-	if status != http.StatusBadRequest || strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") {
+	if status != http.StatusBadRequest || strings.Contains(body, "evil.example") || strings.Contains(body, "alert") ||
+		!strings.Contains(body, "gh had a problem") {
 		t.Fatalf("got %d %q", status, body)
+	}
+	e.fake.DenyNext("please_call_+1-555-0100")
+	cb = e.authorize(e.user, "gh", nil)
+	if status, body, _ := e.get(cb); status != http.StatusBadRequest || strings.Contains(body, "555") || !strings.Contains(body, "returned an error") {
+		t.Fatalf("unknown error code: %d %q", status, body)
 	}
 	if status, _, _ = e.get(u.String()); status != http.StatusBadRequest {
 		t.Fatal("state of a provider error not consumed")
@@ -572,8 +578,8 @@ func TestUserTokensPersist(t *testing.T) {
 		t.Fatalf("after reopen: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	got, err := m2.load(t.Context(), e.user, "gh")
-	if err != nil || got.RefreshToken != want.RefreshToken {
+	got, err := m2.load(t.Context(), e.user, "gh", "")
+	if err != nil || got.ts.RefreshToken != want.RefreshToken {
 		t.Fatalf("token not persisted: %v", err)
 	}
 	e.store.Store = v2 // for the log check at cleanup
@@ -642,13 +648,13 @@ func TestGrantedScopesWin(t *testing.T) {
 
 func TestUnknownProvider(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.m.AuthorizationURL(t.Context(), e.user, "nope", nil); !errors.Is(err, ErrUnknownProvider) {
-		t.Fatalf("AuthorizationURL: %v", err)
+	if _, err := e.m.ConsentURL(t.Context(), ConsentRequest{Owner: e.user, Provider: "nope"}); !errors.Is(err, ErrUnknownProvider) {
+		t.Fatalf("ConsentURL: %v", err)
 	}
 	if _, err := e.m.Client(t.Context(), e.user, "nope", nil); !errors.Is(err, ErrUnknownProvider) {
 		t.Fatalf("Client: %v", err)
 	}
-	if _, err := NewManager(e.store).AuthorizationURL(t.Context(), e.user, "gh", nil); !errors.Is(err, vault.ErrInvalid) {
+	if _, err := NewManager(e.store).ConsentURL(t.Context(), ConsentRequest{Owner: e.user, Provider: "gh"}); !errors.Is(err, vault.ErrInvalid) {
 		t.Fatalf("no base url: %v", err)
 	}
 }

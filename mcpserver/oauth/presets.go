@@ -3,6 +3,8 @@ package oauth
 import "slices"
 
 // presets returns fresh copies of the built-in presets (no shared state).
+// vault/migrate_v3.go keeps a frozen copy of their API origins for the
+// schema migration that introduced them.
 func presets() []Preset {
 	return []Preset{
 		{
@@ -12,6 +14,7 @@ func presets() []Preset {
 			TokenURL:         "https://github.com/login/oauth/access_token",
 			UserinfoURL:      "https://api.github.com/user",
 			Scopes:           []string{"read:user"},
+			APIOrigins:       []string{"https://api.github.com"},
 		},
 		{
 			Name:             "google",
@@ -21,6 +24,7 @@ func presets() []Preset {
 			UserinfoURL:      "https://openidconnect.googleapis.com/v1/userinfo",
 			RevocationURL:    "https://oauth2.googleapis.com/revoke",
 			Scopes:           []string{"openid", "email", "profile"},
+			APIOrigins:       []string{"https://openidconnect.googleapis.com", "https://www.googleapis.com"},
 		},
 		{
 			Name:             "slack",
@@ -29,6 +33,7 @@ func presets() []Preset {
 			TokenURL:         "https://slack.com/api/oauth.v2.access",
 			RevocationURL:    "https://slack.com/api/auth.revoke",
 			Scopes:           []string{"users:read"},
+			APIOrigins:       []string{"https://slack.com"},
 		},
 		{
 			Name:             "microsoft",
@@ -37,6 +42,7 @@ func presets() []Preset {
 			TokenURL:         "https://login.microsoftonline.com/common/oauth2/v2.0/token",
 			UserinfoURL:      "https://graph.microsoft.com/oidc/userinfo",
 			Scopes:           []string{"openid", "profile", "offline_access", "User.Read"},
+			APIOrigins:       []string{"https://graph.microsoft.com"},
 		},
 	}
 }

@@ -18,7 +18,7 @@ import (
 const (
 	statusConnected    = "connected"
 	statusExpired      = "expired"
-	statusDisconnected = "disconnected" // a guest's tombstone (sessions have no delete)
+	statusDisconnected = "disconnected" // a guest's tombstone, written by older versions
 )
 
 // tokenSet is the stored value (sealed by the vault): JSON with these
@@ -31,6 +31,11 @@ type tokenSet struct {
 	Scopes       []string  `json:"scopes,omitempty"`
 	Status       string    `json:"status"`
 	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+	// Binding is the provider's Binding() when the set was stored. The
+	// vault binds registered users' sets to it in the AAD; guests' sets
+	// (session values) carry it here, inside the sealed value, and load
+	// refuses a set whose binding is not the provider's current one.
+	Binding string `json:"provider_binding,omitempty"`
 }
 
 // usable reports whether the set holds an access token worth sending.
@@ -65,51 +70,105 @@ const GuestSessionKeyPrefix = "oauth:"
 
 func sessionKey(provider string) string { return GuestSessionKeyPrefix + provider }
 
-// load returns owner's token set for provider; a missing one (or a guest's
-// tombstone) wraps vault.ErrNotFound.
-func (m *Manager) load(ctx context.Context, o Owner, provider string) (tokenSet, error) {
-	var raw []byte
-	var err error
+// stored is a token set as read, with what a compare-and-swap write needs:
+// the credential version (registered users; 0 = none) or the plaintext
+// read (guests; nil = none).
+type stored struct {
+	ts    tokenSet
+	found bool // a set exists (usable or not)
+	ver   uint64
+	raw   []byte
+}
+
+// load returns owner's token set for provider. A missing one (or a guest's
+// tombstone) wraps vault.ErrNotFound, with st still usable for a CAS write.
+// binding is the provider's current Binding() ("" skips the guests'
+// check): a set stored for other provider settings, or one that does not
+// open, comes back found but expired with no tokens (consent again).
+func (m *Manager) load(ctx context.Context, o Owner, provider, binding string) (stored, error) {
+	var (
+		raw []byte
+		st  stored
+		err error
+	)
 	if o.UserID != "" {
-		raw, err = m.store.GetCredential(ctx, o.TenantID, o.UserID, vault.CredentialOAuth, provider)
+		raw, st.ver, err = m.store.GetCredentialVersion(ctx, o.TenantID, o.UserID, vault.CredentialOAuth, provider)
 	} else {
 		raw, err = m.store.GetSessionValue(ctx, o.TenantID, o.SessionID, sessionKey(provider))
+		st.raw = raw
 	}
-	if err != nil {
-		return tokenSet{}, fmt.Errorf("load token for %q: %w", provider, err)
+	switch {
+	case errors.Is(err, vault.ErrDecrypt):
+		m.log.WarnContext(ctx, "oauth: stored token set does not open (provider settings changed?); consent required",
+			"tenant", o.TenantID, "provider", provider)
+		st.found, st.ts = true, tokenSet{Status: statusExpired}
+		return st, nil
+	case err != nil:
+		return st, fmt.Errorf("load token for %q: %w", provider, err)
 	}
 	var ts tokenSet
 	if err := json.Unmarshal(raw, &ts); err != nil {
-		return tokenSet{}, fmt.Errorf("load token for %q: stored token set is not valid json", provider)
+		st.found, st.ts = true, tokenSet{Status: statusExpired}
+		return st, nil
 	}
 	if ts.Status == statusDisconnected {
-		return tokenSet{}, fmt.Errorf("load token for %q: %w", provider, vault.ErrNotFound)
+		return st, fmt.Errorf("load token for %q: %w", provider, vault.ErrNotFound)
 	}
-	return ts, nil
+	if o.UserID == "" && binding != "" && ts.Binding != binding {
+		ts = tokenSet{Scopes: ts.Scopes, Status: statusExpired}
+	}
+	st.found, st.ts = true, ts
+	return st, nil
 }
 
-func (m *Manager) save(ctx context.Context, o Owner, provider string, ts tokenSet) error {
+// conflict reports vault.ErrConflict: the stored set changed since it was
+// read (a disconnect, a consent, the provider removed or re-pointed).
+func conflict(err error) bool { return errors.Is(err, vault.ErrConflict) }
+
+// save stores ts for owner if the stored set is still prev (compare and
+// swap), and returns the new stored handle. ts is bound to binding.
+func (m *Manager) save(ctx context.Context, o Owner, provider, binding string, prev stored, ts tokenSet) (stored, error) {
+	ts.Binding = binding
 	raw, err := json.Marshal(ts)
 	if err != nil {
-		return fmt.Errorf("encode token set: %w", err)
+		return prev, fmt.Errorf("encode token set: %w", err)
 	}
+	next := stored{ts: ts, found: true}
 	if o.UserID != "" {
-		err = m.store.PutCredential(ctx, o.TenantID, o.UserID, vault.CredentialOAuth, provider, raw)
+		next.ver, err = m.store.PutCredentialIf(ctx, o.TenantID, o.UserID, vault.CredentialOAuth, provider, raw, prev.ver)
 	} else {
-		err = m.store.SetSessionValue(ctx, o.TenantID, o.SessionID, sessionKey(provider), raw)
+		err = m.store.SwapSessionValue(ctx, o.TenantID, o.SessionID, sessionKey(provider), prev.raw, raw)
+		next.raw = raw
 	}
 	if err != nil {
-		return fmt.Errorf("store token for %q: %w", provider, err)
+		return prev, fmt.Errorf("store token for %q: %w", provider, err)
+	}
+	return next, nil
+}
+
+// remove deletes owner's stored set if it is still prev.
+func (m *Manager) remove(ctx context.Context, o Owner, provider string, prev stored) error {
+	var err error
+	if o.UserID != "" {
+		err = m.store.DeleteCredentialIf(ctx, o.TenantID, o.UserID, vault.CredentialOAuth, provider, prev.ver)
+	} else {
+		err = m.store.SwapSessionValue(ctx, o.TenantID, o.SessionID, sessionKey(provider), prev.raw, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("remove token for %q: %w", provider, err)
 	}
 	return nil
 }
 
-// markExpired replaces the stored set by one with status "expired" and no
-// tokens, so nothing usable is kept and the next call asks for consent.
-func (m *Manager) markExpired(ctx context.Context, o Owner, provider string, ts tokenSet) {
-	dead := tokenSet{Scopes: ts.Scopes, Status: statusExpired, UpdatedAt: m.now()}
-	if err := m.save(context.WithoutCancel(ctx), o, provider, dead); err != nil {
-		m.log.WarnContext(ctx, "oauth: mark connection expired", "tenant", o.TenantID, "provider", provider, "err", err)
+// markExpired replaces the stored set (if still prev) by one with status
+// "expired" and no tokens, so nothing usable is kept and the next call asks
+// for consent. A set changed meanwhile is left alone.
+func (m *Manager) markExpired(ctx context.Context, o Owner, provider, binding string, prev stored) {
+	dead := tokenSet{Scopes: prev.ts.Scopes, Status: statusExpired, UpdatedAt: m.now()}
+	if _, err := m.save(context.WithoutCancel(ctx), o, provider, binding, prev, dead); err != nil {
+		if !conflict(err) {
+			m.log.WarnContext(ctx, "oauth: mark connection expired", "tenant", o.TenantID, "provider", provider, "err", err)
+		}
 		return
 	}
 	m.log.InfoContext(ctx, "oauth: connection expired, consent required", "tenant", o.TenantID, "provider", provider)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // refreshTimeout bounds a refresh, which runs detached from the caller's
@@ -28,6 +29,12 @@ const refreshTimeout = 30 * time.Second
 // retrying once on 401, and retrying 429/5xx with capped backoff that
 // honours Retry-After. It returns an error wrapping ErrConsentRequired when
 // no usable token exists (or lacks a required scope).
+//
+// The token goes only to the provider's API origins: a request for any
+// other origin fails with an *egress.OriginError naming it (before a token
+// is even loaded), and a redirect that leaves the request's origin or goes
+// from https to http is not followed (the request fails with an
+// *egress.RedirectError).
 //
 // Retries: 429 and 503 are retried for any method, 502, 504 and network
 // errors only for idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT,
@@ -46,7 +53,9 @@ func (m *Manager) Client(ctx context.Context, owner Owner, provider string, scop
 	if err != nil {
 		return nil, err
 	}
-	ts, err := m.load(ctx, owner, provider)
+	binding := p.Binding()
+	st, err := m.load(ctx, owner, provider, binding)
+	ts := st.ts
 	switch {
 	case isNotFound(err):
 		return nil, consentErr(provider, "not connected")
@@ -57,14 +66,21 @@ func (m *Manager) Client(ctx context.Context, owner Owner, provider string, scop
 	case !hasScopes(ts.Scopes, scopes):
 		return nil, consentErr(provider, "connection lacks required scopes")
 	case ts.RefreshToken == "" && m.expired(ts):
-		m.markExpired(ctx, owner, provider, ts)
+		m.markExpired(ctx, owner, provider, binding, st)
 		return nil, consentErr(provider, "access token expired and cannot be refreshed")
 	}
 	base := m.http.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &http.Client{Transport: &transport{m: m, owner: owner, p: p, base: base}}, nil
+	origins := make([]egress.Origin, len(p.APIOrigins))
+	for i, o := range p.APIOrigins {
+		origins[i] = egress.Origin(o) // canonical: the vault stores them so
+	}
+	return &http.Client{
+		Transport:     egress.Guard(origins, &transport{m: m, owner: owner, p: p, binding: binding, base: base}),
+		CheckRedirect: egress.CheckRedirect,
+	}, nil
 }
 
 func (m *Manager) expired(ts tokenSet) bool {
@@ -78,54 +94,62 @@ func (m *Manager) expiresSoon(ts tokenSet) bool {
 // token returns a usable token set for o at p, refreshing it if it
 // expires soon, or — when stale is the access token the API just refused —
 // unless another caller already replaced it. Refreshes of one owner and
-// provider are serialised, so concurrent callers refresh once.
-func (m *Manager) token(ctx context.Context, o Owner, p vault.OAuthProvider, stale string) (tokenSet, error) {
-	ts, err := m.usableToken(ctx, o, p.Name)
+// provider are serialised (with consent and disconnect), so concurrent
+// callers refresh once.
+func (m *Manager) token(ctx context.Context, o Owner, p vault.OAuthProvider, binding, stale string) (tokenSet, error) {
+	st, err := m.usableToken(ctx, o, p.Name, binding)
 	if err != nil {
 		return tokenSet{}, err
 	}
-	if stale != "" && ts.AccessToken != stale {
-		return ts, nil // already replaced since the API refused stale
+	if stale != "" && st.ts.AccessToken != stale {
+		return st.ts, nil // already replaced since the API refused stale
 	}
-	if stale == "" && !m.expiresSoon(ts) {
-		return ts, nil
+	if stale == "" && !m.expiresSoon(st.ts) {
+		return st.ts, nil
 	}
-	seen := ts.AccessToken
-	unlock := m.lockOwner(o, p.Name)
+	seen := st.ts.AccessToken
+	unlock, err := m.lockOwner(ctx, o, p.Name)
+	if err != nil {
+		return tokenSet{}, err
+	}
 	defer unlock()
-	ts, err = m.usableToken(ctx, o, p.Name)
+	st, err = m.usableToken(ctx, o, p.Name, binding)
 	if err != nil {
 		return tokenSet{}, err
 	}
-	if ts.AccessToken != seen {
-		return ts, nil // another caller refreshed while we waited
+	if st.ts.AccessToken != seen {
+		return st.ts, nil // another caller refreshed while we waited
 	}
-	return m.refresh(ctx, o, p, ts, stale != "")
+	return m.refresh(ctx, o, p, binding, st, stale != "")
 }
 
-func (m *Manager) usableToken(ctx context.Context, o Owner, provider string) (tokenSet, error) {
-	ts, err := m.load(ctx, o, provider)
+func (m *Manager) usableToken(ctx context.Context, o Owner, provider, binding string) (stored, error) {
+	st, err := m.load(ctx, o, provider, binding)
 	switch {
 	case isNotFound(err):
-		return tokenSet{}, consentErr(provider, "not connected")
+		return st, consentErr(provider, "not connected")
 	case err != nil:
-		return tokenSet{}, err
-	case !ts.usable():
-		return tokenSet{}, consentErr(provider, "connection expired")
+		return st, err
+	case !st.ts.usable():
+		return st, consentErr(provider, "connection expired")
 	}
-	return ts, nil
+	return st, nil
 }
 
 // refresh runs the refresh_token grant (x/oauth2, with resource added by
-// tokenContext) and stores the new set, keeping a rotated refresh token.
-// Must be called with the owner lock held.
-func (m *Manager) refresh(ctx context.Context, o Owner, p vault.OAuthProvider, ts tokenSet, forced bool) (tokenSet, error) {
+// tokenContext) and stores the new set, keeping a rotated refresh token,
+// with compare-and-swap on the set it started from: if that set was
+// removed or replaced meanwhile (the provider removed or re-pointed, or
+// another process), the refreshed tokens are dropped and what is stored
+// now wins. Must be called with the owner lock held.
+func (m *Manager) refresh(ctx context.Context, o Owner, p vault.OAuthProvider, binding string, st stored, forced bool) (tokenSet, error) {
+	ts := st.ts
 	stillValid := !forced && !m.expired(ts)
 	if ts.RefreshToken == "" {
 		if stillValid {
 			return ts, nil
 		}
-		m.markExpired(ctx, o, p.Name, ts)
+		m.markExpired(ctx, o, p.Name, binding, st)
 		return tokenSet{}, consentErr(p.Name, "access token refused and no refresh token")
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
@@ -135,7 +159,7 @@ func (m *Manager) refresh(ctx context.Context, o Owner, p vault.OAuthProvider, t
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-			m.markExpired(ctx, o, p.Name, ts)
+			m.markExpired(ctx, o, p.Name, binding, st)
 			return tokenSet{}, consentErr(p.Name, "refresh token refused")
 		}
 		if errors.As(err, &re) {
@@ -153,19 +177,31 @@ func (m *Manager) refresh(ctx context.Context, o Owner, p vault.OAuthProvider, t
 		return tokenSet{}, fmt.Errorf("refresh token for %q: %w", p.Name, err)
 	}
 	nts := fromOAuth2(tok, ts.Scopes, m.now())
-	if err := m.save(context.WithoutCancel(ctx), o, p.Name, nts); err != nil {
-		return tokenSet{}, err
+	if _, err := m.save(context.WithoutCancel(ctx), o, p.Name, binding, st, nts); err != nil {
+		if !conflict(err) {
+			return tokenSet{}, err
+		}
+		// Changed while we refreshed: what is stored now wins.
+		m.log.InfoContext(ctx, "oauth: connection changed during a refresh; refreshed tokens dropped", "tenant", o.TenantID, "provider", p.Name)
+		cur, err := m.usableToken(context.WithoutCancel(ctx), o, p.Name, binding)
+		if err != nil {
+			return tokenSet{}, err
+		}
+		return cur.ts, nil
 	}
 	m.log.DebugContext(ctx, "oauth: token refreshed", "tenant", o.TenantID, "provider", p.Name)
 	return nts, nil
 }
 
-// transport sends owner's token and implements refresh and retries.
+// transport sends owner's token and implements refresh and retries. It
+// sits behind egress.Guard, so it only ever sees requests for the
+// provider's API origins.
 type transport struct {
-	m     *Manager
-	owner Owner
-	p     vault.OAuthProvider
-	base  http.RoundTripper
+	m       *Manager
+	owner   Owner
+	p       vault.OAuthProvider
+	binding string
+	base    http.RoundTripper
 }
 
 // maxAttempts bounds RoundTrip's loop: first try, one 401 retry, retries.
@@ -174,7 +210,7 @@ const maxAttempts = 2 + maxTransientRetry
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	ts, err := t.m.token(ctx, t.owner, t.p, "")
+	ts, err := t.m.token(ctx, t.owner, t.p, t.binding, "")
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -200,7 +236,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case resp.StatusCode == http.StatusUnauthorized && !retried401 && replayable:
 			retried401 = true
 			drain(resp)
-			ts, err = t.m.token(ctx, t.owner, t.p, ts.AccessToken)
+			ts, err = t.m.token(ctx, t.owner, t.p, t.binding, ts.AccessToken)
 			if err != nil {
 				return nil, err
 			}

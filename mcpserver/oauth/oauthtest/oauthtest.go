@@ -28,16 +28,26 @@ import (
 
 // Provider is the fake authorization server. Its endpoints:
 //
-//	GET  /authorize  authorization endpoint (redirects at once, as if the user consented)
-//	POST /token      token endpoint (authorization_code, refresh_token)
-//	POST /revoke     RFC 7009 revocation
-//	GET  /api/user   protected API: {"login":..., "scopes":[...]}
-//	POST /api/echo   protected API: echoes the request body
+//	GET  /authorize      authorization endpoint (redirects at once, as if the user consented)
+//	POST /token          token endpoint (authorization_code, refresh_token)
+//	POST /revoke         RFC 7009 revocation
+//	GET  /api/user       protected API: {"login":..., "scopes":[...]}
+//	POST /api/echo       protected API: echoes the request body
+//	GET  /api/away       protected API that answers 302 to the second origin
+//	GET  /api/here       protected API that answers 301 to /api/user (same origin)
+//
+// Second is another origin (another port), standing for a host that must
+// never receive a credential: it answers 200 to everything and records
+// what it got (Second.Requests). RedirectTokenRequests and
+// RedirectRevocations make the token and revocation endpoints redirect
+// there; HoldTokenRequests makes the token endpoint slow.
 //
 // Safe for concurrent use.
 type Provider struct {
 	// URL is the server's base URL (http://127.0.0.1:port).
 	URL string
+	// Second is the other origin; see Provider.
+	Second *Recorder
 	// ClientID and ClientSecret are the only client credentials accepted.
 	ClientID     string
 	ClientSecret string
@@ -64,6 +74,15 @@ type Provider struct {
 	apiCalls         int
 	revocations      []string
 	issued           []string // every code, access and refresh token handed out
+	tokenRedirect    int      // status the token endpoint redirects with (0 = none)
+	revokeRedirect   int
+	hold             *hold
+}
+
+// hold makes the next token request wait.
+type hold struct {
+	arrived chan struct{}
+	release chan struct{}
 }
 
 // grant is what a code or refresh token stands for.
@@ -149,9 +168,12 @@ func New(t testing.TB, opts ...Option) *Provider {
 	mux.HandleFunc("POST /revoke", p.handleRevoke)
 	mux.HandleFunc("GET /api/user", p.handleUser)
 	mux.HandleFunc("POST /api/echo", p.handleEcho)
+	mux.HandleFunc("GET /api/away", p.handleAway)
+	mux.HandleFunc("GET /api/here", p.handleHere)
 	p.Server = httptest.NewServer(mux) // httptest listens on 127.0.0.1
 	p.URL = p.Server.URL
 	t.Cleanup(p.Server.Close)
+	p.Second = NewRecorder(t)
 	return p
 }
 
@@ -183,6 +205,7 @@ func (p *Provider) OAuthProvider(tenantID, name string, scopes ...string) vault.
 		UserinfoURL:      p.UserinfoURL(),
 		RevocationURL:    p.RevocationURL(),
 		Scopes:           scopes,
+		APIOrigins:       []string{p.URL},
 	}
 }
 
@@ -313,6 +336,23 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	h, redirect := p.hold, p.tokenRedirect
+	p.hold = nil
+	p.mu.Unlock()
+	if h != nil {
+		close(h.arrived)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if redirect != 0 {
+		w.Header().Set("Location", p.Second.URL+"/token")
+		w.WriteHeader(redirect)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		p.tokenError(w, http.StatusBadRequest, "invalid_request", "bad form")
 		return
@@ -439,6 +479,14 @@ func (p *Provider) writeToken(w http.ResponseWriter, access, refresh string, ttl
 }
 
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	redirect := p.revokeRedirect
+	p.mu.Unlock()
+	if redirect != 0 {
+		w.Header().Set("Location", p.Second.URL+"/revoke")
+		w.WriteHeader(redirect)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "bad form")
 		return
@@ -500,6 +548,20 @@ func (p *Provider) handleUser(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"login": login, "scopes": a.scopes})
 }
 
+func (p *Provider) handleAway(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.authorized(w, r); !ok {
+		return
+	}
+	http.Redirect(w, r, p.Second.URL+"/steal", http.StatusFound)
+}
+
+func (p *Provider) handleHere(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.authorized(w, r); !ok {
+		return
+	}
+	http.Redirect(w, r, "/api/user", http.StatusMovedPermanently)
+}
+
 func (p *Provider) handleEcho(w http.ResponseWriter, r *http.Request) {
 	if _, ok := p.authorized(w, r); !ok {
 		return
@@ -516,6 +578,36 @@ func (p *Provider) FailNext(n, status int, retryAfter string) {
 	for range n {
 		p.failures = append(p.failures, failure{status: status, retryAfter: retryAfter})
 	}
+}
+
+// RedirectTokenRequests makes the token endpoint answer every request
+// with status (e.g. 307, which keeps the POST and its body) and a Location
+// at the second origin; 0 turns it off.
+func (p *Provider) RedirectTokenRequests(status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokenRedirect = status
+}
+
+// RedirectRevocations does the same for the revocation endpoint.
+func (p *Provider) RedirectRevocations(status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.revokeRedirect = status
+}
+
+// HoldTokenRequests makes the next token request wait: arrived is closed
+// when it comes in, and it goes on when release is called (idempotent;
+// also called by t.Cleanup).
+func (p *Provider) HoldTokenRequests(t testing.TB) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), release: make(chan struct{})}
+	p.mu.Lock()
+	p.hold = h
+	p.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(release)
+	return h.arrived, release
 }
 
 // ExpireAccessTokens makes every issued access token expired (the API
