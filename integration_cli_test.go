@@ -312,7 +312,9 @@ func TestNoStrayDBusProcesses(t *testing.T) {
 	t.Cleanup(func() {
 		// Whatever this test caused to be launched is stopped, by pid.
 		for _, p := range strays(before, marker) {
-			syscall.Kill(p.pid, syscall.SIGTERM)
+			if pr, err := os.FindProcess(p.pid); err == nil {
+				pr.Signal(syscall.SIGTERM)
+			}
 		}
 	})
 
@@ -369,5 +371,31 @@ func TestNoStrayDBusProcesses(t *testing.T) {
 		if _, err := localclient.ReadRuntime(in.dataDir); err == nil && st.name != "status" {
 			t.Errorf("after %q a daemon still runs", st.name)
 		}
+	}
+}
+
+// TestStopHungDaemon: a daemon that holds the vault but does not answer is
+// not reported as "not running"; stop says how to end it.
+func TestStopHungDaemon(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGSTOP")
+	}
+	in := newInstance(t)
+	cmd, _ := in.serve()
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGCONT) })
+	_, stderr, err := in.run("stop", "--data", in.dataDir)
+	if exitCode(err) != 1 || !strings.Contains(stderr, "does not answer") || !strings.Contains(stderr, "kill "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("stop of a hung daemon: %v %q", err, stderr)
+	}
+	out, _, err := in.run("status", "--data", in.dataDir)
+	if err != nil || !strings.Contains(out, "not answering (pid "+strconv.Itoa(cmd.Process.Pid)) || !strings.Contains(out, "does not answer") {
+		t.Errorf("status of a hung daemon: %v\n%s", err, out)
+	}
+	cmd.Process.Signal(syscall.SIGCONT)
+	if out, stderr, err := in.run("stop", "--data", in.dataDir); err != nil || !strings.Contains(out, "Plexus stopped") {
+		t.Errorf("stop after SIGCONT: %v %q %q", err, out, stderr)
 	}
 }

@@ -39,7 +39,7 @@ type StatusReport struct {
 
 // DaemonStatus says whether a daemon serves the data directory.
 type DaemonStatus struct {
-	Running       bool      `json:"running"`
+	Running       bool      `json:"running"` // false with a pid: it holds the vault but does not answer
 	PID           int       `json:"pid,omitempty"`
 	URL           string    `json:"url,omitempty"`
 	Version       string    `json:"version,omitempty"`
@@ -119,7 +119,10 @@ func status(ctx context.Context, dir string) (StatusReport, error) {
 		rep.Tenants = &adminapi.TenantSummary{IDs: []string{}}
 	case errors.Is(err, vault.ErrLocked):
 		rep.VaultExists = true
-		rep.Note = "the vault is in use by another process (a daemon starting or stopping?); try again in a moment"
+		rep.Note = "the vault is in use by a process that does not answer (a daemon starting, stopping or hung?)"
+		if rt.PID > 0 {
+			rep.Daemon.PID, rep.Daemon.URL = rt.PID, rt.BaseURL()
+		}
 	case err != nil:
 		return rep, err
 	default:
@@ -138,7 +141,8 @@ func status(ctx context.Context, dir string) (StatusReport, error) {
 }
 
 // liveDaemon reads the runtime file and pings the daemon it names. A
-// missing file, or a daemon that does not answer, is "not running".
+// missing file, or a daemon that does not answer, is "not running" (rt is
+// then what the file said, if anything).
 func liveDaemon(ctx context.Context, dir string) (localclient.Runtime, bool, error) {
 	rt, err := localclient.ReadRuntime(dir)
 	if errors.Is(err, localclient.ErrNoDaemon) {
@@ -164,6 +168,8 @@ func printStatus(w io.Writer, r StatusReport) {
 			d += ", up " + (time.Duration(r.Daemon.UptimeSeconds) * time.Second).String()
 		}
 		fmt.Fprintf(tw, "Daemon:\t%s)\n", d)
+	} else if r.Daemon.PID > 0 {
+		fmt.Fprintf(tw, "Daemon:\tnot answering (pid %d, %s)\n", r.Daemon.PID, r.Daemon.URL)
 	} else {
 		fmt.Fprintf(tw, "Daemon:\tnot running (plexus serve runs it here; admin commands start it in the background)\n")
 	}
@@ -262,6 +268,16 @@ func Stop(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("stop: %w", err)
 	}
 	if !running {
+		// A daemon that holds the vault but does not answer is not "not running".
+		_, err := vault.Inspect(ctx, filepath.Join(dir, daemon.DBFileName), 0)
+		if errors.Is(err, vault.ErrLocked) {
+			msg := "a process holds the vault but does not answer; if a daemon is hung, stop it with kill"
+			if rt.PID > 0 {
+				msg = fmt.Sprintf("the daemon (pid %d, %s) holds the vault but does not answer; if it is hung, stop it with: kill %d",
+					rt.PID, rt.BaseURL(), rt.PID)
+			}
+			return fmt.Errorf("stop: %s", msg)
+		}
 		return out(false, 0, "Plexus is not running.")
 	}
 	c := &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token, HTTP: &http.Client{Timeout: 10 * time.Second}}
