@@ -535,9 +535,10 @@ func TestStdioBridge(t *testing.T) {
 	})
 }
 
-// TestStdioWithoutMasterKey: with no keyring and no master key the daemon
-// cannot start; plexus stdio says why in one JSON-RPC error (the daemon's
-// own message, once) instead of retrying until a timeout.
+// TestStdioWithoutMasterKey: when the daemon cannot get the vault's master
+// key (a passphrase vault, and no passphrase given) it cannot start; plexus
+// stdio says why in one JSON-RPC error (the daemon's own message, once)
+// instead of retrying until a timeout.
 func TestStdioWithoutMasterKey(t *testing.T) {
 	in := newInstance(t)
 	env := make([]string, 0, len(in.env))
@@ -545,6 +546,12 @@ func TestStdioWithoutMasterKey(t *testing.T) {
 		if !strings.HasPrefix(kv, "PLEXUS_MASTER_KEY=") && !strings.HasPrefix(kv, "PLEXUS_PASSPHRASE=") {
 			env = append(env, kv)
 		}
+	}
+	in.env = append(env, "PLEXUS_PASSPHRASE=correct horse battery staple")
+	first, _ := in.serve()
+	first.Process.Signal(syscall.SIGTERM)
+	for i := 0; i < 300 && processAlive(first.Process.Pid); i++ {
+		time.Sleep(50 * time.Millisecond)
 	}
 	in.env = env
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -564,7 +571,7 @@ func TestStdioWithoutMasterKey(t *testing.T) {
 		t.Fatalf("stdout is not one JSON-RPC answer: %q (stderr %s)", out, stderr.String())
 	}
 	msg := m.Error.Message
-	for _, want := range []string{"could not start", "no master key available", "PLEXUS_MASTER_KEY", localclient.LogFileName} {
+	for _, want := range []string{"could not start", "no master key available", "PLEXUS_PASSPHRASE", localclient.LogFileName} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

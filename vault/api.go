@@ -28,8 +28,10 @@ var (
 	// ErrWrongKey is returned by Open when the master key it obtained does
 	// not open this vault (for example a mistyped passphrase).
 	ErrWrongKey = errors.New("master key does not open this vault")
-	// ErrNoKey is returned by Open when no master key source is available:
-	// no keyring, no PLEXUS_MASTER_KEY, no passphrase, no explicit key file.
+	// ErrNoKey is returned by Open when the master key cannot be had: the
+	// source an existing vault recorded is unavailable (keyring locked, key
+	// file missing, no passphrase given), or a new vault's key file could
+	// not be written.
 	ErrNoKey = errors.New("no master key available")
 	// ErrDecrypt is returned when a sealed value does not open: wrong key,
 	// tampered bytes, or a value moved to another record (AAD mismatch).
@@ -42,12 +44,15 @@ var (
 // KeySource says where the master key came from.
 type KeySource string
 
-// Key sources, in the order Open tries them.
+// Key sources. A new vault takes an explicit one first (PLEXUS_MASTER_KEY,
+// PLEXUS_PASSPHRASE, Config.KeyFile), else the keyring, else a passphrase
+// typed at a terminal, else a generated key file; the vault records its
+// source and later opens use that one.
 const (
 	KeySourceKeyring    KeySource = "keyring"    // OS keyring, service "plexus"
 	KeySourceEnv        KeySource = "env"        // PLEXUS_MASTER_KEY (base64 of 32 bytes)
-	KeySourcePassphrase KeySource = "passphrase" // Argon2id of a passphrase the user typed
-	KeySourceFile       KeySource = "file"       // explicit key file, only when asked for
+	KeySourcePassphrase KeySource = "passphrase" // Argon2id of a passphrase (PLEXUS_PASSPHRASE or typed)
+	KeySourceFile       KeySource = "file"       // a 0600 key file: Config.KeyFile, or <dir>/plexus.key as a last resort
 )
 
 // Keyring is the small interface over the OS keyring (go-keyring's shape).
@@ -76,12 +81,21 @@ type Config struct {
 	KeyringAccount string
 	// Getenv reads PLEXUS_MASTER_KEY and PLEXUS_PASSPHRASE; nil means os.Getenv.
 	Getenv func(string) string
-	// Passphrase, if set, is asked for a passphrase when the keyring is
-	// unavailable and PLEXUS_MASTER_KEY is unset. attempt starts at 1;
-	// after a wrong passphrase Open waits a little and asks again (at most
-	// 3 attempts), then returns ErrWrongKey.
+	// Passphrase, if set, is asked for the passphrase of an existing
+	// passphrase vault when PLEXUS_PASSPHRASE is unset or wrong. attempt
+	// starts at 1; after a wrong passphrase Open waits a little and asks
+	// again (at most 3 attempts), then returns ErrWrongKey. Without
+	// NewPassphrase it is also asked for a new vault's passphrase.
 	Passphrase func(ctx context.Context, attempt int) (string, error)
-	// KeyFile is a plain key file the user explicitly asked for ("" = never).
+	// NewPassphrase, if set, is asked for a new vault's passphrase when no
+	// key was given explicitly and the keyring is unavailable (a terminal
+	// asks twice and compares). "" declines: the vault then keeps a
+	// generated key in a key file. An answer shorter than MinPassphraseLen
+	// is asked again. Nil with Passphrase nil means no one can be asked.
+	NewPassphrase func(ctx context.Context) (string, error)
+	// KeyFile is a plain key file the user explicitly asked for (created
+	// with a new random key if missing). "" = the one the vault recorded,
+	// if any. Its path is recorded, so later opens need not repeat it.
 	KeyFile string
 	// Logger for warnings (keyring unavailable, fallback used); nil = discard.
 	Logger *slog.Logger

@@ -3,12 +3,15 @@
 //
 // A Vault is opened once per process by the daemon (plexus serve). Open takes
 // bbolt's exclusive file lock, obtains the master key, checks it against a
-// sealed canary and applies schema migrations. The master key comes, in
-// order, from the OS keyring (go-keyring, service "plexus"; created there on
-// first start), PLEXUS_MASTER_KEY (base64 of 32 bytes), a passphrase
-// (PLEXUS_PASSPHRASE or Config.Passphrase; Argon2id), or a plain key file
-// the user asked for explicitly (Config.KeyFile). The vault records which
-// source made it, so a later run never silently creates a second key.
+// sealed canary and applies schema migrations. A new vault's master key
+// comes from what the user gave explicitly (PLEXUS_MASTER_KEY, base64 of 32
+// bytes; PLEXUS_PASSPHRASE, Argon2id; or Config.KeyFile), and then the OS
+// keyring is not touched; else from the OS keyring (go-keyring, service
+// "plexus"; created there); else from a passphrase typed at a terminal
+// (Config.NewPassphrase); else, with none of these, a generated key in
+// <dir>/plexus.key (mode 0600). The vault records which source made it (and
+// the key file's path), so a later run opens it the same way and never
+// silently creates a second key. KeyInfo and Inspect tell where it is.
 //
 // # Records
 //
@@ -71,5 +74,7 @@
 //
 // Open never waits forever: the file lock is bounded by Config.LockTimeout
 // (ErrLocked), and every system keyring call is bounded by a timeout because
-// a desktop keyring may block on an unlock prompt.
+// a desktop keyring may block on an unlock prompt. Without a D-Bus session
+// bus the keyring counts as unavailable and is not called, because godbus
+// would otherwise autolaunch a dbus-daemon that outlives the process.
 package vault

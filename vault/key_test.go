@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,45 +87,71 @@ func FuzzParseMasterKey(f *testing.F) {
 	})
 }
 
-// TestKeySourceSelection covers the order of sources for a new vault and
-// that a reopen finds the same key again.
+// countingKeyring counts every call that reaches the keyring.
+type countingKeyring struct {
+	Keyring
+	calls atomic.Int32
+}
+
+func (k *countingKeyring) Get(s, u string) (string, error) {
+	k.calls.Add(1)
+	return k.Keyring.Get(s, u)
+}
+func (k *countingKeyring) Set(s, u, p string) error { k.calls.Add(1); return k.Keyring.Set(s, u, p) }
+func (k *countingKeyring) Delete(s, u string) error { k.calls.Add(1); return k.Keyring.Delete(s, u) }
+
+const longPassphrase = "correct horse battery"
+
+// TestKeySourceSelection covers the order of sources for a new vault, that
+// an explicit key never touches the keyring, and that a reopen with the
+// same inputs finds the same key again.
 func TestKeySourceSelection(t *testing.T) {
 	envKey := b64(32, base64.StdEncoding)
 	tests := []struct {
-		name       string
-		keyringErr error
-		env        env
-		passphrase bool
-		keyFile    bool
-		want       KeySource
-		wantErr    error
+		name         string
+		keyringErr   error
+		env          env
+		passphrase   string // typed at the "terminal"; "" = no terminal
+		keyFile      bool
+		want         KeySource
+		wantErr      error
+		keyringCalls bool // may the keyring be called?
 	}{
-		{name: "keyring works", want: KeySourceKeyring},
-		{name: "keyring works, env ignored", env: env{envMasterKey: envKey}, want: KeySourceKeyring},
+		{name: "keyring works", want: KeySourceKeyring, keyringCalls: true},
+		{name: "keyring works, terminal too", passphrase: longPassphrase, want: KeySourceKeyring, keyringCalls: true},
+		{name: "env key wins, keyring untouched", env: env{envMasterKey: envKey}, want: KeySourceEnv},
+		{name: "env passphrase wins, keyring untouched", env: env{envPassphrase: longPassphrase}, want: KeySourcePassphrase},
+		{name: "explicit key file wins, keyring untouched", keyFile: true, want: KeySourceFile},
+		{name: "explicit key file beats the terminal", keyFile: true, passphrase: longPassphrase, want: KeySourceFile},
 		{name: "keyring unavailable, env key", keyringErr: errNoDBus, env: env{envMasterKey: envKey}, want: KeySourceEnv},
-		{name: "keyring unavailable, bad env key", keyringErr: errNoDBus, env: env{envMasterKey: "short"}, wantErr: ErrInvalid},
-		{name: "keyring unavailable, env passphrase", keyringErr: errNoDBus, env: env{envPassphrase: "pw"}, want: KeySourcePassphrase},
-		{name: "keyring unavailable, prompt", keyringErr: errNoDBus, passphrase: true, want: KeySourcePassphrase},
-		{name: "keyring unavailable, key file", keyringErr: errNoDBus, keyFile: true, want: KeySourceFile},
-		{name: "env key before passphrase and file", keyringErr: errNoDBus, passphrase: true, keyFile: true,
+		{name: "bad env key", env: env{envMasterKey: "short"}, wantErr: ErrInvalid},
+		{name: "short env passphrase", env: env{envPassphrase: "pw"}, wantErr: ErrInvalid},
+		{name: "keyring unavailable, prompt", keyringErr: errNoDBus, passphrase: longPassphrase, want: KeySourcePassphrase, keyringCalls: true},
+		{name: "env key before passphrase and file", keyringErr: errNoDBus, passphrase: longPassphrase, keyFile: true,
 			env: env{envMasterKey: envKey}, want: KeySourceEnv},
-		{name: "nothing", keyringErr: errNoDBus, wantErr: ErrNoKey},
+		{name: "nothing: generated key file", keyringErr: errNoDBus, want: KeySourceFile, keyringCalls: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			kr := cfg.Keyring.(*memKeyring)
-			kr.setErr(tc.keyringErr)
+			kr := &countingKeyring{Keyring: cfg.Keyring}
+			kr.Keyring.(*memKeyring).setErr(tc.keyringErr)
+			cfg.Keyring = kr
 			if tc.env != nil {
 				cfg.Getenv = tc.env.get
 			}
-			if tc.passphrase {
-				cfg.Passphrase = func(context.Context, int) (string, error) { return "typed", nil }
+			if tc.passphrase != "" {
+				p := tc.passphrase
+				cfg.Passphrase = func(context.Context, int) (string, error) { return p, nil }
+				cfg.NewPassphrase = func(context.Context) (string, error) { return p, nil }
 			}
 			if tc.keyFile {
 				cfg.KeyFile = filepath.Join(t.TempDir(), "keys", "master.key")
 			}
 			v, err := openWith(t.Context(), cfg, testOptions())
+			if !tc.keyringCalls && kr.calls.Load() != 0 {
+				t.Errorf("the keyring was called %d times; an explicit key must not touch it", kr.calls.Load())
+			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Open: %v, want %v", err, tc.wantErr)
@@ -149,33 +176,174 @@ func TestKeySourceSelection(t *testing.T) {
 			if _, err := v2.Unseal("x", sealed); err != nil {
 				t.Fatalf("reopen has another key: %v", err)
 			}
-			if tc.keyFile && tc.want == KeySourceFile {
-				fi, err := os.Stat(cfg.KeyFile)
+			if tc.want == KeySourceFile {
+				path := v2.KeyInfo().File
+				if tc.keyFile && path != cfg.KeyFile {
+					t.Errorf("KeyInfo().File = %q, want %q", path, cfg.KeyFile)
+				}
+				fi, err := os.Stat(path)
 				if err != nil || fi.Mode().Perm() != 0o600 {
-					t.Fatalf("key file mode: %v, %v", fi.Mode(), err)
+					t.Fatalf("key file %q mode: %v, %v", path, fi, err)
 				}
 			}
 		})
 	}
 }
 
-func TestNoKeyMessage(t *testing.T) {
+// TestGeneratedKeyFile: a new vault with no keyring, no explicit key and no
+// terminal keeps a generated key in <dir>/plexus.key, says so in one
+// warning line without D-Bus jargon, and later opens find the file from
+// meta (also after the directory moved).
+func TestGeneratedKeyFile(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Keyring.(*memKeyring).setErr(errNoDBus)
 	logs := &logBuffer{}
 	cfg.Logger = logs.logger()
+	v := openT(t, cfg)
+	want := filepath.Join(filepath.Dir(cfg.Path), KeyFileName)
+	if ki := v.KeyInfo(); ki.Source != KeySourceFile || ki.File != want || ki.Warning() == "" {
+		t.Fatalf("KeyInfo = %+v (warning %q), want file %s with a warning", ki, ki.Warning(), want)
+	}
+	fi, err := os.Stat(want)
+	if err != nil || fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
+		t.Fatalf("key file: %v, %v", fi, err)
+	}
+	var warns []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") {
+			warns = append(warns, l)
+		}
+	}
+	if len(warns) != 1 {
+		t.Fatalf("want exactly one warning line, got %d:\n%s", len(warns), logs.String())
+	}
+	for _, w := range []string{"OS keyring", "passphrase", "PLEXUS_PASSPHRASE", "PLEXUS_MASTER_KEY", want} {
+		if !strings.Contains(warns[0], w) {
+			t.Errorf("warning lacks %q: %s", w, warns[0])
+		}
+	}
+	for _, jargon := range []string{"D-Bus", "dbus", "org.freedesktop", errNoDBus.Error()} {
+		if strings.Contains(warns[0], jargon) {
+			t.Errorf("warning carries jargon %q: %s", jargon, warns[0])
+		}
+	}
+	sealed, err := v.Seal("x", []byte("y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = v.Close()
+
+	// Later starts: the keyring works now, a terminal is there, an env
+	// key is set: the vault still opens with its recorded file.
+	cfg.Keyring.(*memKeyring).setErr(nil)
+	cfg.Passphrase = func(context.Context, int) (string, error) { t.Error("asked for a passphrase"); return "", nil }
+	cfg.Getenv = env{envMasterKey: b64(32, base64.StdEncoding)}.get
+	logs2 := &logBuffer{}
+	cfg.Logger = logs2.logger()
+	v2 := openT(t, cfg)
+	if v2.KeySource() != KeySourceFile {
+		t.Fatalf("reopen KeySource = %q", v2.KeySource())
+	}
+	if _, err := v2.Unseal("x", sealed); err != nil {
+		t.Fatalf("reopen has another key: %v", err)
+	}
+	if strings.Contains(logs2.String(), "level=WARN") {
+		t.Errorf("reopen warned again: %s", logs2.String())
+	}
+	_ = v2.Close()
+
+	// The data directory moves: meta names the file relative to it.
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(filepath.Dir(cfg.Path), moved); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Path = filepath.Join(moved, filepath.Base(cfg.Path))
+	v3 := openT(t, cfg)
+	if got, wantFile := v3.KeyInfo().File, filepath.Join(moved, KeyFileName); got != wantFile {
+		t.Errorf("after move KeyInfo().File = %q, want %q", got, wantFile)
+	}
+	if _, err := v3.Unseal("x", sealed); err != nil {
+		t.Fatalf("after move: %v", err)
+	}
+	_ = v3.Close()
+
+	// The key file is gone: ErrNoKey naming it, and no new key is made.
+	if err := os.Remove(filepath.Join(moved, KeyFileName)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = openWith(t.Context(), cfg, testOptions())
+	if !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), KeyFileName) {
+		t.Fatalf("Open without its key file: %v, want ErrNoKey naming %s", err, KeyFileName)
+	}
+	if _, err := os.Stat(filepath.Join(moved, KeyFileName)); err == nil {
+		t.Fatal("a new key file was created for an existing vault")
+	}
+}
+
+// TestNoKeyMessage: when even the key file cannot be written, the error
+// says every way to give a key.
+func TestNoKeyMessage(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Keyring.(*memKeyring).setErr(errNoDBus)
+	// A directory where the key file would go.
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(cfg.Path), KeyFileName), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	_, err := openWith(t.Context(), cfg, testOptions())
 	if !errors.Is(err, ErrNoKey) {
 		t.Fatalf("Open: %v, want ErrNoKey", err)
 	}
-	for _, want := range []string{"PLEXUS_MASTER_KEY=", "PLEXUS_PASSPHRASE", "terminal", "--key-file", errNoDBus.Error()} {
+	for _, want := range []string{"PLEXUS_MASTER_KEY=", "PLEXUS_PASSPHRASE", "terminal", "--key-file", "not a regular file"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "keyring unavailable") ||
-		!strings.Contains(l, errNoDBus.Error()) {
-		t.Errorf("no clear warning logged: %s", l)
+}
+
+// TestNewPassphrasePrompt: a new passphrase comes from NewPassphrase,
+// too short ones are asked again, an empty answer declines (key file).
+func TestNewPassphrasePrompt(t *testing.T) {
+	tests := []struct {
+		name      string
+		answers   []string
+		want      KeySource
+		wantErr   error
+		wantAsked int
+	}{
+		{"long enough", []string{longPassphrase}, KeySourcePassphrase, nil, 1},
+		{"too short, then long", []string{"short", longPassphrase}, KeySourcePassphrase, nil, 2},
+		{"exactly the minimum", []string{strings.Repeat("é", MinPassphraseLen)}, KeySourcePassphrase, nil, 1},
+		{"declined", []string{""}, KeySourceFile, nil, 1},
+		{"three too short", []string{"a", "b", "c", longPassphrase}, "", ErrNoKey, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Keyring.(*memKeyring).setErr(errNoDBus)
+			asked := 0
+			cfg.NewPassphrase = func(context.Context) (string, error) { asked++; return tc.answers[asked-1], nil }
+			cfg.Passphrase = func(context.Context, int) (string, error) {
+				t.Error("Passphrase asked for a new vault")
+				return "", nil
+			}
+			v, err := openWith(t.Context(), cfg, testOptions())
+			if asked != tc.wantAsked {
+				t.Errorf("asked %d times, want %d", asked, tc.wantAsked)
+			}
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Open: %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			if v.KeySource() != tc.want {
+				t.Fatalf("KeySource = %q, want %q", v.KeySource(), tc.want)
+			}
+		})
 	}
 }
 
@@ -328,6 +496,18 @@ func TestKeyFile(t *testing.T) {
 			t.Fatalf("Open: %v, want refusal naming chmod 600", err)
 		}
 	})
+	t.Run("explicit key file recorded", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Keyring.(*memKeyring).setErr(errNoDBus)
+		cfg.KeyFile = filepath.Join(dir, "recorded.key")
+		v := openT(t, cfg)
+		_ = v.Close()
+		cfg.KeyFile = ""
+		v = openT(t, cfg)
+		if v.KeyInfo().File != filepath.Join(dir, "recorded.key") {
+			t.Fatalf("KeyInfo = %+v", v.KeyInfo())
+		}
+	})
 	t.Run("missing file of existing vault", func(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.Keyring.(*memKeyring).setErr(errNoDBus)
@@ -349,7 +529,8 @@ func TestKeyFile(t *testing.T) {
 func TestSystemKeyringTimeout(t *testing.T) {
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
-	err := SystemKeyring{Timeout: 20 * time.Millisecond}.call("get", func() error { <-block; return nil })
+	kr := SystemKeyring{Timeout: 20 * time.Millisecond, getenv: env{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}.get}
+	err := kr.call("get", func() error { <-block; return nil })
 	if err == nil || keyringNotFound(err) || !strings.Contains(err.Error(), "no answer") {
 		t.Fatalf("call: %v, want a timeout (keyring unavailable)", err)
 	}

@@ -32,6 +32,8 @@ type Vault struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	keyFile string // the key file used, when source is KeySourceFile
 }
 
 // options are the knobs tests change; Open uses defaultOptions.
@@ -50,9 +52,10 @@ func defaultOptions() options {
 }
 
 // Open opens (creating if needed) the vault at cfg.Path: takes the file lock
-// (ErrLocked if held), obtains the master key (keyring, then
-// PLEXUS_MASTER_KEY, then passphrase, then an explicit key file; the first
-// start creates a random key in the keyring), checks it against a sealed
+// (ErrLocked if held), obtains the master key (for a new vault: a key given
+// explicitly, else the OS keyring, else a passphrase typed at a terminal,
+// else a generated key file in the vault's directory; see newVaultKey),
+// checks it against a sealed
 // canary (ErrWrongKey), and runs schema migrations (ErrSchemaTooNew if the
 // file is newer than this binary; the file is then left untouched). It
 // records which source holds the key so a later run does not silently make a
@@ -87,6 +90,7 @@ type metaState struct {
 	version int
 	source  KeySource
 	account string
+	keyFile string // key_file as recorded (KeySourceFile vaults)
 	canary  []byte
 	kdf     *kdfParams
 }
@@ -137,7 +141,7 @@ func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
 	}
-	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger}
+	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger, keyFile: kr.keyFilePath}
 
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := migrate(tx, kr.aead, o.migrations); err != nil {
@@ -168,6 +172,7 @@ func readMeta(db *bolt.DB) (metaState, error) {
 		}
 		st.source = KeySource(m.Get(metaKeySource))
 		st.account = string(m.Get(metaKeyringAccount))
+		st.keyFile = string(m.Get(metaKeyFile))
 		if c := m.Get(metaCanary); c != nil {
 			st.canary = append([]byte(nil), c...)
 		}
@@ -196,6 +201,9 @@ func writeKeyMeta(tx *bolt.Tx, kr keyResult, cfg Config, now time.Time) error {
 	}
 	if kr.source == KeySourceKeyring {
 		puts[string(metaKeyringAccount)] = []byte(cfg.KeyringAccount)
+	}
+	if kr.source == KeySourceFile && kr.keyFile != "" {
+		puts[string(metaKeyFile)] = []byte(kr.keyFile)
 	}
 	if kr.kdf != nil {
 		raw, err := json.Marshal(kr.kdf)

@@ -99,6 +99,8 @@ type Options struct {
 	// external provider (the daemon wires oauth.Manager.RedirectURL);
 	// provider answers then carry it as "redirect_url".
 	RedirectURL func(tenantID, provider string) string
+	// System serves GET /api/v1/status and POST /api/v1/shutdown (system.go).
+	System System
 }
 
 // MaxBodyBytes bounds every request body.
@@ -151,6 +153,9 @@ func New(store Store, o Options) http.Handler {
 		{"DELETE /api/v1/tenants/{id}/users/{uid}/connections/{provider}", a.disconnect},
 		{"PUT /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}", a.putAPIKey},
 		{"DELETE /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}", a.deleteAPIKey},
+
+		{"GET /api/v1/status", a.status},
+		{"POST /api/v1/shutdown", a.shutdown},
 	}
 	for _, rt := range routes {
 		a.mux.Handle(rt.pattern, a.wrap(rt.h))

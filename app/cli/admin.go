@@ -131,26 +131,29 @@ type adminRun struct {
 func Admin(ctx context.Context, args []string, env Env) error {
 	a := &adminRun{env: env}
 	fs := flag.NewFlagSet("plexus admin", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() { fmt.Fprint(env.Stderr, adminUsage) }
 	a.g.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("admin: %v", err)
+	if err := parseFlags(fs, args, env, "admin", func(w io.Writer) { fmt.Fprint(w, adminUsage) }); err != nil {
+		return helpOK(err)
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return usageError("admin: missing command; one of: %s", strings.Join(adminGroups(), ", "))
+		return usageError("admin: missing command; one of: %s (see 'plexus admin --help')", strings.Join(adminGroups(), ", "))
 	}
 	group := rest[0]
+	if group == "help" { // plexus admin help [GROUP [COMMAND]]
+		return Admin(ctx, append(append([]string{}, rest[1:]...), "--help"), env)
+	}
 	if !contains(adminGroups(), group) {
-		return usageError("admin: unknown command %q; one of: %s", group, strings.Join(adminGroups(), ", "))
+		return unknownError("admin", "command", group, adminGroups(),
+			"Commands: "+strings.Join(adminGroups(), ", ")+" (see 'plexus admin --help').")
 	}
 	verbs := adminVerbs(group)
 	if len(rest) < 2 {
-		return usageError("admin %s: missing command; one of: %s", group, strings.Join(verbs, ", "))
+		return usageError("admin %s: missing command; one of: %s (see 'plexus admin %s --help')", group, strings.Join(verbs, ", "), group)
+	}
+	if isHelpArg(rest[1]) {
+		fmt.Fprint(env.Stdout, adminGroupUsage(group))
+		return nil
 	}
 	for _, c := range adminCommands {
 		if c.group == group && c.name == rest[1] {
@@ -158,7 +161,8 @@ func Admin(ctx context.Context, args []string, env Env) error {
 			return c.run(ctx, a, rest[2:])
 		}
 	}
-	return usageError("admin %s: unknown command %q; one of: %s", group, rest[1], strings.Join(verbs, ", "))
+	return unknownError("admin "+group, "command", rest[1], verbs,
+		"Commands: "+strings.Join(verbs, ", ")+" (see 'plexus admin "+group+" --help').")
 }
 
 func adminGroups() []string {
@@ -193,7 +197,7 @@ func contains(xs []string, x string) bool {
 // flags returns a FlagSet for the current command, with the global flags.
 func (a *adminRun) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("plexus admin "+a.name, flag.ContinueOnError)
-	fs.SetOutput(a.env.Stderr)
+	fs.SetOutput(io.Discard)
 	a.g.register(fs)
 	return fs
 }
@@ -202,16 +206,14 @@ func (a *adminRun) flags() *flag.FlagSet {
 // as the entity id (so `tenant show acme` works like `--entity-id acme`).
 // Named flags listed in required must be non-empty afterwards.
 func (a *adminRun) parse(fs *flag.FlagSet, args []string, id *string, required ...string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError("admin %s: %v", a.name, err)
+	help := a.help(fs)
+	if err := parseFlags(fs, args, a.env, "admin "+a.name, help); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 && id != nil && *id == "" {
 		*id = fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return usageError("admin %s: %v", a.name, err)
+		if err := parseFlags(fs, fs.Args()[1:], a.env, "admin "+a.name, help); err != nil {
+			return err
 		}
 	}
 	if fs.NArg() > 0 {
@@ -584,7 +586,7 @@ func adminTokenRevoke(ctx context.Context, a *adminRun, args []string) error {
 	})
 }
 
-// helpOK turns -h into success (the flag package already printed usage).
+// helpOK turns flag.ErrHelp (help was printed) into success.
 func helpOK(err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

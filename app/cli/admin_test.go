@@ -236,12 +236,12 @@ func TestAdminErrors(t *testing.T) {
 func TestAdminHelp(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-h"}, {"tenant", "create", "-h"}} {
-		_, stderr, err := runAdmin(t, "", "", args...)
+		stdout, stderr, err := runAdmin(t, "", "", args...)
 		if err != nil {
 			t.Errorf("%v: %v", args, err)
 		}
-		if !strings.Contains(stderr, "entity-id") && !strings.Contains(stderr, "Usage") {
-			t.Errorf("%v: no usage on stderr: %s", args, stderr)
+		if !strings.Contains(stdout, "entity-id") || !strings.Contains(stdout, "Usage") || stderr != "" {
+			t.Errorf("%v: want usage on stdout and nothing on stderr: %q, %q", args, stdout, stderr)
 		}
 	}
 }
@@ -645,18 +645,18 @@ func TestAdminConnectionsLocalOwner(t *testing.T) {
 
 func TestAdminExtOAuthHelp(t *testing.T) {
 	t.Parallel()
-	_, stderr, err := runAdmin(t, "", "", "ext-oauth", "create", "-h")
+	stdout, _, err := runAdmin(t, "", "", "ext-oauth", "create", "-h")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"-client-secret", "stdin", "PLEXUS_CLIENT_SECRET", "-preset", "-scopes"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("create -h lacks %q:\n%s", want, stderr)
+		if !strings.Contains(stdout, want) {
+			t.Errorf("create -h lacks %q:\n%s", want, stdout)
 		}
 	}
-	_, stderr, _ = runAdmin(t, "", "", "-h")
+	stdout, _, _ = runAdmin(t, "", "", "-h")
 	for _, want := range []string{"ext-oauth create", "tools enable|disable", "connections disconnect", "one line of stdin"} {
-		if !strings.Contains(stderr, want) {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("admin -h lacks %q", want)
 		}
 	}

@@ -1,12 +1,17 @@
-// Package cli holds Plexus's commands (serve, stdio, admin, open): each is a
-// function of a context, its arguments and an Env, returning an error. Flags
-// and environment variables are read here and nowhere else; main only
-// dispatches and turns the error into an exit code.
+// Package cli holds Plexus's commands (serve, stdio, admin, status, stop,
+// open): each is a function of a context, its arguments and an Env,
+// returning an error. Flags and environment variables are read here and
+// nowhere else; main only dispatches and turns the error into an exit code.
+//
+// Every level answers -h, --help and `plexus help …` with its usage on
+// stdout (exit 0); a mistake is one line on stderr, with "did you mean …?"
+// for a near miss (exit 2). Errors never start with "plexus": main adds it.
 package cli
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -43,9 +48,29 @@ func ExitCode(err error) int {
 	return 1
 }
 
-// usageError wraps ErrUsage with a message for the user.
-func usageError(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+// command is one `plexus NAME`.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, env Env) error
+}
+
+// commands is the whole top level of the CLI, in the order help lists it.
+var commands = []command{
+	{"serve", "Run the daemon in the foreground", Serve},
+	{"stdio", "Bridge an MCP client on stdin/stdout to the daemon (Claude Desktop)", Stdio},
+	{"admin", "Manage tenants, users, tokens, OAuth providers, tools and connections", Admin},
+	{"status", "Show the daemon, the data directory, the key source and the tenants", Status},
+	{"stop", "Stop the running daemon", Stop},
+	{"open", "Open the admin UI (what plain `plexus` does)", Open},
+	{"version", "Print the version", printVersion},
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands)+1)
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return append(names, "help")
 }
 
 // Run dispatches args (without the program name) to a command.
@@ -53,47 +78,81 @@ func Run(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
 		return Open(ctx, nil, env)
 	}
-	switch args[0] {
-	case "serve":
-		return Serve(ctx, args[1:], env)
-	case "stdio":
-		return Stdio(ctx, args[1:], env)
-	case "admin":
-		return Admin(ctx, args[1:], env)
-	case "open":
-		return Open(ctx, args[1:], env)
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, usageText)
+	switch a := args[0]; {
+	case a == "help":
+		return help(ctx, args[1:], env)
+	case isHelpArg(a):
+		fmt.Fprint(env.Stdout, usageText())
 		return nil
-	case "version", "--version":
-		fmt.Fprintln(env.Stdout, "plexus", Version)
+	case a == "--version" || a == "-version":
+		return printVersion(ctx, nil, env)
+	case len(a) > 1 && a[0] == '-':
+		return usageError("unknown flag %s: flags follow the command, as in plexus serve --data DIR (see 'plexus help')", a)
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], env)
+		}
+	}
+	return unknownError("", "command", args[0], commandNames(), "Run 'plexus help' for the commands.")
+}
+
+// help runs `plexus help [COMMAND [SUBCOMMAND…]]`: the command's own
+// --help.
+func help(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 || isHelpArg(args[0]) {
+		fmt.Fprint(env.Stdout, usageText())
 		return nil
 	}
-	return usageError("unknown command %q (try: plexus help)", args[0])
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, append(append([]string{}, args[1:]...), "--help"), env)
+		}
+	}
+	return unknownError("help", "command", args[0], commandNames(), "Run 'plexus help' for the commands.")
 }
 
 // Version is the program version, printed by `plexus version`.
 const Version = "0.1.0-dev"
 
-const usageText = `plexus — a local, multi-tenant MCP gateway
+func printVersion(_ context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if err := parseFlags(fs, args, env, "version", commandHelp(fs, "plexus version", "Print the version of this plexus binary.")); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("version: unexpected argument %q (see 'plexus version --help')", fs.Arg(0))
+	}
+	fmt.Fprintln(env.Stdout, "plexus", Version)
+	return nil
+}
+
+// usageText is `plexus help`.
+func usageText() string {
+	s := `Plexus is a local, multi-tenant MCP gateway.
 
 Usage:
-  plexus                         open the admin UI (starts the daemon if needed)
-  plexus serve [--listen 127.0.0.1:8765] [--data DIR]
-  plexus stdio --tenant T [--data DIR]
-                                 bridge stdin/stdout JSON-RPC to the daemon (for Claude Desktop)
-  plexus admin tenant create --entity-id ID --name NAME
-  plexus admin tenant list | show ID | update ID --name NAME | delete ID | rotate-secret ID
-  plexus admin token list --entity-id ID | revoke --entity-id ID --token-id TID
-  plexus admin ext-oauth create --entity-id ID --provider-name P --client-id C --client-secret S|-
-                                 --authorization-url U --token-url U --scopes "a b" [--preset github]
-  plexus admin ext-oauth list | show | update | delete --entity-id ID [--provider-name P] | presets
-  plexus admin tools list --entity-id ID | enable | disable --entity-id ID (--tool T | --tool-set S)
-  plexus admin connections list --entity-id ID [--user U]
-  plexus admin connections set-api-key | disconnect | delete-api-key --entity-id ID [--user U] --provider-name P
-                                 (plexus admin -h for all admin commands and flags)
-  plexus version
+  plexus [COMMAND] [flags]
 
-Environment: PLEXUS_DATA_DIR, PLEXUS_LISTEN, PLEXUS_MASTER_KEY, ADMIN_API_KEY,
-HOST_APP_REGISTRATION_SECRET, PLEXUS_CLIENT_SECRET (ext-oauth create).
+Commands:
 `
+	for _, c := range commands {
+		s += fmt.Sprintf("  %-9s %s\n", c.name, c.summary)
+	}
+	s += fmt.Sprintf("  %-9s %s\n", "help", "Show help for a command: plexus help admin tenant create")
+	return s + `
+Examples:
+  plexus serve                         run the daemon in this terminal
+  plexus admin tenant create --entity-id acme --name "Acme Inc."
+  plexus stdio --tenant acme           what Claude Desktop runs
+  plexus status                        is it running, where is the key, which tenants
+
+plexus admin, plexus stdio and plexus open start a background daemon when
+none is running (its log is <data dir>/plexus.log); plexus stop stops it.
+
+Environment: PLEXUS_DATA_DIR, PLEXUS_LISTEN, PLEXUS_MASTER_KEY,
+PLEXUS_PASSPHRASE, PLEXUS_LOG_LEVEL, ADMIN_API_KEY, HOST_APP_REGISTRATION_SECRET.
+
+Run 'plexus COMMAND --help' for a command's flags.
+`
+}

@@ -15,10 +15,14 @@ import (
 // leaves the daemon running.
 func Open(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("open", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	dataDir := fs.String("data", "", "data directory (default $PLEXUS_DATA_DIR or <user config dir>/plexus)")
-	if err := fs.Parse(args); err != nil {
-		return usageError("open: %v", err)
+	help := commandHelp(fs, "plexus open [--data DIR]",
+		"Open the admin UI: the desktop window, or the browser. Starts a background daemon\nwhen none is running; closing the window leaves it running (plexus stop stops it).")
+	if err := parseFlags(fs, args, env, "open", help); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("open: unexpected argument %q (see 'plexus open --help')", fs.Arg(0))
 	}
 	dir, err := resolveDataDir(*dataDir, env)
 	if err != nil {
@@ -30,7 +34,7 @@ func Open(ctx context.Context, args []string, env Env) error {
 	}
 	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Env: os.Environ(), Logger: log})
 	if err != nil {
-		return fmt.Errorf("start the plexus daemon: %w", err)
+		return fmt.Errorf("start the daemon: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "Plexus is running at %s (data: %s)\n", rt.BaseURL(), dir)
 	return app.Show(ctx, rt.BaseURL()+"/")

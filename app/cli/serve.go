@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -19,14 +21,22 @@ import (
 	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
+const serveHelp = `Run the Plexus daemon in the foreground until Ctrl-C or SIGTERM (or
+plexus stop). It serves MCP at http://ADDRESS/{tenant}/mcp and the admin API.
+
+The vault's master key comes from PLEXUS_MASTER_KEY, PLEXUS_PASSPHRASE or
+--key-file when given; else from the OS keyring; else a passphrase is asked
+for when there is a terminal; else a generated key is kept in
+<data dir>/plexus.key (mode 0600) with a warning. The vault remembers where
+its key is, so later starts open it the same way.`
+
 // Serve runs the daemon in the foreground until ctx ends (SIGINT/SIGTERM).
 func Serve(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	listen := fs.String("listen", envOr(env, "PLEXUS_LISTEN", daemon.DefaultListen), "address to listen on (host:port; port 0 picks a free one)")
 	dataDir := fs.String("data", "", "data directory (default $PLEXUS_DATA_DIR or <user config dir>/plexus)")
 	allowNonLoopback := fs.Bool("allow-non-loopback", false, "allow a non-loopback listen address (put TLS in front)")
-	keyFile := fs.String("key-file", "", "keep the master key in this plain file (only if no keyring; not recommended)")
+	keyFile := fs.String("key-file", "", "keep the master key in this plain file (created if missing; weaker than a keyring or passphrase)")
 	sessionTTL := fs.Duration("session-ttl", 0, "idle time after which an MCP session expires (default 24h)")
 	userTokenTTL := fs.Duration("user-token-ttl", 0, "lifetime of user tokens issued by register-user and the admin API, e.g. 720h (default 0: no expiry, as MCP Plexus)")
 	conformance := fs.String("conformance-tenant", "", "test only: serve the MCP conformance fixtures on this tenant")
@@ -34,11 +44,11 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "info"), "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return usageError("serve: %v", err)
+	if err := parseFlags(fs, args, env, "serve", commandHelp(fs, "plexus serve [flags]", serveHelp)); err != nil {
+		return helpOK(err)
 	}
 	if fs.NArg() > 0 {
-		return usageError("serve: unexpected argument %q", fs.Arg(0))
+		return usageError("serve: unexpected argument %q (see 'plexus serve --help')", fs.Arg(0))
 	}
 	if *userTokenTTL < 0 {
 		return usageError("serve: --user-token-ttl %s: must not be negative (0 means no expiry)", *userTokenTTL)
@@ -56,6 +66,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	ask, askNew := passphrasePrompts(env, dir)
 	return daemon.Run(ctx, daemon.Config{
 		DataDir:           dir,
 		Listen:            *listen,
@@ -71,27 +82,28 @@ func Serve(ctx context.Context, args []string, env Env) error {
 			WeatherAPIURL: *weatherAPI,
 		},
 		Vault: vault.Config{
-			Getenv:     env.Getenv,
-			KeyFile:    *keyFile,
-			Passphrase: passphrasePrompt(env),
+			Getenv:        env.Getenv,
+			KeyFile:       *keyFile,
+			Passphrase:    ask,
+			NewPassphrase: askNew,
 		},
 		Version: Version,
 		Logger:  log,
 	})
 }
 
-// passphrasePrompt asks on the terminal for the vault passphrase, or returns
-// nil when stdin is not a terminal (a detached daemon cannot ask).
-func passphrasePrompt(env Env) func(ctx context.Context, attempt int) (string, error) {
+// passphrasePrompts returns the terminal's prompts for the vault: ask for
+// an existing vault's passphrase, askNew for a new vault's (typed twice, at
+// least vault.MinPassphraseLen characters; Enter alone declines, and the
+// vault then keeps a generated key file). Both are nil when stdin is not a
+// terminal (a detached daemon cannot ask).
+func passphrasePrompts(env Env, dataDir string) (ask func(context.Context, int) (string, error), askNew func(context.Context) (string, error)) {
 	f, ok := env.Stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
+		return nil, nil
 	}
-	return func(ctx context.Context, attempt int) (string, error) {
-		if attempt > 1 {
-			fmt.Fprintln(env.Stderr, "That passphrase does not open this vault. Try again.")
-		}
-		fmt.Fprint(env.Stderr, "No OS keyring is available. Vault passphrase: ")
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(env.Stderr, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(env.Stderr)
 		if err != nil {
@@ -99,6 +111,44 @@ func passphrasePrompt(env Env) func(ctx context.Context, attempt int) (string, e
 		}
 		return string(b), nil
 	}
+	ask = func(ctx context.Context, attempt int) (string, error) {
+		if attempt > 1 {
+			fmt.Fprintln(env.Stderr, "That passphrase does not open this vault. Try again.")
+		}
+		return read("Vault passphrase: ")
+	}
+	askNew = func(ctx context.Context) (string, error) {
+		return askNewPassphrase(read, filepath.Join(dataDir, vault.KeyFileName), env.Stderr)
+	}
+	return ask, askNew
+}
+
+// askNewPassphrase asks for a new vault's passphrase and for it again,
+// until both agree and it is long enough (at most 3 rounds). "" means the
+// user declined.
+func askNewPassphrase(read func(prompt string) (string, error), keyFile string, w io.Writer) (string, error) {
+	fmt.Fprintf(w, "No OS keyring is available. Choose a passphrase for the new vault (at least %d characters),\n"+
+		"or press Enter alone to keep a generated key in %s instead.\n", vault.MinPassphraseLen, keyFile)
+	for round := 1; round <= 3; round++ {
+		p, err := read("New vault passphrase: ")
+		if err != nil || p == "" {
+			return "", err
+		}
+		if n := utf8.RuneCountInString(p); n < vault.MinPassphraseLen {
+			fmt.Fprintf(w, "That is %d characters; use at least %d.\n", n, vault.MinPassphraseLen)
+			continue
+		}
+		again, err := read("Type it again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			fmt.Fprintln(w, "The two passphrases differ. Try again.")
+			continue
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: no passphrase chosen in 3 rounds", vault.ErrNoKey)
 }
 
 // resolveDataDir picks the --data flag, else PLEXUS_DATA_DIR, else the

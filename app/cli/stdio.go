@@ -14,17 +14,20 @@ import (
 	"github.com/plexus-mcp/plexus/vault"
 )
 
+const stdioHelp = `Bridge an MCP client that speaks JSON-RPC on stdin/stdout (Claude Desktop) to
+the tenant's endpoint of the daemon, starting a background daemon when none
+is running. Only JSON-RPC goes to stdout; logs go to stderr.`
+
 // Stdio bridges stdin/stdout JSON-RPC to the daemon's /{tenant}/mcp,
 // starting the daemon when none runs. Only JSON-RPC is written to
 // env.Stdout; logs go to env.Stderr.
 func Stdio(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("stdio", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	tenant := fs.String("tenant", "", "tenant (entity id) whose MCP endpoint to bridge (required)")
 	dataDir := fs.String("data", "", "data directory (default $PLEXUS_DATA_DIR or <user config dir>/plexus)")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "warn"), "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return usageError("stdio: %v", err)
+	if err := parseFlags(fs, args, env, "stdio", commandHelp(fs, "plexus stdio --tenant T [flags]", stdioHelp)); err != nil {
+		return helpOK(err)
 	}
 	if *tenant == "" {
 		return usageError("stdio: --tenant is required, e.g. plexus stdio --tenant acme")
@@ -38,7 +41,7 @@ func Stdio(ctx context.Context, args []string, env Env) error {
 	}
 	if err := vault.ValidateTenantID(*tenant); err != nil {
 		// The client still deserves an answer it can show, not a hang.
-		return answerWithError(ctx, env, fmt.Errorf("plexus: %w", err))
+		return answerWithError(ctx, env, err)
 	}
 	dir, err := resolveDataDir(*dataDir, env)
 	if err != nil {
@@ -52,7 +55,7 @@ func Stdio(ctx context.Context, args []string, env Env) error {
 	})
 	if err != nil {
 		log.Error("Cannot reach the plexus daemon", "error", err)
-		return answerWithError(ctx, env, fmt.Errorf("plexus daemon is not available: %w", err))
+		return answerWithError(ctx, env, fmt.Errorf("daemon not available: %w", err))
 	}
 	return bridge.Run(ctx, bridge.Config{
 		URL:    rt.BaseURL() + "/" + url.PathEscape(*tenant) + "/mcp",

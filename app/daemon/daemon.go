@@ -38,7 +38,7 @@ const DBFileName = "plexus.db"
 
 // ErrAlreadyRunning is returned by Run when another daemon holds the data
 // directory. The wrapping error names that daemon's pid and address.
-var ErrAlreadyRunning = errors.New("plexus is already running")
+var ErrAlreadyRunning = errors.New("already running")
 
 // ErrNotLoopback is returned by Run for a non-loopback listen address when
 // Config.AllowNonLoopback is false.
@@ -88,6 +88,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	if err := checkDataDir(cfg.DataDir, log); err != nil {
+		return err
+	}
 	listen := cfg.Listen
 	if listen == "" {
 		listen = DefaultListen
@@ -113,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return alreadyRunning(cfg.DataDir)
 	}
 	if err != nil {
-		return fmt.Errorf("open vault: %w", err)
+		return err // it names the vault file already
 	}
 	defer func() {
 		if cerr := v.Close(); cerr != nil && err == nil {
@@ -131,6 +134,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 // serve runs the HTTP server on ln until ctx ends.
 func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log *slog.Logger) error {
+	// POST /api/v1/shutdown (plexus stop) ends ctx like a signal does.
+	ctx, shutdown := context.WithCancel(ctx)
+	defer shutdown()
+	startedAt := time.Now().UTC()
 	token, err := newToken()
 	if err != nil {
 		ln.Close()
@@ -181,6 +188,13 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		OAuth:       om,
 		Tools:       func(tenantID string) []adminapi.ToolInfo { return toolInfos(registry, tenantID) },
 		RedirectURL: om.RedirectURL,
+		System: adminapi.System{
+			Info: func() adminapi.DaemonInfo {
+				return adminapi.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: ln.Addr().String(),
+					StartedAt: startedAt, DataDir: absPath(cfg.DataDir), Key: v.KeyInfo()}
+			},
+			Shutdown: shutdown,
+		},
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -217,7 +231,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		PID:       os.Getpid(),
 		Addr:      ln.Addr().String(),
 		Token:     token,
-		StartedAt: time.Now().UTC(),
+		StartedAt: startedAt,
 		Version:   cfg.Version,
 	}
 	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
