@@ -26,7 +26,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	allowNonLoopback := fs.Bool("allow-non-loopback", false, "allow a non-loopback listen address (put TLS in front)")
 	keyFile := fs.String("key-file", "", "keep the master key in this plain file (only if no keyring; not recommended)")
 	sessionTTL := fs.Duration("session-ttl", 0, "idle time after which an MCP session expires (default 24h)")
-	conformance := fs.String("conformance-tenant", "", "test only: serve the MCP conformance fixtures on this tenant")
+	testOptions := conformanceFlag(fs) // only in the conformance build (serve_conformance.go)
 	publicURL := fs.String("public-url", env.Getenv("PLEXUS_PUBLIC_URL"), "base URL browsers reach Plexus at, for OAuth redirect URLs (default http://<listen address>)")
 	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
@@ -56,7 +56,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		AllowNonLoopback:  *allowNonLoopback,
 		AdminAPIKey:       env.Getenv("ADMIN_API_KEY"),
 		HostAppSecret:     env.Getenv("HOST_APP_REGISTRATION_SECRET"),
-		ConformanceTenant: *conformance,
+		MCPOptionsForTest: testOptions(log),
 		SessionIdleTTL:    *sessionTTL,
 		PublicURL:         *publicURL,
 		Examples: examples.Config{
