@@ -57,17 +57,17 @@ func (r *Requirement) validate() error {
 		return nil
 	}
 	if r.OAuth == nil && r.APIKey == nil {
-		return errors.New("Requires set but names neither OAuth nor APIKey")
+		return errors.New("tool requirement names neither OAuth nor APIKey")
 	}
 	if r.OAuth != nil && !validProvider(r.OAuth.Provider) {
-		return fmt.Errorf("Requires.OAuth.Provider %q: want 1-64 of A-Z a-z 0-9 _ - .", r.OAuth.Provider)
+		return fmt.Errorf("tool requirement OAuth.Provider %q: want 1-64 of A-Z a-z 0-9 _ - and dot", r.OAuth.Provider)
 	}
 	if r.APIKey != nil {
 		if !validProvider(r.APIKey.Provider) {
-			return fmt.Errorf("Requires.APIKey.Provider %q: want 1-64 of A-Z a-z 0-9 _ - .", r.APIKey.Provider)
+			return fmt.Errorf("tool requirement APIKey.Provider %q: want 1-64 of A-Z a-z 0-9 _ - and dot", r.APIKey.Provider)
 		}
 		if strings.TrimSpace(r.APIKey.DisplayName) == "" {
-			return errors.New("Requires.APIKey.DisplayName: must not be empty")
+			return errors.New("tool requirement APIKey.DisplayName: must not be empty")
 		}
 	}
 	return nil
