@@ -180,7 +180,7 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 		ctx = context.WithValue(ctx, rpcWriterKey{}, rw)
 	}
 	ts.http.Handle(rw, &server.HTTPRequest{Method: r.Method, URL: r.URL, Header: r.Header, Body: body, Context: ctx})
-	rw.finish()
+	rw.finish(ctx)
 }
 
 // serveMCPMethodNotAllowed answers the methods /{tenant}/mcp does not

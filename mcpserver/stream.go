@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -80,7 +81,7 @@ type rpcWriter struct {
 	modern  bool
 	id      func() json.RawMessage // the request's JSON-RPC id, for errors
 	log     *slog.Logger
-	ctx     context.Context
+	gone    <-chan struct{} // the request's context is done: the client left
 
 	mu        sync.Mutex
 	sawHeader bool // mcp-go has set its status
@@ -91,9 +92,15 @@ type rpcWriter struct {
 	held      []byte // what mcp-go wrote in a held mode
 	missing   string // capability of a MissingRequiredClientCapabilityError
 	hasMiss   bool
-	stream    *callStream // nil until a handler sends a notification
-	finished  bool
 	late      int // notifications that came after the response
+
+	// The notification stream, nil until a handler sends a notification.
+	// A handler's send never waits for mu (held while writing to a client
+	// that may be slow): the stream is started under startMu and read
+	// atomically.
+	startMu  sync.Mutex
+	stream   atomic.Pointer[callStream]
+	finished atomic.Bool // the response is over (set under startMu)
 }
 
 // rpcWriterKey carries a POST's rpcWriter in its context, for
@@ -109,7 +116,7 @@ func rpcWriterFrom(ctx context.Context) *rpcWriter {
 // header map of its own; streams says whether the request's notifications
 // go to its own response.
 func newRPCWriter(ctx context.Context, w http.ResponseWriter, post, streams, modern bool, id func() json.RawMessage, log *slog.Logger) *rpcWriter {
-	rw := &rpcWriter{w: w, modern: modern, id: id, log: log, ctx: ctx}
+	rw := &rpcWriter{w: w, modern: modern, id: id, log: log, gone: ctx.Done()}
 	rw.flusher, _ = w.(http.Flusher)
 	rw.streams = streams && rw.flusher != nil
 	if post {
@@ -147,14 +154,16 @@ func (w *rpcWriter) Flush() { w.do(w.flushLocked) }
 // do runs f under w.mu: directly while the request has no notification
 // stream, else as a job on the stream's goroutine.
 func (w *rpcWriter) do(f func()) {
-	w.mu.Lock()
-	st := w.stream
+	st := w.stream.Load()
 	if st == nil {
+		// No notification was sent before this write: nothing to order it
+		// after. (One sent from now on starts a stream whose goroutine
+		// writes under mu too.)
+		w.mu.Lock()
 		defer w.mu.Unlock()
 		f()
 		return
 	}
-	w.mu.Unlock()
 	done := make(chan struct{})
 	select {
 	case st.jobs <- func() { defer close(done); f() }:
@@ -236,21 +245,29 @@ func (w *rpcWriter) notifications() chan<- mcp.JSONRPCNotification {
 	if !w.streams {
 		return nil
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.finished {
+	if w.finished.Load() {
 		return nil
 	}
-	if w.stream == nil {
-		w.stream = &callStream{
+	if st := w.stream.Load(); st != nil {
+		return st.ch
+	}
+	w.startMu.Lock()
+	defer w.startMu.Unlock()
+	if w.finished.Load() {
+		return nil
+	}
+	st := w.stream.Load()
+	if st == nil {
+		st = &callStream{
 			ch:     make(chan mcp.JSONRPCNotification, notifyBuffer),
 			jobs:   make(chan func()),
 			quit:   make(chan struct{}),
 			exited: make(chan struct{}),
 		}
-		go w.forward(w.stream)
+		w.stream.Store(st)
+		go w.forward(st)
 	}
-	return w.stream.ch
+	return st.ch
 }
 
 // callStream is the notification stream of one request: the queue the
@@ -302,13 +319,13 @@ func (w *rpcWriter) drainLocked(st *callStream) {
 // sendLocked writes one notification as an SSE event, starting the
 // stream if nothing went out yet. After the response it is dropped.
 func (w *rpcWriter) sendLocked(n mcp.JSONRPCNotification) {
-	if w.mode != modePass || (w.started && !w.sse) || w.ctx.Err() != nil {
+	if w.mode != modePass || (w.started && !w.sse) || isDone(w.gone) {
 		w.late++
 		return
 	}
 	b, err := json.Marshal(n)
 	if err != nil {
-		w.log.WarnContext(w.ctx, "Dropping a notification that does not encode", "method", n.Method, "err", err)
+		w.log.Warn("Dropping a notification that does not encode", "method", n.Method, "err", err)
 		return
 	}
 	if !w.started {
@@ -319,7 +336,7 @@ func (w *rpcWriter) sendLocked(n mcp.JSONRPCNotification) {
 		w.started, w.sse = true, true
 	}
 	if _, err := w.w.Write(sseEvent(b)); err != nil {
-		w.log.DebugContext(w.ctx, "Writing a notification", "method", n.Method, "err", err)
+		w.log.Debug("Writing a notification", "method", n.Method, "err", err)
 		return
 	}
 	w.flusher.Flush()
@@ -371,11 +388,11 @@ func (w *rpcWriter) replaceErrorEvent(p []byte) []byte {
 
 // finish ends the request's response once mcp-go is done: it stops the
 // notification goroutine and writes what a held mode kept back.
-func (w *rpcWriter) finish() {
-	w.mu.Lock()
-	w.finished = true
-	st := w.stream
-	w.mu.Unlock()
+func (w *rpcWriter) finish(ctx context.Context) {
+	w.startMu.Lock()
+	w.finished.Store(true)
+	st := w.stream.Load()
+	w.startMu.Unlock()
 	if st != nil {
 		close(st.quit)
 		<-st.exited
@@ -386,7 +403,7 @@ func (w *rpcWriter) finish() {
 		w.late += len(st.ch)
 	}
 	if w.late > 0 {
-		w.log.DebugContext(w.ctx, "Dropped notifications sent after the response", "count", w.late)
+		w.log.DebugContext(ctx, "Dropped notifications sent after the response", "count", w.late)
 	}
 	switch w.mode {
 	case modeText:
@@ -477,5 +494,14 @@ func (s *scopedSession) NotificationChannel() chan<- mcp.JSONRPCNotification {
 func (s *scopedSession) UpgradeToSSEWhenReceiveNotification() {
 	if !s.out.streams {
 		s.httpSession.UpgradeToSSEWhenReceiveNotification()
+	}
+}
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }

@@ -466,3 +466,54 @@ func TestScopedSessionMethodSet(t *testing.T) {
 		t.Fatalf("scopedSession methods %v, mcp-go session methods %v", outer, inner)
 	}
 }
+
+// TestCallStreamClientLeaves: a client that stops reading, then hangs up,
+// in the middle of a notifying call: the handler's sends never wait for it
+// (they fail once the call's queue is full), and the server goes on.
+func TestCallStreamClientLeaves(t *testing.T) {
+	returned := make(chan int, 1)
+	r := tools.NewRegistry()
+	if err := r.Register(tools.Tool{Definition: mcp.NewTool("flood"), Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		sent := 0
+		defer func() { returned <- sent }()
+		for i := range 5000 {
+			err := server.ServerFromContext(ctx).SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress),
+				map[string]any{"progressToken": "p", "progress": i, "pad": strings.Repeat("x", 512)})
+			if err == nil {
+				sent++
+			}
+		}
+		return mcp.NewToolResultText("flooded"), nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, WithRegistry(r))
+	ctx, cancel := context.WithCancel(t.Context())
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.url("acme"), strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"flood","arguments":{},`+
+			`"_meta":{"progressToken":"p","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json, text/event-stream")
+	hr.Header.Set("Mcp-Protocol-Version", modern)
+	hr.Header.Set("Mcp-Method", "tools/call")
+	hr.Header.Set("Mcp-Name", "flood")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatalf("first event: %v", err)
+	}
+	// The client stops reading: the handler's sends must not wait for it
+	// (they fail once the call's queue is full).
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's sends wait for a client that does not read")
+	}
+	cancel() // hang up mid-call
+	resp.Body.Close()
+	if got := whoami(t, e.modernCall("acme", "", tools.WhoamiName, "")); got.Tenant != "acme" {
+		t.Fatalf("after the flood: %+v", got)
+	}
+}
