@@ -175,7 +175,7 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	// mcp-go tags the broadcasts it relays.
 	post := r.Method == http.MethodPost
 	listen := modern && r.Header.Get(mcp.HeaderMethod) == string(mcp.MethodSubscriptionsListen)
-	rw := newRPCWriter(ctx, w, post, post && !listen, modern, func() json.RawMessage { return peekBody().ID }, s.log)
+	rw := newRPCWriter(ctx, w, post, post && !listen, modern, body, s.log)
 	if post {
 		ctx = context.WithValue(ctx, rpcWriterKey{}, rw)
 	}

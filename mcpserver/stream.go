@@ -79,7 +79,7 @@ type rpcWriter struct {
 	// (a POST that can stream and is not subscriptions/listen).
 	streams bool
 	modern  bool
-	id      func() json.RawMessage // the request's JSON-RPC id, for errors
+	body    []byte // the request body: its JSON-RPC id goes into errors
 	log     *slog.Logger
 	gone    <-chan struct{} // the request's context is done: the client left
 
@@ -115,8 +115,8 @@ func rpcWriterFrom(ctx context.Context) *rpcWriter {
 // newRPCWriter wraps w for one request. For a POST (post) mcp-go gets a
 // header map of its own; streams says whether the request's notifications
 // go to its own response.
-func newRPCWriter(ctx context.Context, w http.ResponseWriter, post, streams, modern bool, id func() json.RawMessage, log *slog.Logger) *rpcWriter {
-	rw := &rpcWriter{w: w, modern: modern, id: id, log: log, gone: ctx.Done()}
+func newRPCWriter(ctx context.Context, w http.ResponseWriter, post, streams, modern bool, body []byte, log *slog.Logger) *rpcWriter {
+	rw := &rpcWriter{w: w, modern: modern, body: body, log: log, gone: ctx.Done()}
 	rw.flusher, _ = w.(http.Flusher)
 	rw.streams = streams && rw.flusher != nil
 	if post {
@@ -140,30 +140,44 @@ func (w *rpcWriter) SetWriteDeadline(t time.Time) error {
 	return http.NewResponseController(w.w).SetWriteDeadline(t)
 }
 
-// WriteHeader, Write and Flush are mcp-go's writes: once the request has a
-// notification stream they run on its goroutine, after what is queued.
-func (w *rpcWriter) WriteHeader(status int) { w.do(func() { w.writeHeaderLocked(status) }) }
-
-func (w *rpcWriter) Write(p []byte) (n int, err error) {
-	w.do(func() { n, err = w.writeLocked(p) })
-	return n, err
-}
-
-func (w *rpcWriter) Flush() { w.do(w.flushLocked) }
-
-// do runs f under w.mu: directly while the request has no notification
-// stream, else as a job on the stream's goroutine.
-func (w *rpcWriter) do(f func()) {
-	st := w.stream.Load()
-	if st == nil {
-		// No notification was sent before this write: nothing to order it
-		// after. (One sent from now on starts a stream whose goroutine
-		// writes under mu too.)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		f()
+// WriteHeader, Write and Flush are mcp-go's writes. While no notification
+// was sent they run directly under mu (nothing to order them after; one
+// sent from then on starts a stream whose goroutine writes under mu too);
+// once the request has a notification stream they run on its goroutine,
+// after what is queued.
+func (w *rpcWriter) WriteHeader(status int) {
+	if st := w.stream.Load(); st != nil {
+		w.job(st, func() { w.writeHeaderLocked(status) })
 		return
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writeHeaderLocked(status)
+}
+
+func (w *rpcWriter) Write(p []byte) (n int, err error) {
+	if st := w.stream.Load(); st != nil {
+		w.job(st, func() { n, err = w.writeLocked(p) })
+		return n, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeLocked(p)
+}
+
+func (w *rpcWriter) Flush() {
+	if st := w.stream.Load(); st != nil {
+		w.job(st, w.flushLocked)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushLocked()
+}
+
+// job runs f under mu on the stream's goroutine, after the notifications
+// queued before it.
+func (w *rpcWriter) job(st *callStream, f func()) {
 	done := make(chan struct{})
 	select {
 	case st.jobs <- func() { defer close(done); f() }:
@@ -365,7 +379,7 @@ func (w *rpcWriter) missingJSON() []byte {
 		caps[w.missing] = map[string]any{}
 	}
 	msg := mcp.MissingRequiredClientCapabilityError{Capability: w.missing}.Error()
-	return edge.RPCErrorJSON(w.id(), mcp.MISSING_REQUIRED_CLIENT_CAPABILITY, msg,
+	return edge.RPCErrorJSON(w.requestID(), mcp.MISSING_REQUIRED_CLIENT_CAPABILITY, msg,
 		map[string]any{"requiredCapabilities": caps})
 }
 
@@ -407,7 +421,7 @@ func (w *rpcWriter) finish(ctx context.Context) {
 	}
 	switch w.mode {
 	case modeText:
-		edge.WriteRPCError(w.w, w.status, w.id(), edge.RPCCode(w.status), strings.TrimSpace(string(w.held)), nil)
+		edge.WriteRPCError(w.w, w.status, w.requestID(), edge.RPCCode(w.status), strings.TrimSpace(string(w.held)), nil)
 	case modeReplace:
 		status := http.StatusOK // a 2025-11-25 JSON-RPC error travels with 200
 		if w.modern {
@@ -504,4 +518,14 @@ func isDone(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// requestID is the JSON-RPC id of the request (nil when the body has none
+// or is not JSON-RPC).
+func (w *rpcWriter) requestID() json.RawMessage {
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(w.body, &m)
+	return m.ID
 }
