@@ -2,28 +2,26 @@ package mcpserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
+	"github.com/plexus-mcp/plexus/vault"
 )
 
 // JSON-RPC error codes Plexus answers with before mcp-go sees a request.
 const (
-	codeNotFound     = -32001 // unknown tenant, unknown session
-	codeUnauthorized = -32000
-	codeForbidden    = -32000
+	codeNotFound     = edge.CodeNotFound // unknown tenant, unknown session
+	codeUnauthorized = edge.CodeServerError
 	codeBadRequest   = mcp.INVALID_REQUEST
 	codeInternal     = mcp.INTERNAL_ERROR
 )
@@ -41,9 +39,11 @@ type peek struct {
 	} `json:"params"`
 }
 
-// serveMCP is the /{tenant}/mcp handler: Host/Origin check, body limit,
-// tenant lookup, authentication and (legacy era) session validation, then
-// the tenant's mcp-go transport.
+// serveMCP is the /{tenant}/mcp handler: Host/Origin check (the edge rule,
+// unless the edge guard applied it), body limit, tenant lookup,
+// authentication and (legacy era) session validation, then the tenant's
+// mcp-go transport through an rpcWriter (stream.go). Every error it or
+// mcp-go answers is a JSON-RPC error object.
 func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -55,8 +55,7 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 			"duration", time.Since(start))
 	}()
 	w = sw
-	if msg, bad := foreignRequest(r); bad {
-		writeRPCError(w, http.StatusForbidden, nil, codeForbidden, msg)
+	if !edge.Require(w, r) {
 		return
 	}
 
@@ -170,76 +169,71 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 			ctx = withToolSetFilter(ctx, sets)
 		}
 	}
-	ts.http.ServeHTTP(w, r.WithContext(ctx))
+	// mcp-go's transport, through Handle: it takes the body read above and
+	// an rpcWriter (stream.go) for the answer. A POST's notifications go to
+	// its own response, except on a subscriptions/listen stream, where
+	// mcp-go tags the broadcasts it relays.
+	post := r.Method == http.MethodPost
+	listen := modern && r.Header.Get(mcp.HeaderMethod) == string(mcp.MethodSubscriptionsListen)
+	rw := newRPCWriter(ctx, w, post, post && !listen, modern, body, s.log)
+	if post {
+		ctx = context.WithValue(ctx, rpcWriterKey{}, rw)
+	}
+	ts.http.Handle(rw, &server.HTTPRequest{Method: r.Method, URL: r.URL, Header: r.Header, Body: body, Context: ctx})
+	rw.finish(ctx)
 }
 
-// unknownTenantMessage names the tenant and says how to create it.
+// serveMCPMethodNotAllowed answers the methods /{tenant}/mcp does not
+// serve, in JSON-RPC like every other error there.
+func serveMCPMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if !edge.Require(w, r) {
+		return
+	}
+	w.Header().Set("Allow", "GET, POST, DELETE")
+	writeRPCError(w, http.StatusMethodNotAllowed, nil, codeBadRequest,
+		fmt.Sprintf("method %s not allowed on the MCP endpoint: use POST (GET for the 2025-11-25 stream, DELETE to end a session)", r.Method))
+}
+
+// methodNotAllowedDetail answers the methods a seed endpoint does not
+// serve, in its {"detail"} shape.
+func methodNotAllowedDetail(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !edge.Require(w, r) {
+			return
+		}
+		w.Header().Set("Allow", allow)
+		writeDetail(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use %s", r.Method, allow))
+	})
+}
+
+// unknownTenantMessage names the tenant and, when the id is a valid tenant
+// id (letters, digits, "-", "_": safe to paste into a shell), the command
+// that creates it; otherwise it says what is wrong with the id.
 func unknownTenantMessage(id string) string {
-	if len(id) > 64 {
-		id = id[:64] + "..."
+	if err := vault.ValidateTenantID(id); err != nil {
+		return "unknown tenant: " + err.Error()
 	}
 	return fmt.Sprintf("unknown tenant %q: create it with `plexus admin tenant create --entity-id %s`", id, id)
-}
-
-// rpcError is a JSON-RPC error response.
-type rpcError struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Error   rpcErrorBody    `json:"error"`
-}
-
-type rpcErrorBody struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
 }
 
 // writeRPCError answers with a JSON-RPC error; id is the request's id when it
 // could be read (else null).
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
-	if len(id) == 0 || !json.Valid(id) {
-		id = json.RawMessage("null")
-	}
-	b, err := json.Marshal(rpcError{JSONRPC: "2.0", ID: id, Error: rpcErrorBody{Code: code, Message: msg}})
-	if err != nil { // not reached: every field marshals
-		http.Error(w, msg, status)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	edge.WriteRPCError(w, status, id, code, msg, nil)
 }
 
-// foreignRequest refuses what a browser tricked by DNS rebinding or a
-// foreign page would send: on a loopback connection a non-loopback Host,
-// and anywhere an Origin that is not a loopback origin.
-func foreignRequest(r *http.Request) (string, bool) {
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && la != nil &&
-		isLoopbackHost(la.String()) && !isLoopbackHost(r.Host) {
-		return fmt.Sprintf("forbidden: Host %q is not a loopback address", r.Host), true
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !isLoopbackHost(u.Host) {
-			return fmt.Sprintf("forbidden: Origin %q is not a loopback origin", o), true
-		}
-	}
-	return "", false
-}
+// writeDetail answers with a FastAPI-style {"detail": "..."} error (the
+// seed endpoints' shape).
+func writeDetail(w http.ResponseWriter, status int, msg string) { edge.WriteDetail(w, status, msg) }
 
-// isLoopbackHost reports whether addr (host or host:port) is localhost or a
-// loopback IP.
-func isLoopbackHost(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = strings.Trim(addr, "[]")
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) { edge.WriteJSON(w, status, v) }
+
+// foreignRequest reports a request the edge rule refuses (package edge:
+// Host and Origin), with the refusal message. It checks only when the
+// edge guard did not already, so handlers mounted without the daemon stay
+// safe.
+func foreignRequest(r *http.Request) (string, bool) { return edge.Refusal(r) }
 
 // statusWriter records the status code for the access log. It keeps
 // Flush working (SSE) and unwraps for http.ResponseController.

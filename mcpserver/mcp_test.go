@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/plexus-mcp/plexus/mcpserver/conformance"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 )
 
@@ -212,7 +214,7 @@ func TestTenantToolScoping(t *testing.T) {
 
 // TestConformanceTenant: only the conformance tenant gets the fixtures.
 func TestConformanceTenant(t *testing.T) {
-	e := newEnv(t, WithConformanceTenant("beta"))
+	e := newEnv(t, WithTenantExtension("beta", conformance.ServerOptions(), conformance.Register))
 	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{` + modernMeta + `}}`
 	hdr := map[string]string{"Mcp-Method": "tools/list"}
 	beta := toolNames(t, e.do(req{tenant: "beta", version: modern, headers: hdr, body: list}))
@@ -233,7 +235,9 @@ func TestConformanceTenant(t *testing.T) {
 }
 
 // TestForeignRequests: DNS rebinding (foreign Host) and foreign Origin are
-// refused; loopback origins are fine.
+// refused by the edge rule, which the Server applies itself when mounted
+// without the daemon's guard (as here); only the daemon's own origin is
+// fine, in the JSON-RPC shape.
 func TestForeignRequests(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
@@ -245,7 +249,8 @@ func TestForeignRequests(t *testing.T) {
 		{"foreign origin", map[string]string{"Origin": "https://evil.example"}, "", http.StatusForbidden},
 		{"null origin", map[string]string{"Origin": "null"}, "", http.StatusForbidden},
 		{"foreign host", nil, "evil.example", http.StatusForbidden},
-		{"loopback origin", map[string]string{"Origin": "http://localhost:6274"}, "", http.StatusOK},
+		{"loopback origin on another port", map[string]string{"Origin": "http://localhost:6274"}, "", http.StatusForbidden},
+		{"same origin", map[string]string{"Origin": e.hs.URL}, "", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hr, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url("acme"),
@@ -265,9 +270,13 @@ func TestForeignRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status == http.StatusForbidden && !strings.Contains(string(body), `"jsonrpc":"2.0"`) {
+				t.Fatalf("refusal is not a JSON-RPC error: %s", body)
 			}
 		})
 	}

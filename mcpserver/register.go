@@ -161,20 +161,3 @@ func (s *Server) serveRegisterUser(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(ctx, "Registered host-app user", "tenant", tenantID, "user", u.ID, "created", created, "tokenID", info.ID)
 	writeJSON(w, http.StatusOK, registerResponse{Token: token, PersistentUserID: u.ID, Message: registeredMessage})
 }
-
-// writeDetail answers with a FastAPI-style {"detail": "..."} error.
-func writeDetail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"detail": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "internal error encoding the response", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}

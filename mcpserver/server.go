@@ -31,9 +31,14 @@
 // lazily on its first request (after checking the tenant exists) from the
 // tool registry (package tools), so tool names, list_changed notifications
 // and serverInfo never leak across tenants. Before a request reaches mcp-go,
-// the Server checks Host and Origin, bounds the body, authenticates the
-// bearer token and validates the Mcp-Session-Id against the vault (mcp-go
-// alone accepts any well-formed id, including after a restart or DELETE).
+// the Server checks Host and Origin (the edge rule, package edge: applied by
+// the daemon's guard, or here when the Server is mounted on its own),
+// bounds the body, authenticates the bearer token and validates the
+// Mcp-Session-Id against the vault (mcp-go alone accepts any well-formed id,
+// including after a restart or DELETE). A POST's notifications (progress,
+// log messages) are written to that POST's own response, in order and before
+// it (stream.go); every error on the MCP endpoint is a JSON-RPC error object,
+// and the seed endpoints answer {"detail": "..."}.
 //
 // # Who is calling
 //
@@ -76,7 +81,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/plexus-mcp/plexus/mcpserver/conformance"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -165,9 +169,24 @@ func WithDefaultHostAppSecret(secret string) Option {
 // (default 0: no expiry, like MCP Plexus; `plexus serve --user-token-ttl`).
 func WithUserTokenTTL(d time.Duration) Option { return func(s *Server) { s.userTokenTTL = d } }
 
-// WithConformanceTenant gives tenant id the official MCP conformance suite's
-// fixture tools, resources and prompts (package conformance). Test use only.
-func WithConformanceTenant(id string) Option { return func(s *Server) { s.conformanceTenant = id } }
+// WithTenantExtension gives tenant id more than the registry's tools: opts
+// are added to its MCP server's options and register runs on the server
+// once its registry tools are added. It is how the conformance build
+// (go build -tags conformance, app/cli) serves the official MCP
+// conformance suite's fixtures on one tenant; the product binary has no
+// extension.
+func WithTenantExtension(id string, opts []server.ServerOption, register func(*server.MCPServer)) Option {
+	return func(s *Server) {
+		s.extraTenantSetups = append(s.extraTenantSetups, tenantExtension{tenant: id, opts: opts, register: register})
+	}
+}
+
+// tenantExtension is what WithTenantExtension adds to one tenant.
+type tenantExtension struct {
+	tenant   string
+	opts     []server.ServerOption
+	register func(*server.MCPServer)
+}
 
 // WithRegistry sets the tool registry (default tools.NewRegistry(), which
 // holds the built-in plexus_whoami). Register example tools on it with
@@ -199,7 +218,7 @@ type Server struct {
 	sessionTTL        time.Duration
 	defaultSecret     string
 	userTokenTTL      time.Duration
-	conformanceTenant string
+	extraTenantSetups []tenantExtension
 	registry          *tools.Registry
 	values            tools.SessionStore
 	oauth             *oauth.Manager
@@ -300,6 +319,11 @@ func (s *Server) onChange(c vault.Change) {
 //	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
 //	GET /{tenant}/oauth/external_callback/{provider}    external OAuth redirect target
 //	GET|POST /{tenant}/oauth/consent/{id}               consent page (a tool result's link)
+//
+// and a 405 for any other method on those paths, in the path's error
+// shape (JSON-RPC on /{tenant}/mcp, {"detail"} on the others). Mount it
+// behind the daemon's edge guard (package edge); mounted on its own, each
+// handler applies the same Host/Origin rule itself.
 func (s *Server) Routes(mux *http.ServeMux) {
 	mcpHandler := http.HandlerFunc(s.serveMCP)
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
@@ -315,6 +339,13 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyPut))
 	mux.Handle("GET /{tenant}/plexus-services/api-keys", http.HandlerFunc(s.serveAPIKeyList))
 	mux.Handle("DELETE /{tenant}/plexus-services/api-keys/{provider_name}", http.HandlerFunc(s.serveAPIKeyDelete))
+	// Other methods get a 405 in the endpoint's own error shape, not the
+	// mux's plain text.
+	mux.Handle("/{tenant}/mcp", http.HandlerFunc(serveMCPMethodNotAllowed))
+	mux.Handle("/{tenant}/mcp/{$}", http.HandlerFunc(serveMCPMethodNotAllowed))
+	mux.Handle("/{tenant}/plexus-auth/register-user", methodNotAllowedDetail("POST"))
+	mux.Handle("/{tenant}/plexus-services/api-keys", methodNotAllowedDetail("GET, POST"))
+	mux.Handle("/{tenant}/plexus-services/api-keys/{provider_name}", methodNotAllowedDetail("DELETE"))
 	mux.Handle(oauth.CallbackPattern, s.oauthPage(func(m *oauth.Manager) http.HandlerFunc { return m.HandleCallback }))
 	consent := s.oauthPage(func(m *oauth.Manager) http.HandlerFunc { return m.HandleConsent })
 	mux.Handle(oauth.ConsentPattern, consent)
@@ -332,20 +363,20 @@ func (s *Server) serveOAuthPage(w http.ResponseWriter, r *http.Request, h func(*
 	ctx := r.Context()
 	tenantID := r.PathValue("tenant")
 	if msg, bad := foreignRequest(r); bad {
-		http.Error(w, msg, http.StatusForbidden)
+		writeDetail(w, http.StatusForbidden, msg)
 		return
 	}
 	if _, err := s.tenant(ctx, tenantID); err != nil {
 		if errors.Is(err, errUnknownTenant) {
-			http.Error(w, unknownTenantMessage(tenantID), http.StatusNotFound)
+			writeDetail(w, http.StatusNotFound, unknownTenantMessage(tenantID))
 			return
 		}
 		s.log.ErrorContext(ctx, "Looking up tenant", "tenant", tenantID, "err", err)
-		http.Error(w, "internal error looking up the tenant", http.StatusInternalServerError)
+		writeDetail(w, http.StatusInternalServerError, "internal error looking up the tenant")
 		return
 	}
 	if s.oauth == nil {
-		http.Error(w, "external OAuth is not available on this Plexus server", http.StatusServiceUnavailable)
+		writeDetail(w, http.StatusServiceUnavailable, "external OAuth is not available on this Plexus server")
 		return
 	}
 	h(s.oauth)(w, r)
@@ -470,6 +501,16 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
 		s.recordProtocol(ctx, id, res.ProtocolVersion)
 	})
+	// A handler that fails for want of a client capability: its error
+	// response becomes -32021 with data.requiredCapabilities (stream.go);
+	// mcp-go would answer -32603.
+	hooks.AddOnError(func(ctx context.Context, _ any, _ mcp.MCPMethod, _ any, err error) {
+		if capability, ok := capabilityOf(err); ok {
+			if rw := rpcWriterFrom(ctx); rw != nil {
+				rw.missingCapability(capability)
+			}
+		}
+	})
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(true),
 		server.WithRecovery(),
@@ -477,9 +518,14 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
 	}
-	conf := s.conformanceTenant != "" && id == s.conformanceTenant
-	if conf {
-		opts = append(opts, conformance.ServerOptions()...)
+	var register []func(*server.MCPServer)
+	for _, e := range s.extraTenantSetups {
+		if e.tenant == id {
+			opts = append(opts, e.opts...)
+			if e.register != nil {
+				register = append(register, e.register)
+			}
+		}
 	}
 	ms := server.NewMCPServer("plexus/"+id, serverVersion, opts...)
 	for _, t := range s.registry.ForTenant(id) {
@@ -489,22 +535,35 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		}
 		ms.AddTool(hideAPIKeyArgument(t.Definition, t.Requires), s.guard(ms, t))
 	}
-	if conf {
-		conformance.Register(ms)
+	for _, f := range register {
+		f(ms)
 	}
 	hs := server.NewStreamableHTTPServer(ms,
 		server.WithSessionIdManagerResolver(sessionResolver{s: s, tenant: id}),
-		server.WithHTTPContextFunc(s.httpContext),
+		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			return s.httpContext(ms, ctx, r)
+		}),
 		server.WithStreamableHTTPLogger(s.log.With("tenant", id)),
 		server.WithSessionIdleTTL(s.sessionTTL),
+		// Host and Origin are the edge guard's (package edge), applied
+		// before serveMCP; requests reach mcp-go through Handle, which
+		// skips mcp-go's own check anyway.
+		server.WithDisableLocalhostProtection(true),
 	)
 	return &tenantServer{id: id, mcp: ms, http: hs}
 }
 
 // httpContext completes the caller the HTTP layer put in the context with
-// the session id mcp-go settled on (initialize mints it) and attaches the
-// session value store and the caller's credentials.
-func (s *Server) httpContext(ctx context.Context, _ *http.Request) context.Context {
+// the session id mcp-go settled on (initialize mints it), attaches the
+// session value store and the caller's credentials, and, on a POST that
+// streams, gives the handlers a session whose notifications go to that
+// POST's own response (scopedSession, stream.go).
+func (s *Server) httpContext(ms *server.MCPServer, ctx context.Context, _ *http.Request) context.Context {
+	if rw := rpcWriterFrom(ctx); rw != nil && rw.streams {
+		if hs, ok := server.ClientSessionFromContext(ctx).(httpSession); ok {
+			ctx = ms.WithContext(ctx, &scopedSession{httpSession: hs, out: rw})
+		}
+	}
 	c, ok := tools.CallerFrom(ctx)
 	if !ok {
 		return ctx

@@ -12,6 +12,7 @@ import (
 	"time"
 )
 
+//lint:ignore ST1005 the exact text of the D-Bus error this stands for
 var errNoDBus = errors.New("The name org.freedesktop.secrets was not provided by any .service files")
 
 func b64(n int, enc *base64.Encoding) string {

@@ -8,9 +8,11 @@
 // the vault's tenant data; app/localclient is its client.
 //
 // Every request needs an admin bearer token (the daemon's local token or
-// ADMIN_API_KEY), compared in constant time. A request carrying a foreign
-// Origin header is refused: browsers must never drive this API cross-site.
-// Errors are always {"error": "message"} with a matching status.
+// ADMIN_API_KEY), compared in constant time. Host and Origin are checked by
+// the daemon's edge guard (package edge), or by the same rule here when the
+// API is mounted on its own: browsers must never drive this API cross-site.
+// Errors are always {"error": "message"} with a matching status (413 for a
+// body over MaxBodyBytes).
 //
 // The package never logs, stores or echoes a secret: host-app secrets and
 // user tokens are returned exactly once, in the response that creates them,
@@ -33,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -184,8 +187,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 
-	if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r) {
-		a.writeJSONError(w, http.StatusForbidden, "cross-origin requests to the admin API are not allowed")
+	// Host and Origin: the daemon's edge guard, or the same rule here when
+	// the API is mounted on its own.
+	if !edge.Require(w, r) {
 		return
 	}
 	if !a.authorized(r) {
@@ -221,20 +225,6 @@ func (a *api) authorized(r *http.Request) bool {
 		}
 	}
 	return match
-}
-
-// sameOrigin reports whether an Origin header names the host the request
-// was sent to.
-func sameOrigin(origin string, r *http.Request) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || u.Path != "" && u.Path != "/" {
-		return false
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, r.Host)
 }
 
 // muxError answers a request no route matched, keeping the mux's status
@@ -316,14 +306,10 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *api) writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	edge.WriteAdminError(w, status, msg)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { edge.WriteJSON(w, status, v) }
 
 // decodeBody reads one JSON object from r's body into dst: at most
 // MaxBodyBytes, no unknown fields, nothing after it. Its errors name what
@@ -332,15 +318,25 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return badRequest("request body: %s", describeJSONError(err))
+		return bodyError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return badRequest("request body: more than one JSON value")
 		}
-		return badRequest("request body: %s", describeJSONError(err))
+		return bodyError(err)
 	}
 	return nil
+}
+
+// bodyError is the request error for a body that did not decode: 413 when
+// it is over MaxBodyBytes, else 400 naming what was wrong.
+func bodyError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return &requestError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body: larger than %d bytes", MaxBodyBytes)}
+	}
+	return badRequest("request body: %s", describeJSONError(err))
 }
 
 func describeJSONError(err error) string {

@@ -546,7 +546,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 	if st := stored(); !slices.Equal(st.DisabledToolSets, []string{"code"}) {
 		t.Errorf("stored after tool-set disable: %+v", st)
 	}
-	v = call("POST", "/api/v1/tenants/acme/tools/github_whoami/enable", "")
+	call("POST", "/api/v1/tenants/acme/tools/github_whoami/enable", "")
 	v = call("POST", "/api/v1/tenants/acme/tool-sets/code/enable", "")
 	if got := enabled(v); !got["github_whoami"] || !got["github_list_repos"] {
 		t.Errorf("after enabling again: %v", got)

@@ -39,7 +39,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	keyFile := fs.String("key-file", "", "keep the master key in this plain file (created if missing; weaker than a keyring or passphrase)")
 	sessionTTL := fs.Duration("session-ttl", 0, "idle time after which an MCP session expires (default 24h)")
 	userTokenTTL := fs.Duration("user-token-ttl", 0, "lifetime of user tokens issued by register-user and the admin API, e.g. 720h (default 0: no expiry, as MCP Plexus)")
-	conformance := fs.String("conformance-tenant", "", "test only: serve the MCP conformance fixtures on this tenant")
+	testOptions := conformanceFlag(fs) // only in the conformance build (serve_conformance.go)
 	publicURL := fs.String("public-url", env.Getenv("PLEXUS_PUBLIC_URL"), "base URL browsers reach Plexus at, for OAuth redirect URLs (default http://<listen address>)")
 	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
@@ -73,7 +73,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		AllowNonLoopback:  *allowNonLoopback,
 		AdminAPIKey:       env.Getenv("ADMIN_API_KEY"),
 		HostAppSecret:     env.Getenv("HOST_APP_REGISTRATION_SECRET"),
-		ConformanceTenant: *conformance,
+		MCPOptionsForTest: testOptions(log),
 		SessionIdleTTL:    *sessionTTL,
 		UserTokenTTL:      *userTokenTTL,
 		PublicURL:         *publicURL,

@@ -24,6 +24,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
+	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
@@ -50,9 +51,11 @@ type Config struct {
 	Listen           string // host:port; "" = DefaultListen; port 0 picks a free port
 	AllowNonLoopback bool   // bind a non-loopback address (warned about)
 
-	AdminAPIKey       string        // ADMIN_API_KEY: a second accepted admin bearer token
-	HostAppSecret     string        // HOST_APP_REGISTRATION_SECRET: host-app secret accepted for every tenant
-	ConformanceTenant string        // test-only: tenant that also gets the conformance fixtures
+	AdminAPIKey   string // ADMIN_API_KEY: a second accepted admin bearer token
+	HostAppSecret string // HOST_APP_REGISTRATION_SECRET: host-app secret accepted for every tenant
+	// MCPOptionsForTest are added to the MCP server's options: the
+	// conformance build's fixture tenant (app/cli, -tags conformance).
+	MCPOptionsForTest []mcpserver.Option
 	SessionIdleTTL    time.Duration // 0 = mcpserver's default
 	UserTokenTTL      time.Duration // lifetime of issued user tokens; 0 = no expiry
 	// PublicURL is the base URL browsers reach the daemon at, used for the
@@ -170,17 +173,14 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	if cfg.HostAppSecret != "" {
 		mcpOpts = append(mcpOpts, mcpserver.WithDefaultHostAppSecret(cfg.HostAppSecret))
 	}
-	if cfg.ConformanceTenant != "" {
-		log.Warn("Conformance fixtures enabled (test only)", "tenant", cfg.ConformanceTenant)
-		mcpOpts = append(mcpOpts, mcpserver.WithConformanceTenant(cfg.ConformanceTenant))
-	}
+	mcpOpts = append(mcpOpts, cfg.MCPOptionsForTest...)
 	mcp := mcpserver.New(v, mcpOpts...)
 
 	mux := http.NewServeMux()
 	mcp.Routes(mux)
 	// The MCP server learns of deleted tenants, revoked tokens and tool
 	// settings from the vault itself (vault.Subscribe): nothing to wire.
-	mux.Handle("/api/v1/", adminapi.New(v, adminapi.Options{
+	admin := adminapi.New(v, adminapi.Options{
 		Tokens:              []string{token, cfg.AdminAPIKey},
 		Logger:              log,
 		DefaultUserTokenTTL: cfg.UserTokenTTL,
@@ -195,7 +195,9 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 			},
 			Shutdown: shutdown,
 		},
-	}))
+	})
+	mux.Handle("/api/v1/", admin)
+	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -216,7 +218,10 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	// begins; ordinary requests are left to finish.
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
-	handler := guard(ln.Addr().String(), cfg.AllowNonLoopback, endStreamsOn(stopping, mux))
+	handler := edge.Guard(endStreamsOn(stopping, mux), edge.Options{
+		ListenAddr:   ln.Addr().String(),
+		AllowAnyHost: cfg.AllowNonLoopback,
+	})
 
 	srv := &http.Server{
 		Handler:           handler,

@@ -104,6 +104,7 @@ func registerTools(mcpServer *server.MCPServer) {
 		mcp.WithString("prompt", mcp.Description("Prompt to send to the LLM"), mcp.Required())),
 		func(ctx context.Context, request mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			prompt := request.GetString("prompt", "")
+			//lint:ignore SA1019 the 2025-11-25 suite's tools-call-sampling scenario needs the server-initiated request
 			result, err := mcpServer.RequestSampling(ctx, mcp.CreateMessageRequest{
 				Request: mcp.Request{Method: string(mcp.MethodSamplingCreateMessage)},
 				CreateMessageParams: mcp.CreateMessageParams{

@@ -118,6 +118,7 @@ func Register(r *tools.Registry, cfg Config) error {
 			Definition: mcp.NewTool(GitHubWhoamiName,
 				mcp.WithDescription("Shows the GitHub account you connected: login, name and profile URL."),
 				mcp.WithReadOnlyHintAnnotation(true),
+				mcp.WithDestructiveHintAnnotation(false),
 				mcp.WithOpenWorldHintAnnotation(true),
 			),
 			Handler:        githubWhoami(cfg),
@@ -130,6 +131,7 @@ func Register(r *tools.Registry, cfg Config) error {
 				mcp.WithDescription("Lists the GitHub repositories of the connected account, most recently updated first."),
 				mcp.WithNumber("per_page", mcp.Description("How many repositories (1-100, default 30)."), mcp.Min(1), mcp.Max(100)),
 				mcp.WithReadOnlyHintAnnotation(true),
+				mcp.WithDestructiveHintAnnotation(false),
 				mcp.WithOpenWorldHintAnnotation(true),
 			),
 			Handler:        githubListRepos(cfg),
@@ -145,6 +147,7 @@ func Register(r *tools.Registry, cfg Config) error {
 				// and hides the property from tools/list.
 				mcp.WithString(apiKeyArg, mcp.Description("Injected by Plexus.")),
 				mcp.WithReadOnlyHintAnnotation(true),
+				mcp.WithDestructiveHintAnnotation(false),
 				mcp.WithOpenWorldHintAnnotation(true),
 			),
 			Handler:        weather(cfg, apiKeyArg, weatherOrigin),

@@ -470,16 +470,6 @@ func (e *env) get(rawURL string) (int, string, http.Header) {
 	return status, body, h
 }
 
-// getElsewhere performs a GET from another browser (no cookies).
-func (e *env) getElsewhere(rawURL string) (int, string) {
-	e.t.Helper()
-	status, body, _, err := oauthtest.NewBrowser().Get(rawURL)
-	if err != nil {
-		e.t.Fatalf("GET: %v", err)
-	}
-	return status, body
-}
-
 // connect runs the whole consent flow for o at provider "gh".
 func (e *env) connect(o Owner) {
 	e.t.Helper()

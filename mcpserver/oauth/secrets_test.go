@@ -309,8 +309,7 @@ func TestConsentOwnerGone(t *testing.T) {
 // stays without connections; for registered users and guests.
 func TestRefreshRaces(t *testing.T) {
 	type race struct {
-		name  string
-		guest bool
+		name string
 		// during runs while the refresh is held at the token endpoint; it
 		// returns a function that waits for it to finish.
 		during func(e *env, o Owner) (wait func())

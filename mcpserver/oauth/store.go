@@ -41,10 +41,6 @@ type tokenSet struct {
 // usable reports whether the set holds an access token worth sending.
 func (t tokenSet) usable() bool { return t.Status == statusConnected && t.AccessToken != "" }
 
-func (t tokenSet) oauth2() *oauth2.Token {
-	return &oauth2.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry}
-}
-
 // fromOAuth2 builds a connected set; scopes granted by the response's
 // "scope" (space- or comma-separated, as GitHub does) win over asked.
 func fromOAuth2(tok *oauth2.Token, asked []string, now time.Time) tokenSet {

@@ -60,20 +60,20 @@ func (r *Requirement) validate() error {
 		return nil
 	}
 	if r.OAuth == nil && r.APIKey == nil {
-		return errors.New("Requires set but names neither OAuth nor APIKey")
+		return errors.New("tool requirement names neither OAuth nor APIKey")
 	}
 	// The vault's rule: a provider it cannot store could never be set up.
 	if r.OAuth != nil {
 		if err := vault.ValidateProviderName(r.OAuth.Provider); err != nil {
-			return fmt.Errorf("Requires.OAuth.Provider: %w", err)
+			return fmt.Errorf("tool requirement OAuth.Provider: %w", err)
 		}
 	}
 	if r.APIKey != nil {
 		if err := vault.ValidateProviderName(r.APIKey.Provider); err != nil {
-			return fmt.Errorf("Requires.APIKey.Provider: %w", err)
+			return fmt.Errorf("tool requirement APIKey.Provider: %w", err)
 		}
 		if strings.TrimSpace(r.APIKey.DisplayName) == "" {
-			return errors.New("Requires.APIKey.DisplayName: must not be empty")
+			return errors.New("tool requirement APIKey.DisplayName: must not be empty")
 		}
 	}
 	return nil

@@ -104,21 +104,26 @@ func NewRegistry() *Registry {
 }
 
 // Register adds a tool. It fails with ErrInvalidTool when the tool has no or a
-// malformed name, no handler, an empty entry in AllowedTenants, or a
+// malformed name, no handler, an empty entry in AllowedTenants, a
 // Requires whose provider name breaks vault.ValidateProviderName (the one
 // rule for provider names: a provider the vault cannot store could never be
-// set up), and with ErrDuplicateTool when the name is taken.
+// set up), or annotations that contradict (readOnlyHint and destructiveHint
+// both true), and with ErrDuplicateTool when the name is taken.
 func (r *Registry) Register(t Tool) error {
 	name := t.Definition.Name
 	switch {
 	case name == "":
 		return fmt.Errorf("register tool: %w: empty name", ErrInvalidTool)
 	case !toolName.MatchString(name):
-		return fmt.Errorf("register tool %q: %w: name must be 1-128 of A-Z a-z 0-9 _ - .", name, ErrInvalidTool)
+		return fmt.Errorf("register tool %q: %w: name must be 1-128 of A-Z a-z 0-9 _ - and dot", name, ErrInvalidTool)
 	case t.Handler == nil:
 		return fmt.Errorf("register tool %q: %w: nil handler", name, ErrInvalidTool)
 	case slices.Contains(t.AllowedTenants, ""):
 		return fmt.Errorf("register tool %q: %w: empty tenant id in AllowedTenants", name, ErrInvalidTool)
+	case isTrue(t.Definition.Annotations.ReadOnlyHint) && isTrue(t.Definition.Annotations.DestructiveHint):
+		// mcp.NewTool defaults destructiveHint to true: a read-only tool
+		// must say destructiveHint false (mcp.WithDestructiveHintAnnotation).
+		return fmt.Errorf("register tool %q: %w: annotations say both readOnlyHint and destructiveHint", name, ErrInvalidTool)
 	}
 	if err := t.Requires.validate(); err != nil {
 		return fmt.Errorf("register tool %q: %w: %v", name, ErrInvalidTool, err)
@@ -188,3 +193,6 @@ func (r *Registry) Filter(tenantID string) server.ToolFilterFunc {
 		return out
 	}
 }
+
+// isTrue reports whether an optional annotation hint is set and true.
+func isTrue(b *bool) bool { return b != nil && *b }

@@ -28,6 +28,11 @@ func TestRegister(t *testing.T) {
 		{"nil handler", Tool{Definition: mcp.NewTool("b_tool")}, ErrInvalidTool},
 		{"empty tenant", Tool{Definition: mcp.NewTool("c_tool"), Handler: noop, AllowedTenants: []string{""}}, ErrInvalidTool},
 		{"duplicate of built-in", Tool{Definition: mcp.NewTool(WhoamiName), Handler: noop}, ErrDuplicateTool},
+		{"read-only but destructive by default", Tool{Definition: mcp.NewTool("d_tool", mcp.WithReadOnlyHintAnnotation(true)), Handler: noop}, ErrInvalidTool},
+		{"read-only and not destructive", Tool{Definition: mcp.NewTool("e_tool", mcp.WithReadOnlyHintAnnotation(true),
+			mcp.WithDestructiveHintAnnotation(false)), Handler: noop}, nil},
+		{"destructive writer", Tool{Definition: mcp.NewTool("f_tool", mcp.WithReadOnlyHintAnnotation(false)), Handler: noop}, nil},
+		{"no hints", Tool{Definition: mcp.Tool{Name: "g_tool"}, Handler: noop}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := NewRegistry().Register(tc.tool)

@@ -25,6 +25,7 @@ func builtins() []Tool {
 		Definition: mcp.NewTool(WhoamiName,
 			mcp.WithDescription("Shows who Plexus thinks is calling: tenant, user (persistent id, empty for a guest), MCP session and protocol version."),
 			mcp.WithReadOnlyHintAnnotation(true),
+			mcp.WithDestructiveHintAnnotation(false),
 			mcp.WithIdempotentHintAnnotation(true),
 			mcp.WithOpenWorldHintAnnotation(false),
 		),
