@@ -24,8 +24,8 @@
 //
 // # Secrets
 //
-// No secret is written in the clear. Tokens and host-app secrets are stored
-// as SHA-256 hashes only; values (session values, credentials) are sealed
+// No secret is written in the clear. Tokens, host-app secrets and (schema
+// version 3) MCP session ids are stored as SHA-256 hashes only; values (session values, credentials) are sealed
 // with AES-256-GCM under a data key derived from the master key with
 // HKDF-SHA256, and so are OAuth client secrets and PKCE verifiers. The
 // additional authenticated data names the record ("session-value|<tenant>|
