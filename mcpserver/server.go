@@ -81,7 +81,7 @@ type Store interface {
 	EnsureUser(ctx context.Context, tenantID, hostUserID string) (u vault.User, created bool, err error)
 	IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info vault.TokenInfo, err error)
 	ResolveToken(ctx context.Context, token string) (vault.TokenInfo, error)
-	CreateSessionLimited(ctx context.Context, s vault.Session, max int) (evicted []string, err error)
+	CreateSessionLimited(ctx context.Context, s vault.Session, max int, inUse func(hash string) bool) (evicted []string, err error)
 	GetSession(ctx context.Context, tenantID, id string) (vault.Session, error)
 	UpdateSession(ctx context.Context, tenantID, id string, fn func(*vault.Session) error) (vault.Session, error)
 	DeleteSession(ctx context.Context, tenantID, id string) error
@@ -428,7 +428,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	hs := server.NewStreamableHTTPServer(ms,
 		server.WithSessionIdManagerResolver(sessionResolver{s: s, tenant: id}),
 		server.WithHTTPContextFunc(s.httpContext),
-		server.WithStreamableHTTPLogger(s.log.With("tenant", id)),
+		server.WithStreamableHTTPLogger(slog.New(redactSessions(s.log.Handler())).With("tenant", id)),
 	)
 	return &tenantServer{id: id, mcp: ms, http: hs, registered: registered}
 }

@@ -202,6 +202,16 @@ func (c *sessionCache) dropTenant(tenant string) {
 	}
 }
 
+// inUse reports whether a request is using the session with this hash
+// (an open GET stream, a running tool call): it is not idle, so the vault
+// does not evict it to make room.
+func (c *sessionCache) inUse(hash string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[hash]
+	return e != nil && e.inflight > 0
+}
+
 // release ends a request's use of e.
 func (c *sessionCache) release(e *sessionEntry) {
 	c.mu.Lock()
@@ -265,7 +275,7 @@ func (s *Server) sessionInitialized(ctx context.Context, tenant string, req *mcp
 		ID: id, TenantID: tenant, UserID: c.UserID, Protocol: res.ProtocolVersion, Client: client,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.sessionTTL),
 	}
-	evicted, err := s.store.CreateSessionLimited(ctx, rec, s.sessionBound(c))
+	evicted, err := s.store.CreateSessionLimited(ctx, rec, s.sessionBound(c), s.sessions.inUse)
 	if err != nil {
 		// The client gets the id anyway (the hook cannot fail the
 		// request); its next request is answered 404, so it initializes

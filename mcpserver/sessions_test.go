@@ -305,13 +305,31 @@ func TestGuestSessionsBounded(t *testing.T) {
 	whoami(t, e.legacyCall("acme", alice, aliceSID, tools.WhoamiName, ""))
 	whoami(t, e.legacyCall("beta", "", betaSID, tools.WhoamiName, ""))
 
+	// A session in use (an open GET stream) is not idle: never evicted.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url("acme"), nil)
+	hr.Header.Set("Accept", "text/event-stream")
+	hr.Header.Set("Mcp-Protocol-Version", legacy)
+	hr.Header.Set("Mcp-Session-Id", g[2])
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	for range 4 {
+		e.clock.Advance(time.Second)
+		e.initialize("acme", "")
+	}
+	whoami(t, e.legacyCall("acme", "", g[2], tools.WhoamiName, ""))
+	wantRPCError(t, e.legacyCall("acme", "", g[3], tools.WhoamiName, ""), http.StatusNotFound, "session not found")
+
 	// A user's bound is separate and works the same.
 	e.clock.Advance(time.Second)
 	e.initialize("acme", alice)
 	e.clock.Advance(time.Second)
 	e.initialize("acme", alice)
 	wantRPCError(t, e.legacyCall("acme", alice, aliceSID, tools.WhoamiName, ""), http.StatusNotFound, "session not found")
-	whoami(t, e.legacyCall("acme", "", g[3], tools.WhoamiName, ""))
 }
 
 // TestWhoamiHidesSessionID: tool results land in chat transcripts, so

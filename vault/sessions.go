@@ -40,8 +40,11 @@ const (
 	maxSessionValueLen = 1 << 20
 	// maxSessionClientLen bounds Session.Client.
 	maxSessionClientLen = 16 << 10
-	// maxEvictPerCreate bounds the work one CreateSessionLimited does.
+	// maxEvictPerCreate and maxEvictScan bound the work one
+	// CreateSessionLimited does: sessions it deletes, index entries it
+	// passes over because they are in use.
 	maxEvictPerCreate = 8
+	maxEvictScan      = 256
 	// sessionHashLen is the length of SessionHash's result.
 	sessionHashLen = 2 * sha256.Size
 )
@@ -208,21 +211,24 @@ func removeSession(tx *bolt.Tx, hash string, r sessionRecord) error {
 // means the session never expires. The tenant (and the user, if UserID is
 // set) must exist. Only the id's hash is stored.
 func (v *Vault) CreateSession(ctx context.Context, s Session) error {
-	_, err := v.CreateSessionLimited(ctx, s, 0)
+	_, err := v.CreateSessionLimited(ctx, s, 0, nil)
 	return err
 }
 
 // CreateSessionLimited stores a new session like CreateSession, then, when
 // max > 0 and its owner (its user, or for a guest session the tenant's
-// guests) holds more than max live sessions, deletes the owner's sessions
-// idle the longest (oldest LastSeen first) with their values, at most 8
-// per call, so the work per call stays bounded; a file already far over max
-// shrinks by up to 7 on each new session. It returns the SessionHash of
-// every session it deleted, so callers can drop what they cache.
+// guests) holds more than max sessions, deletes the owner's sessions idle
+// the longest (oldest LastSeen first) with their values. Sessions for which
+// inUse (if not nil) reports true are not idle and are passed over; inUse
+// gets a SessionHash and runs inside the write transaction, so it must not
+// call the Vault. The work per call is bounded (at most 8 deletions, 256
+// sessions passed over): a file already far over max shrinks by up to 7 on
+// each new session. It returns the SessionHash of every session it
+// deleted, so callers can drop what they cache.
 //
 // Concurrent calls share one write transaction (bbolt's Batch), so a burst
 // of new sessions costs one disk sync per batch rather than per session.
-func (v *Vault) CreateSessionLimited(ctx context.Context, s Session, max int) (evicted []string, err error) {
+func (v *Vault) CreateSessionLimited(ctx context.Context, s Session, max int, inUse func(hash string) bool) (evicted []string, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -258,7 +264,7 @@ func (v *Vault) CreateSessionLimited(ctx context.Context, s Session, max int) (e
 			return nil
 		}
 		var err error
-		evicted, err = evictIdleSessions(tx, s.TenantID, s.UserID, hash, uint64(max))
+		evicted, err = evictIdleSessions(tx, s.TenantID, s.UserID, hash, uint64(max), inUse)
 		return err
 	})
 	if err != nil {
@@ -267,12 +273,14 @@ func (v *Vault) CreateSessionLimited(ctx context.Context, s Session, max int) (e
 	return evicted, nil
 }
 
-// evictIdleSessions deletes the owner's longest-idle sessions (never keep)
-// while the owner holds more than max, at most maxEvictPerCreate of them.
-func evictIdleSessions(tx *bolt.Tx, tenantID, userID, keep string, max uint64) ([]string, error) {
+// evictIdleSessions deletes the owner's longest-idle sessions (never keep,
+// nor those inUse) while the owner holds more than max, at most
+// maxEvictPerCreate of them, passing over at most maxEvictScan.
+func evictIdleSessions(tx *bolt.Tx, tenantID, userID, keep string, max uint64, inUse func(string) bool) ([]string, error) {
 	var out []string
 	prefix := scoped(tenantID, userID, "")
 	sessions := tx.Bucket(bucketSessions)
+	passed := map[string]bool{}
 	for range maxEvictPerCreate {
 		if sessionCount(tx, tenantID, userID) <= max {
 			break
@@ -280,14 +288,20 @@ func evictIdleSessions(tx *bolt.Tx, tenantID, userID, keep string, max uint64) (
 		c := tx.Bucket(bucketSessionIndex).Cursor()
 		var hash string
 		var idxKey []byte
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(passed) < maxEvictScan; k, _ = c.Next() {
 			if len(k) != len(prefix)+8+sessionHashLen {
 				continue // not an index key of this owner
 			}
-			if h := string(k[len(prefix)+8:]); h != keep {
-				hash, idxKey = h, bytes.Clone(k)
-				break
+			h := string(k[len(prefix)+8:])
+			if h == keep || passed[h] {
+				continue
 			}
+			if inUse != nil && inUse(h) {
+				passed[h] = true
+				continue
+			}
+			hash, idxKey = h, bytes.Clone(k)
+			break
 		}
 		if hash == "" {
 			break

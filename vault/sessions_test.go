@@ -258,7 +258,7 @@ func TestCreateSessionLimited(t *testing.T) {
 	create := func(tenant, user, id string, max int) []string {
 		t.Helper()
 		clk.Add(time.Second)
-		ev, err := v.CreateSessionLimited(ctx, Session{ID: id, TenantID: tenant, UserID: user}, max)
+		ev, err := v.CreateSessionLimited(ctx, Session{ID: id, TenantID: tenant, UserID: user}, max, nil)
 		if err != nil {
 			t.Fatalf("create %s: %v", id, err)
 		}
@@ -315,7 +315,7 @@ func TestCreateSessionLimited(t *testing.T) {
 	// Same timestamps: the new session is still never the one evicted.
 	for i := range 5 {
 		id := fmt.Sprintf("same-%d", i)
-		if _, err := v.CreateSessionLimited(ctx, Session{ID: id, TenantID: "beta"}, 2); err != nil {
+		if _, err := v.CreateSessionLimited(ctx, Session{ID: id, TenantID: "beta"}, 2, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := v.GetSession(ctx, "beta", id); err != nil {
@@ -352,6 +352,21 @@ func TestCreateSessionLimited(t *testing.T) {
 	}
 	if c, i := ownerCount(t, v, "beta", ""); c != 0 || i != 0 {
 		t.Fatalf("after DeleteTenant: count %d, index %d", c, i)
+	}
+	// A session in use is not idle: the next oldest goes instead.
+	create("acme", "", "busy", 0)
+	create("acme", "", "idle", 0)
+	busy := SessionHash("busy")
+	if ev, err := v.CreateSessionLimited(ctx, Session{ID: "g6", TenantID: "acme"}, 2, func(h string) bool { return h == busy }); err != nil || len(ev) != 1 || ev[0] != SessionHash("idle") {
+		t.Fatalf("evicted %v, %v; want [hash of idle]", ev, err)
+	}
+	if _, err := v.GetSession(ctx, "acme", "busy"); err != nil {
+		t.Fatalf("session in use evicted: %v", err)
+	}
+	for _, id := range []string{"busy", "g6"} {
+		if err := v.DeleteSession(ctx, "acme", id); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -552,7 +567,7 @@ func TestMigrationV2ToV3Sessions(t *testing.T) {
 		t.Fatalf("migrated user count %d, index %d; want 1, 1", c, i)
 	}
 	// The oldest-idle migrated guest session goes first.
-	ev, err := v.CreateSessionLimited(ctx, Session{ID: "new-guest", TenantID: "acme"}, 2)
+	ev, err := v.CreateSessionLimited(ctx, Session{ID: "new-guest", TenantID: "acme"}, 2, nil)
 	if err != nil || len(ev) != 1 || ev[0] != SessionHash(olds[0].s.ID) {
 		t.Fatalf("eviction after migration: %v, %v", ev, err)
 	}
