@@ -29,8 +29,10 @@ const (
 	// in the vault.
 	DefaultMaxGuestSessions = 1000
 	// DefaultMaxUserSessions is how many sessions one registered user (or
-	// a tenant's local owner) holds in the vault.
-	DefaultMaxUserSessions = 100
+	// a tenant's local owner) holds in the vault. Their callers hold a
+	// token, so this only keeps a runaway client from filling the disk; it
+	// is high so that an idle `plexus stdio` bridge is not evicted.
+	DefaultMaxUserSessions = 1000
 	// DefaultMaxActiveSessions is how many sessions are kept in memory.
 	DefaultMaxActiveSessions = 1024
 	// activeIdle is how long an unused session stays in memory.
