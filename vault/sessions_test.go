@@ -601,3 +601,38 @@ func TestMigrationV2ToV3Sessions(t *testing.T) {
 		t.Fatalf("schema-2 binary on a schema-3 file: %v, want ErrSchemaTooNew", err)
 	}
 }
+
+// FuzzSessionIDs: any presented session id (an Mcp-Session-Id header is
+// outside input) is refused or looked up without a panic, and errors
+// never repeat it.
+func FuzzSessionIDs(f *testing.F) {
+	for _, s := range []string{"", "mcp-session-ABC", "a\x00b", "bad|id", strings.Repeat("s", 300), "\xff\xfe", "sid-1"} {
+		f.Add(s)
+	}
+	v, _ := newTestVault(f)
+	mustTenant(f, v, "acme")
+	if err := v.CreateSession(f.Context(), Session{ID: "sid-1", TenantID: "acme"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		ctx := t.Context()
+		_, err := v.GetSession(ctx, "acme", id)
+		if id == "sid-1" {
+			if err != nil {
+				t.Fatalf("stored session: %v", err)
+			}
+			return
+		}
+		errs := []error{err, v.SetSessionValue(ctx, "acme", id, "k", []byte("v")), v.DeleteSession(ctx, "acme", id)}
+		_, err = v.GetSessionValue(ctx, "acme", id, "k")
+		errs = append(errs, err)
+		for _, err := range errs {
+			if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("id %q: %v, want not found or invalid", id, err)
+			}
+			if len(id) >= 12 && strings.Contains(err.Error(), id) {
+				t.Fatalf("error repeats the session id: %v", err)
+			}
+		}
+	})
+}
