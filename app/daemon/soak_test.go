@@ -20,7 +20,8 @@ package daemon
 //	PLEXUS_SOAK=1 go test -run TestSoakDoS -v -timeout 15m ./app/daemon/
 //
 // PLEXUS_SOAK_INITS, PLEXUS_SOAK_STALLS and PLEXUS_SOAK_DIALERS change the
-// counts; PLEXUS_SOAK_STRICT=1 also fails on a /healthz answer slower
+// counts, PLEXUS_SOAK_RATE paces the stalled connections (per second; by
+// default they come as fast as 64 dialers can open them); PLEXUS_SOAK_STRICT=1 also fails on a /healthz answer slower
 // than the target (by default it is printed: a busy machine delays it).
 
 import (
@@ -34,6 +35,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,9 +123,18 @@ func TestSoakDoS(t *testing.T) {
 	var dialFailed, notClosed atomic.Int64
 	var nextStall atomic.Int64
 	var waiters sync.WaitGroup
+	var pace <-chan time.Time // nil: as fast as the dialers go
+	if rate := soakCount("PLEXUS_SOAK_RATE", 0); rate > 0 {
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		pace = tick.C
+	}
 	for range soakCount("PLEXUS_SOAK_DIALERS", 64) {
 		wg.Go(func() {
 			for nextStall.Add(1) <= int64(stalls) {
+				if pace != nil {
+					<-pace
+				}
 				c, err := net.DialTimeout("tcp", d.rt.Addr, 10*time.Second)
 				if err != nil {
 					dialFailed.Add(1)
@@ -401,7 +412,7 @@ type soakPhase struct {
 	failures   int
 }
 
-type slowSample struct{ at, took time.Duration }
+type slowSample struct{ at, took, connect time.Duration }
 
 func startMonitor(t *testing.T, base string, d *soakDaemon) *monitor {
 	t.Helper()
@@ -437,12 +448,12 @@ func startMonitor(t *testing.T, base string, d *soakDaemon) *monitor {
 		defer close(m.probeDone)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			var at, took int64
+			var at, took, connect int64
 			var ok bool
-			if _, err := fmt.Sscanf(sc.Text(), "probe %d %d %t", &at, &took, &ok); err != nil {
+			if _, err := fmt.Sscanf(sc.Text(), "probe %d %d %t %d", &at, &took, &ok, &connect); err != nil {
 				continue
 			}
-			m.record(time.Unix(0, at), time.Duration(took), ok)
+			m.record(time.Unix(0, at), time.Duration(took), ok, time.Duration(connect))
 		}
 	}()
 	m.wg.Go(func() {
@@ -463,7 +474,7 @@ func startMonitor(t *testing.T, base string, d *soakDaemon) *monitor {
 }
 
 // record files a probe sample under the phase it was taken in.
-func (m *monitor) record(at time.Time, took time.Duration, ok bool) {
+func (m *monitor) record(at time.Time, took time.Duration, ok bool, connect time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var p *soakPhase
@@ -480,14 +491,15 @@ func (m *monitor) record(at time.Time, took time.Duration, ok bool) {
 		return
 	}
 	p.latencies = append(p.latencies, took)
-	p.slowest = append(p.slowest, slowSample{at: at.Sub(p.start), took: took})
+	p.slowest = append(p.slowest, slowSample{at: at.Sub(p.start), took: took, connect: connect})
 	slices.SortFunc(p.slowest, func(a, b slowSample) int { return int(b.took - a.took) })
 	p.slowest = p.slowest[:min(len(p.slowest), 3)]
 }
 
 // TestSoakHealthProbe is the soak's health probe (a child process): it
 // times GET /healthz on a new connection every 50 ms and prints
-// "probe <unix ns> <latency ns> <ok>" lines until its stdin closes.
+// "probe <unix ns> <latency ns> <ok> <connect ns>" lines until its stdin
+// closes.
 func TestSoakHealthProbe(t *testing.T) {
 	base := os.Getenv("PLEXUS_SOAK_PROBE")
 	if base == "" {
@@ -508,13 +520,16 @@ func TestSoakHealthProbe(t *testing.T) {
 		case <-tick.C:
 		}
 		start := time.Now()
-		resp, err := hc.Get(base + "/healthz")
+		var connected time.Duration
+		trace := &httptrace.ClientTrace{ConnectDone: func(string, string, error) { connected = time.Since(start) }}
+		r, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, base+"/healthz", nil)
+		resp, err := hc.Do(r)
 		ok := err == nil && resp.StatusCode == http.StatusOK
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		fmt.Printf("probe %d %d %t\n", start.UnixNano(), time.Since(start).Nanoseconds(), ok)
+		fmt.Printf("probe %d %d %t %d\n", start.UnixNano(), time.Since(start).Nanoseconds(), ok, connected.Nanoseconds())
 	}
 }
 
@@ -546,7 +561,7 @@ func (m *monitor) report() {
 		slices.Sort(p.latencies)
 		var slow []string
 		for _, s := range p.slowest {
-			slow = append(slow, fmt.Sprintf("%s at +%.1fs", s.took.Round(100*time.Microsecond), s.at.Seconds()))
+			slow = append(slow, fmt.Sprintf("%s at +%.1fs (TCP connect %s)", s.took.Round(100*time.Microsecond), s.at.Seconds(), s.connect.Round(100*time.Microsecond)))
 		}
 		fmt.Printf("soak: /healthz during %s: %d answered, %d failed; p50 %s, p99 %s, max %s (target %s); slowest: %s\n",
 			p.name, len(p.latencies), p.failures, pct(p.latencies, 50), pct(p.latencies, 99), pct(p.latencies, 100), soakMaxHealthz,
