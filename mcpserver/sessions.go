@@ -311,8 +311,8 @@ func (s *Server) checkSession(ctx context.Context, c tools.Caller, id string) (s
 	now := s.now()
 	s.sessions.mu.Lock()
 	e := s.sessions.getLocked(hash)
-	s.sessions.mu.Unlock()
 	if e == nil {
+		s.sessions.mu.Unlock()
 		rec, err := s.store.GetSession(ctx, c.TenantID, id)
 		if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrInvalid) {
 			return "", errSessionNotFound
@@ -332,9 +332,9 @@ func (s *Server) checkSession(ctx context.Context, c tools.Caller, id string) (s
 		e, out = s.sessions.insertLocked(e)
 		s.sessions.mu.Unlock()
 		s.release(out)
+		s.sessions.mu.Lock()
 	}
 
-	s.sessions.mu.Lock()
 	if e.gone || e.tenant != c.TenantID || e.user != c.UserID {
 		s.sessions.mu.Unlock()
 		return "", errSessionNotFound
@@ -542,12 +542,16 @@ func (m *sessionManager) caller() (tools.Caller, context.Context, bool) {
 // protocol version is negotiated, in one write.
 func (m *sessionManager) Generate() string { return newSessionID() }
 
-// Validate checks the id for the requesting caller (the HTTP layer already
-// did, so this is a memory look-up).
+// Validate checks the id for the requesting caller. The HTTP layer
+// already did (checkSession) and put the id in the caller; otherwise this
+// is a memory look-up.
 func (m *sessionManager) Validate(id string) (bool, error) {
 	c, ctx, ok := m.caller()
 	if !ok {
 		return false, errSessionNotFound
+	}
+	if id != "" && c.SessionID == id {
+		return false, nil
 	}
 	if m.s.knownSession(c, id) {
 		return false, nil

@@ -89,7 +89,7 @@ func (l *connLimiter) admit(lc *limitedConn) (victim *limitedConn, ok bool) {
 	defer l.mu.Unlock()
 	if l.conns.Len() >= l.max {
 		for el := l.conns.Front(); el != nil; el = el.Next() {
-			if c := el.Value.(*limitedConn); c.busy == 0 {
+			if c := el.Value.(*limitedConn); c.busy.Load() == 0 {
 				victim = c
 				l.conns.Remove(el)
 				c.elem = nil
@@ -116,7 +116,7 @@ type limitedConn struct {
 	net.Conn
 	l    *connLimiter
 	elem *list.Element // nil once removed; guarded by l.mu
-	busy int           // requests being served (body read); guarded by l.mu
+	busy atomic.Int32  // requests being served (body read)
 }
 
 // Close closes the connection and frees its place.
@@ -130,11 +130,7 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
-func (c *limitedConn) setBusy(delta int) {
-	c.l.mu.Lock()
-	c.busy += delta
-	c.l.mu.Unlock()
-}
+func (c *limitedConn) setBusy(delta int32) { c.busy.Add(delta) }
 
 // connKey carries the *limitedConn in a connection's context.
 type connKey struct{}
