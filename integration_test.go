@@ -30,6 +30,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/mcpserver/tools"
 )
 
 var plexusBin string
@@ -352,7 +353,7 @@ func TestTenantsAndMCPOverHTTP(t *testing.T) {
 			t.Fatalf("initialize: %d sid=%q %v", status, sid, m)
 		}
 		status, who := whoamiLegacy(t, acme, "", sid)
-		if status != http.StatusOK || who["tenant"] != "acme" || who["session"] != sid || who["guest"] != true {
+		if status != http.StatusOK || who["tenant"] != "acme" || who["session_fingerprint"] != tools.SessionFingerprint(sid) || who["guest"] != true {
 			t.Fatalf("whoami = %d %v", status, who)
 		}
 	})
@@ -454,7 +455,7 @@ func TestSessionsAndTenantsSurviveKill9(t *testing.T) {
 	_, rt2 := in.serve()
 	url = rt2.BaseURL() + "/acme/mcp"
 	status, who := whoamiLegacy(t, url, "", sid)
-	if status != http.StatusOK || who["session"] != sid {
+	if status != http.StatusOK || who["session_fingerprint"] != tools.SessionFingerprint(sid) {
 		t.Fatalf("old session after kill -9 and restart: %d %v", status, who)
 	}
 	status, _ = whoamiLegacy(t, url, "", "no-such-session-00000000")

@@ -16,14 +16,14 @@
 //   SDK_VERBOSE=1      print the server's stderr (stdio) even on success
 //
 // When SDK_TOOL is plexus_whoami the text must be a JSON object with the keys
-// tenant, user, guest, session and protocol.
+// tenant, user, guest, session_fingerprint and protocol (never the session id).
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const WHOAMI = 'plexus_whoami';
-const WHOAMI_KEYS = ['tenant', 'user', 'guest', 'session', 'protocol'];
+const WHOAMI_KEYS = ['tenant', 'user', 'guest', 'session_fingerprint', 'protocol'];
 
 class StepError extends Error {
   constructor(step, cause) {

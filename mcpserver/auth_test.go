@@ -38,7 +38,7 @@ func TestAuth(t *testing.T) {
 			}
 			sid := e.initialize("acme", tc.token)
 			got = whoami(t, e.legacyCall("acme", tc.token, sid, tools.WhoamiName, ""))
-			tc.want.Protocol, tc.want.Session = legacy, sid
+			tc.want.Protocol, tc.want.SessionFingerprint = legacy, tools.SessionFingerprint(sid)
 			if got != tc.want {
 				t.Fatalf("legacy whoami = %+v, want %+v", got, tc.want)
 			}

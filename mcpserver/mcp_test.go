@@ -51,7 +51,7 @@ func TestLegacyEra(t *testing.T) {
 	}
 
 	got := whoami(t, e.legacyCall("acme", "", sid, tools.WhoamiName, ""))
-	want := tools.Whoami{Tenant: "acme", Guest: true, Session: sid, Protocol: legacy}
+	want := tools.Whoami{Tenant: "acme", Guest: true, SessionFingerprint: tools.SessionFingerprint(sid), Protocol: legacy}
 	if got != want {
 		t.Fatalf("whoami = %+v, want %+v", got, want)
 	}
@@ -98,8 +98,8 @@ func TestModernEra(t *testing.T) {
 	rep := e.do(req{tenant: "acme", version: modern, session: "mcp-session-bogus",
 		headers: map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": tools.WhoamiName},
 		body:    `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"plexus_whoami","arguments":{},` + modernMeta + `}}`})
-	if w := whoami(t, rep); w.Session != "" {
-		t.Fatalf("modern whoami session = %q", w.Session)
+	if w := whoami(t, rep); w.SessionFingerprint != "" {
+		t.Fatalf("modern whoami session = %q", w.SessionFingerprint)
 	}
 }
 
@@ -147,7 +147,7 @@ func TestMCPGoClient(t *testing.T) {
 			if err := json.Unmarshal([]byte(res.Content[0].(mcp.TextContent).Text), &w); err != nil {
 				t.Fatal(err)
 			}
-			if w.User != uid || w.Tenant != "acme" || w.Protocol != tc.version || (w.Session != "") != tc.session {
+			if w.User != uid || w.Tenant != "acme" || w.Protocol != tc.version || (w.SessionFingerprint != "") != tc.session {
 				t.Fatalf("whoami = %+v (user %s)", w, uid)
 			}
 		})

@@ -50,6 +50,20 @@
 // makes a guest. Host user ids that would reach the local owner are
 // refused (vault.ValidateHostUserID).
 //
+// # Sessions and their bounds
+//
+// Sessions live in the vault, stored under the SHA-256 of their id (the id
+// is a credential). To keep tools/call free of disk writes, recently used
+// sessions are also kept in memory: at most SessionBounds.Active of them,
+// and none unused for 5 minutes; mcp-go's per-session state is cleared when
+// a session leaves memory, and the session is loaded again on its next
+// request. Last-seen times are written every minute in one transaction
+// (and through at most every max(TTL/10, 1m)), so after a crash a session
+// may expire up to a minute early. The vault holds at most
+// SessionBounds.Guests sessions per tenant for guests and
+// SessionBounds.PerUser per user; past them the longest-idle session is
+// deleted.
+//
 // # Caching without expiry
 //
 // To keep tools/call free of disk reads and writes, the Server caches
@@ -58,10 +72,7 @@
 // vault, the only writer, announces every change (vault.Subscribe), and New
 // subscribes, so revoking a token, deleting a user or a tenant, or changing
 // a tenant's tool settings takes effect on the very next request. A cache
-// fill that raced with a change is not kept (a generation counter). A
-// session's last-seen time is written to the vault at most every
-// max(TTL/10, 1m), so after a crash a session may expire up to that much
-// early.
+// fill that raced with a change is not kept (a generation counter).
 //
 // This package never opens bbolt or the keyring itself (it uses the Store
 // interface, which the vault satisfies) and never logs tokens, secrets,
@@ -95,10 +106,11 @@ type Store interface {
 	EnsureLocalOwner(ctx context.Context, tenantID string) (vault.User, error)
 	IssueToken(ctx context.Context, tenantID, userID string, ttl time.Duration) (token string, info vault.TokenInfo, err error)
 	ResolveToken(ctx context.Context, token string) (vault.TokenInfo, error)
-	CreateSession(ctx context.Context, s vault.Session) error
+	CreateSessionLimited(ctx context.Context, s vault.Session, max int, inUse func(hash string) bool) (evicted []string, err error)
 	GetSession(ctx context.Context, tenantID, id string) (vault.Session, error)
 	UpdateSession(ctx context.Context, tenantID, id string, fn func(*vault.Session) error) (vault.Session, error)
 	DeleteSession(ctx context.Context, tenantID, id string) error
+	TouchSessions(ctx context.Context, touches []vault.SessionTouch) error
 	SweepSessions(ctx context.Context, now time.Time) (int, error)
 	SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error
 	GetSessionValue(ctx context.Context, tenantID, sessionID, key string) ([]byte, error)
@@ -223,6 +235,7 @@ type Server struct {
 	values            tools.SessionStore
 	oauth             *oauth.Manager
 	consentWait       time.Duration
+	bounds            SessionBounds
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -242,6 +255,8 @@ type tenantServer struct {
 	id   string
 	mcp  *server.MCPServer
 	http *server.StreamableHTTPServer
+	// registered counts the sessions mcp-go holds in memory.
+	registered *atomic.Int64
 }
 
 // New returns a Server over store.
@@ -277,7 +292,8 @@ func New(store Store, opts ...Option) *Server {
 		}
 	}
 	s.values = valueStore{s.store}
-	s.sessions.init()
+	s.bounds = s.bounds.withDefaults()
+	s.sessions.init(s.bounds.Active)
 	s.tokens.init()
 	s.owners.init()
 	s.settings.init()
@@ -299,7 +315,9 @@ func (s *Server) onChange(c vault.Change) {
 	case vault.UserDeleted:
 		s.gen.Add(1)
 		s.tokens.dropWhere(func(info vault.TokenInfo) bool { return info.TenantID == c.TenantID && info.UserID == c.UserID })
-		s.sessions.dropUser(c.TenantID, c.UserID)
+		if gone := s.sessions.dropUser(c.TenantID, c.UserID); len(gone) > 0 {
+			go s.release(gone) // mcp-go's state; not on the vault writer's path
+		}
 		s.owners.dropIf(c.TenantID, c.UserID)
 	case vault.TenantDeleted:
 		s.gen.Add(1)
@@ -406,8 +424,9 @@ func (s *Server) forgetTenant(tenantID string) {
 	}
 }
 
-// Run does the background work (sweeping expired sessions every minute)
-// until ctx ends, then closes the open GET streams of every tenant (sessions
+// Run does the background work every minute (writing sessions' last-seen
+// times, sweeping expired sessions, letting sessions unused for 5 minutes
+// leave memory) until ctx ends, then closes the open GET streams of every tenant (sessions
 // stay in the vault). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(sweepInterval)
@@ -423,16 +442,21 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// sweep removes expired sessions from the store and the caches.
+// sweep lets idle sessions leave memory, writes last-seen times, removes
+// expired sessions from the store, and logs one line when it did anything.
 func (s *Server) sweep(ctx context.Context) {
 	now := s.now()
+	idle := s.sessions.removeWhere(func(e *sessionEntry) bool {
+		return e.inflight == 0 && !now.Before(e.lastSeen.Add(min(activeIdle, s.sessionTTL)))
+	})
+	s.release(idle)
+	s.flushTouches(ctx)
 	n, err := s.store.SweepSessions(ctx, now)
 	if err != nil {
 		s.log.WarnContext(ctx, "Sweeping expired sessions", "err", err)
-	} else if n > 0 {
-		s.log.DebugContext(ctx, "Swept expired sessions", "count", n)
+	} else if n > 0 || len(idle) > 0 {
+		s.log.InfoContext(ctx, "Swept sessions", "expired", n, "leftMemory", len(idle), "inMemory", s.sessions.len())
 	}
-	s.sessions.dropExpired(now, s.sessionTTL)
 	s.tokens.dropWhere(func(info vault.TokenInfo) bool { return !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) })
 }
 
@@ -498,8 +522,11 @@ func (s *Server) lookupTenant(ctx context.Context, id string) error {
 // newTenantServer builds a tenant's MCP server from the registry.
 func (s *Server) newTenantServer(id string) *tenantServer {
 	hooks := &server.Hooks{}
-	hooks.AddAfterInitialize(func(ctx context.Context, _ any, _ *mcp.InitializeRequest, res *mcp.InitializeResult) {
-		s.recordProtocol(ctx, id, res.ProtocolVersion)
+	registered := new(atomic.Int64)
+	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { registered.Add(1) })
+	hooks.AddOnUnregisterSession(func(context.Context, server.ClientSession) { registered.Add(-1) })
+	hooks.AddAfterInitialize(func(ctx context.Context, _ any, req *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		s.sessionInitialized(ctx, id, req, res)
 	})
 	// A handler that fails for want of a client capability: its error
 	// response becomes -32021 with data.requiredCapabilities (stream.go);
@@ -538,19 +565,21 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	for _, f := range register {
 		f(ms)
 	}
+	// No server.WithSessionIdleTTL: Plexus decides which sessions mcp-go
+	// keeps in memory (see SessionBounds and release), and mcp-go's own
+	// sweeper logs every session it sweeps, with its id.
 	hs := server.NewStreamableHTTPServer(ms,
 		server.WithSessionIdManagerResolver(sessionResolver{s: s, tenant: id}),
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			return s.httpContext(ms, ctx, r)
 		}),
-		server.WithStreamableHTTPLogger(s.log.With("tenant", id)),
-		server.WithSessionIdleTTL(s.sessionTTL),
+		server.WithStreamableHTTPLogger(slog.New(redactSessions(s.log.Handler())).With("tenant", id)),
 		// Host and Origin are the edge guard's (package edge), applied
 		// before serveMCP; requests reach mcp-go through Handle, which
 		// skips mcp-go's own check anyway.
 		server.WithDisableLocalhostProtection(true),
 	)
-	return &tenantServer{id: id, mcp: ms, http: hs}
+	return &tenantServer{id: id, mcp: ms, http: hs, registered: registered}
 }
 
 // httpContext completes the caller the HTTP layer put in the context with
@@ -568,9 +597,13 @@ func (s *Server) httpContext(ms *server.MCPServer, ctx context.Context, _ *http.
 	if !ok {
 		return ctx
 	}
-	if c.SessionID == "" && !server.IsModernRequest(ctx) {
-		if cs := server.ClientSessionFromContext(ctx); cs != nil {
-			c.SessionID = cs.SessionID()
+	if !server.IsModernRequest(ctx) {
+		if c.SessionID == "" {
+			if cs := server.ClientSessionFromContext(ctx); cs != nil {
+				c.SessionID = cs.SessionID()
+			}
+		} else {
+			s.restoreClient(ctx, c.SessionID)
 		}
 	}
 	ctx = tools.WithSessionStore(tools.WithCaller(ctx, c), s.values)

@@ -7,6 +7,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -142,4 +143,7 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 	LastSeen  time.Time `json:"last_seen"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Client is what the MCP layer keeps about the client (info,
+	// capabilities): opaque JSON, not secret, at most 16 KiB.
+	Client json.RawMessage `json:"client,omitempty"`
 }

@@ -182,8 +182,8 @@ func TestMigrationV2ToV3(t *testing.T) {
 	}
 
 	v := openT(t, cfg)
-	if n, _ := v.SchemaVersion(ctx); n != 3 {
-		t.Fatalf("schema version %d, want 3", n)
+	if n, _ := v.SchemaVersion(ctx); n != len(defaultMigrations()) {
+		t.Fatalf("schema version %d, want %d", n, len(defaultMigrations()))
 	}
 	want := map[string][]string{
 		"github": {"https://api.github.com"},

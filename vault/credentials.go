@@ -303,12 +303,13 @@ func (v *Vault) SwapSessionValue(ctx context.Context, tenantID, sessionID, key s
 			return err
 		}
 	}
+	hash := SessionHash(sessionID)
 	return v.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getLiveSession(tx, tenantID, sessionID, v.now()); err != nil {
+		if _, err := getSessionRecord(tx, tenantID, hash, v.now()); err != nil {
 			return err
 		}
 		b := tx.Bucket(bucketSessionValues)
-		k := scoped(tenantID, sessionID, key)
+		k := scoped(tenantID, hash, key)
 		cur := b.Get(k)
 		switch {
 		case cur == nil && old != nil:

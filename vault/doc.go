@@ -46,10 +46,11 @@
 //
 // # Secrets
 //
-// No secret is written in the clear. Tokens, host-app secrets, OAuth states,
-// consent link ids and browser bindings are stored as SHA-256 hashes only
-// (and compared as digests, in constant time: see SecretDigest, which every
-// secret comparison in Plexus uses); values (session values, credentials) are sealed
+// No secret is written in the clear. Tokens, host-app secrets, MCP session
+// ids (schema version 4), OAuth states, consent link ids and browser
+// bindings are stored as SHA-256 hashes only (and compared as digests, in
+// constant time: see SecretDigest, which every secret comparison in Plexus
+// uses); values (session values, credentials) are sealed
 // with AES-256-GCM under a data key derived from the master key with
 // HKDF-SHA256, and so are OAuth client secrets and PKCE verifiers. The
 // additional authenticated data names the record ("session-value|<tenant>|

@@ -5,9 +5,13 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrSchemaTooNew is returned by Open when the file was written by a newer
@@ -17,17 +21,19 @@ var ErrSchemaTooNew = errors.New("vault file has a newer schema than this plexus
 // Bucket names.
 var (
 	bucketMeta          = []byte("meta")
-	bucketTenants       = []byte("tenants")         // tenant id -> tenantRecord JSON
-	bucketUsers         = []byte("users")           // tenant\x00userID -> User JSON
-	bucketUsersByHost   = []byte("users_by_host")   // tenant\x00hostUserID -> userID
-	bucketTokens        = []byte("tokens")          // sha256 hex of token -> TokenInfo JSON
-	bucketTokenIDs      = []byte("token_ids")       // tenant\x00tokenID -> sha256 hex
-	bucketSessions      = []byte("sessions")        // tenant\x00sid -> Session JSON
-	bucketSessionValues = []byte("session_values")  // tenant\x00sid\x00key -> sealed value
-	bucketCredentials   = []byte("credentials")     // tenant\x00user\x00kind\x00provider -> credentialRecord JSON (sealed value)
-	bucketProviders     = []byte("oauth_providers") // tenant\x00name -> providerRecord JSON (sealed client secret); v2
-	bucketOAuthStates   = []byte("oauth_states")    // state -> oauthStateRecord JSON (sealed verifier); v2
-	bucketToolSettings  = []byte("tool_settings")   // tenant id -> ToolSettings JSON; v2
+	bucketTenants       = []byte("tenants")          // tenant id -> tenantRecord JSON
+	bucketUsers         = []byte("users")            // tenant\x00userID -> User JSON
+	bucketUsersByHost   = []byte("users_by_host")    // tenant\x00hostUserID -> userID
+	bucketTokens        = []byte("tokens")           // sha256 hex of token -> TokenInfo JSON
+	bucketTokenIDs      = []byte("token_ids")        // tenant\x00tokenID -> sha256 hex
+	bucketSessions      = []byte("sessions")         // tenant\x00sha256hex(sid) -> sessionRecord JSON (v4; v1-3: tenant\x00sid -> Session JSON)
+	bucketSessionValues = []byte("session_values")   // tenant\x00sha256hex(sid)\x00key -> sealed value (v4; v1-3: raw sid)
+	bucketSessionIndex  = []byte("sessions_by_seen") // tenant\x00owner\x00lastSeen(8 bytes BE ns)sha256hex(sid) -> nil; v4
+	bucketSessionCounts = []byte("session_counts")   // tenant\x00owner -> uint64 BE; v4
+	bucketCredentials   = []byte("credentials")      // tenant\x00user\x00kind\x00provider -> credentialRecord JSON (sealed value)
+	bucketProviders     = []byte("oauth_providers")  // tenant\x00name -> providerRecord JSON (sealed client secret); v2
+	bucketOAuthStates   = []byte("oauth_states")     // state -> oauthStateRecord JSON (sealed verifier); v2
+	bucketToolSettings  = []byte("tool_settings")    // tenant id -> ToolSettings JSON; v2
 )
 
 // tenantScoped lists every bucket whose keys start with "tenant\x00";
@@ -35,6 +41,7 @@ var (
 var tenantScoped = [][]byte{
 	bucketUsers, bucketUsersByHost, bucketTokenIDs, bucketSessions,
 	bucketSessionValues, bucketCredentials, bucketProviders,
+	bucketSessionIndex, bucketSessionCounts,
 }
 
 // tenantKeyed lists every bucket keyed by the bare tenant id; DeleteTenant
@@ -85,6 +92,9 @@ func defaultMigrations() []migration {
 		},
 		// 3: issue 13, secrets go only where they belong (migrate_v3.go).
 		migrateV3,
+		// 4: issue 13, session ids stored only as hashes; issue 9, a
+		// last-seen index and per-owner counts to bound sessions.
+		migrateSessionsToHashes,
 	}
 }
 
@@ -142,4 +152,62 @@ func (v *Vault) SchemaVersion(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// scrubSchema is the last schema version whose migration removes secrets
+// from the file's records (schema 3: clear-text OAuth states; schema 4: raw
+// session ids). bbolt leaves a deleted record's bytes in the freed pages,
+// so a file migrated to it from an older version is compacted into a fresh
+// file that replaces it.
+const scrubSchema = 4
+
+// needsScrub reports whether opening a file at version from with the
+// migrations ms reached scrubSchema. A new file has nothing to scrub.
+func needsScrub(from int, ms []migration, isNew bool) bool {
+	return !isNew && from < scrubSchema && len(ms) >= scrubSchema
+}
+
+// compactFile copies db into a fresh file (live records only), replaces
+// the file at path with it and returns the reopened database. db is closed
+// unless compacting fails before that, in which case db is returned as it
+// was with the error. After db is closed, an error means no database could
+// be reopened (nil is returned).
+func compactFile(db *bolt.DB, path string, lockTimeout time.Duration) (*bolt.DB, error) {
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		return db, fmt.Errorf("compact: %w", err)
+	}
+	if err := bolt.Compact(dst, db, 1<<20); err != nil {
+		_ = dst.Close()
+		_ = os.Remove(tmp)
+		return db, fmt.Errorf("compact: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return db, fmt.Errorf("compact: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("compact: close: %w", err)
+	}
+	renameErr := os.Rename(tmp, path)
+	if renameErr != nil {
+		_ = os.Remove(tmp)
+	} else if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	ndb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("reopen after compacting: %w (file lock not free after %s)", ErrLocked, lockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reopen after compacting: %w", err)
+	}
+	if renameErr != nil {
+		return ndb, fmt.Errorf("compact: replace the file: %w", renameErr)
+	}
+	return ndb, nil
 }

@@ -35,12 +35,44 @@ func flowKey(kind byte, secret string) []byte {
 
 func oauthStateAAD(state string) string { return "oauth-state|" + state }
 
+// A guest's session id is the guest's identity (a credential), so a flow
+// record keeps it sealed, never in the clear, under these AADs.
+func stateSessionAAD(state string) string { return "oauth-state-session|" + state }
+func consentSessionAAD(id string) string  { return "oauth-consent-session|" + id }
+
+// sealSession moves r's session id into SealedSession.
+func (v *Vault) sealSession(aad string, r *oauthStateRecord) error {
+	if r.SessionID == "" {
+		return nil
+	}
+	sealed, err := v.Seal(aad, []byte(r.SessionID))
+	if err != nil {
+		return err
+	}
+	r.SealedSession, r.SessionID = sealed, ""
+	return nil
+}
+
+// openSession puts r's sealed session id back into SessionID.
+func (v *Vault) openSession(aad string, r *oauthStateRecord) error {
+	if len(r.SealedSession) == 0 {
+		return nil
+	}
+	sid, err := v.Unseal(aad, r.SealedSession)
+	if err != nil {
+		return fmt.Errorf("oauth flow of tenant %q: session: %w", r.TenantID, err)
+	}
+	r.SessionID, r.SealedSession = string(sid), nil
+	return nil
+}
+
 // oauthStateRecord is the stored form of a pending flow: the public fields
 // of a state (or consent), the sealed PKCE verifier (states), the hash of
 // the browser binding (states), and what a consent page shows (consents).
 type oauthStateRecord struct {
 	OAuthState
 	SealedVerifier []byte `json:"verifier_sealed,omitempty"`
+	SealedSession  []byte `json:"session_sealed,omitempty"` // a guest's session id (SessionID stays empty)
 	BrowserHash    []byte `json:"browser_sha256,omitempty"`
 	Tool           string `json:"tool,omitempty"`
 	Client         string `json:"client,omitempty"`
@@ -160,7 +192,11 @@ func (v *Vault) PutOAuthState(ctx context.Context, s OAuthState) error {
 		return err
 	}
 	bh := sha256.Sum256([]byte(s.Browser))
-	return v.putFlow(flowKey(flowState, s.State), oauthStateRecord{OAuthState: s, SealedVerifier: sealed, BrowserHash: bh[:]})
+	r := oauthStateRecord{OAuthState: s, SealedVerifier: sealed, BrowserHash: bh[:]}
+	if err := v.sealSession(stateSessionAAD(s.State), &r); err != nil {
+		return err
+	}
+	return v.putFlow(flowKey(flowState, s.State), r)
 }
 
 // TakeOAuthState consumes a state presented with the browser binding it
@@ -207,6 +243,9 @@ func (v *Vault) TakeOAuthState(ctx context.Context, state, browser string) (OAut
 	if err != nil {
 		return OAuthState{}, fmt.Errorf("oauth state of tenant %q: verifier: %w", r.TenantID, err)
 	}
+	if err := v.openSession(stateSessionAAD(state), &r); err != nil {
+		return OAuthState{}, err
+	}
 	s := r.OAuthState
 	s.State = state
 	s.Verifier = string(verifier)
@@ -251,6 +290,9 @@ func (v *Vault) PutOAuthConsent(ctx context.Context, c OAuthConsent) error {
 		},
 		Tool: c.Tool, Client: c.Client,
 	}
+	if err := v.sealSession(consentSessionAAD(c.ID), &r); err != nil {
+		return err
+	}
 	return v.putFlow(flowKey(flowConsent, c.ID), r)
 }
 
@@ -284,6 +326,9 @@ func (v *Vault) GetOAuthConsent(ctx context.Context, id string) (OAuthConsent, e
 	if r.expired(v.now()) {
 		return OAuthConsent{}, fmt.Errorf("consent link of tenant %q, provider %q: %w", r.TenantID, r.Provider, ErrExpired)
 	}
+	if err := v.openSession(consentSessionAAD(id), &r); err != nil {
+		return OAuthConsent{}, err
+	}
 	return r.consent(id), nil
 }
 
@@ -315,6 +360,9 @@ func (v *Vault) TakeOAuthConsent(ctx context.Context, id string) (OAuthConsent, 
 	}
 	if r.expired(v.now()) {
 		return OAuthConsent{}, fmt.Errorf("consent link of tenant %q, provider %q: %w", r.TenantID, r.Provider, ErrExpired)
+	}
+	if err := v.openSession(consentSessionAAD(id), &r); err != nil {
+		return OAuthConsent{}, err
 	}
 	return r.consent(id), nil
 }

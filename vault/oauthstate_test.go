@@ -341,3 +341,42 @@ func TestOAuthConsentLink(t *testing.T) {
 		t.Fatalf("control character in client = %v", err)
 	}
 }
+
+// TestGuestFlowSessionSealed: a guest's session id (the guest's identity)
+// is never stored in the clear in a pending state or consent link, and
+// comes back intact when the flow is taken.
+func TestGuestFlowSessionSealed(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	mustTenant(t, v, "acme")
+	const sid = "mcp-session-GUEST-canary-0123456789"
+	st := OAuthState{State: "guest-state-0123456789", TenantID: "acme", SessionID: sid, Provider: "github",
+		Verifier: testVerifier, Browser: testBrowser, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := v.PutOAuthState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	c := OAuthConsent{ID: "guest-consent-0123456789", TenantID: "acme", SessionID: sid, Provider: "github",
+		Tool: "github_whoami", ExpiresAt: st.ExpiresAt}
+	if err := v.PutOAuthConsent(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	_ = v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOAuthStates).ForEach(func(k, val []byte) error {
+			if bytes.Contains(val, []byte(sid)) || bytes.Contains(val, []byte("GUEST-canary")) {
+				t.Error("a guest's session id is stored in the clear")
+			}
+			return nil
+		})
+	})
+	got, err := v.GetOAuthConsent(ctx, c.ID)
+	if err != nil || got.SessionID != sid {
+		t.Fatalf("consent session = %v", err)
+	}
+	if got, err = v.TakeOAuthConsent(ctx, c.ID); err != nil || got.SessionID != sid {
+		t.Fatalf("taken consent session = %v", err)
+	}
+	taken, err := v.TakeOAuthState(ctx, st.State, testBrowser)
+	if err != nil || taken.SessionID != sid || taken.UserID != "" {
+		t.Fatalf("taken state: user %q, %v (session restored: %v)", taken.UserID, err, taken.SessionID == sid)
+	}
+}

@@ -227,26 +227,8 @@ func deleteUserTokens(tx *bolt.Tx, tenantID, userID string) error {
 
 // deleteUserSessions removes every session of a user, with its values.
 func deleteUserSessions(tx *bolt.Tx, tenantID, userID string) error {
-	var dead [][]byte
-	err := forPrefix(tx.Bucket(bucketSessions), scoped(tenantID, ""), func(k, raw []byte) error {
-		var s Session
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
-		if s.UserID == userID {
-			dead = append(dead, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range dead {
-		if err := deleteSession(tx, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := deleteSessionsWhere(tx, scoped(tenantID, ""), func(r sessionRecord) bool { return r.UserID == userID })
+	return err
 }
 
 // GetUser returns a user by persistent id or ErrNotFound.

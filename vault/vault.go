@@ -117,7 +117,7 @@ func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
 	}
 	ok := false
 	defer func() {
-		if !ok {
+		if !ok && db != nil {
 			_ = db.Close()
 		}
 	}()
@@ -154,6 +154,17 @@ func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	if needsScrub(st.version, o.migrations, st.isNew()) {
+		ndb, err := compactFile(db, cfg.Path, cfg.LockTimeout)
+		if ndb == nil {
+			db = nil
+			return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+		}
+		if err != nil {
+			cfg.Logger.Warn("Could not compact the vault file after migrating it; freed pages may keep old session ids until reused", "path", cfg.Path, "error", err)
+		}
+		db, v.db = ndb, ndb
 	}
 	ok = true
 	return v, nil

@@ -29,6 +29,7 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/bridge"
+	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -94,7 +95,7 @@ func bareServer(tb testing.TB) *server.MCPServer {
 		if cs := server.ClientSessionFromContext(ctx); cs != nil {
 			sid = cs.SessionID()
 		}
-		b, err := json.Marshal(map[string]any{"tenant": "bench", "user": "u", "guest": false, "session": sid, "protocol": server.RequestProtocolVersion(ctx)})
+		b, err := json.Marshal(map[string]any{"tenant": "bench", "user": "u", "guest": false, "session_fingerprint": tools.SessionFingerprint(sid), "protocol": server.RequestProtocolVersion(ctx)})
 		if err != nil {
 			return nil, err
 		}

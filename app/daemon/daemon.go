@@ -65,6 +65,13 @@ type Config struct {
 	// zero fields take the public APIs.
 	Examples        examples.Config
 	ShutdownTimeout time.Duration // 0 = 10s
+	// MaxConns bounds open connections (0 = DefaultMaxConns, or half the
+	// open-file limit if lower); see connLimiter.
+	MaxConns int
+	// BodyReadTimeout is how much longer than its headers (10s) a request
+	// body may take to arrive (0 = DefaultBodyReadTimeout); a stalled
+	// request is answered and its connection closed.
+	BodyReadTimeout time.Duration
 
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
@@ -223,14 +230,19 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		AllowAnyHost: cfg.AllowNonLoopback,
 	})
 
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	bodyTimeout := cfg.BodyReadTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultBodyReadTimeout
 	}
+	limited := newConnLimiter(ln, maxConns(cfg.MaxConns))
+	srv := &http.Server{
+		Handler:        handler,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:       slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+	applyLimits(srv, bodyTimeout) // header and body deadlines, room for /healthz
 
 	rt := localclient.Runtime{
 		PID:       os.Getpid(),
@@ -258,8 +270,8 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	}()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("Plexus serving", "addr", rt.Addr, "pid", rt.PID, "dataDir", cfg.DataDir)
+	go func() { serveErr <- srv.Serve(limited) }()
+	log.Info("Plexus serving", "addr", rt.Addr, "pid", rt.PID, "dataDir", cfg.DataDir, "maxConns", limited.max)
 	if cfg.Ready != nil {
 		cfg.Ready(rt)
 	}

@@ -135,7 +135,7 @@ func TestWhoami(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"tenant":"acme","user":"u1","guest":false,"session":"s1","protocol":"2025-11-25"}`
+	want := `{"tenant":"acme","user":"u1","guest":false,"session_fingerprint":"` + SessionFingerprint("s1") + `","protocol":"2025-11-25"}`
 	if got := res.Content[0].(mcp.TextContent).Text; got != want {
 		t.Fatalf("whoami = %s, want %s", got, want)
 	}
