@@ -177,9 +177,15 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		OnToolSettingsChanged: mcp.ToolSettingsChanged,
 		RedirectURL:           om.RedirectURL,
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	rt := localclient.Runtime{
+		PID:       os.Getpid(),
+		Addr:      ln.Addr().String(),
+		Token:     token,
+		Instance:  localclient.NewInstanceID(),
+		StartedAt: time.Now().UTC(),
+		Version:   cfg.Version,
+	}
+	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := v.SchemaVersion(r.Context()); err != nil {
 			log.ErrorContext(r.Context(), "Readiness check failed", "error", err)
@@ -208,13 +214,6 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 	}
 
-	rt := localclient.Runtime{
-		PID:       os.Getpid(),
-		Addr:      ln.Addr().String(),
-		Token:     token,
-		StartedAt: time.Now().UTC(),
-		Version:   cfg.Version,
-	}
 	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
 		ln.Close()
 		return fmt.Errorf("write runtime file: %w", err)
