@@ -28,9 +28,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -302,10 +304,75 @@ func (t *Transport) Runtime() Runtime {
 	return t.rt
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A request that failed on a
+// kept-alive connection before any byte of it reached the socket (the
+// daemon closed the connection: it restarted or died a moment ago) is
+// sent once more, on a new connection, which must prove itself again; a
+// request of which anything was written is never sent twice. When a
+// request fails with nothing written, its error has a method NotSent()
+// returning true (errors.As with interface{ NotSent() bool }), so a caller
+// such as the stdio bridge knows the daemon cannot have received it.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.hc.RoundTrip(req)
+	resp, sent, reused, err := t.roundTrip(req)
+	if err == nil || sent || req.Context().Err() != nil {
+		return resp, err
+	}
+	if reused {
+		retry := req.Clone(req.Context())
+		if req.Body != nil && req.Body != http.NoBody {
+			if req.GetBody == nil {
+				return nil, &notSentError{err}
+			}
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, &notSentError{err}
+			}
+			retry.Body = body
+		}
+		resp, sent, _, err = t.roundTrip(retry)
+		if err == nil || sent {
+			return resp, err
+		}
+	}
+	return nil, &notSentError{err}
 }
+
+// roundTrip sends req once and reports whether any of it was written on a
+// connection and whether a kept-alive connection was used.
+func (t *Transport) roundTrip(req *http.Request) (resp *http.Response, sent, reused bool, err error) {
+	type use struct {
+		c     *provedConn
+		start int64
+	}
+	var (
+		mu   sync.Mutex
+		uses []use
+	)
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		reused = reused || i.Reused
+		if c, ok := i.Conn.(*provedConn); ok {
+			uses = append(uses, use{c, c.written.Load()})
+		}
+	}}
+	resp, err = t.hc.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range uses {
+		sent = sent || u.c.written.Load() != u.start
+	}
+	return resp, sent, reused, err
+}
+
+// notSentError is a request that failed before any of it was written.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// NotSent reports that the daemon cannot have received the request.
+func (e *notSentError) NotSent() bool { return true }
 
 // CloseIdleConnections closes the connections not in use.
 func (t *Transport) CloseIdleConnections() { t.hc.CloseIdleConnections() }
@@ -316,5 +383,33 @@ func (t *Transport) dial(ctx context.Context, network, addr string) (net.Conn, e
 		return nil, fmt.Errorf("refusing to connect to %s: the plexus daemon is at %s", addr, rt.Addr)
 	}
 	conn, err := dialVerified(ctx, rt)
-	return conn, withOwner(err)
+	if err != nil {
+		return nil, withOwner(err)
+	}
+	return &provedConn{Conn: conn}, nil
+}
+
+// errPeerClosed is a write refused because the daemon closed the
+// connection: it died or restarted since the connection was last used.
+var errPeerClosed = errors.New("the plexus daemon closed the connection")
+
+// provedConn is a connection that passed the identity challenge. Before
+// each write it checks that the daemon has not closed it: a kept-alive
+// connection to a daemon killed a moment ago must fail with nothing
+// written (so the request is known not to have been delivered, and
+// http.Transport retries it on a new, again proved, connection) rather
+// than be written into a dead socket, where a request may or may not have
+// been read.
+type provedConn struct {
+	net.Conn
+	written atomic.Int64 // bytes written, for RoundTrip's "was anything sent"
+}
+
+func (c *provedConn) Write(p []byte) (int, error) {
+	if peerClosed(c.Conn) {
+		return 0, errPeerClosed
+	}
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -474,5 +475,90 @@ func TestPortOwner(t *testing.T) {
 		if pid, _ := portOwner(bad); pid != 0 {
 			t.Errorf("portOwner(%q) = %d", bad, pid)
 		}
+	}
+}
+
+func TestPeerClosed(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("unix only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := <-accepted
+	if peerClosed(c) {
+		t.Fatal("peerClosed on an open connection")
+	}
+	srv.Write([]byte("x")) // unread data is not a close
+	time.Sleep(20 * time.Millisecond)
+	if peerClosed(c) {
+		t.Fatal("peerClosed with data waiting")
+	}
+	b := make([]byte, 1)
+	c.Read(b)
+	srv.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for !peerClosed(c) {
+		if time.Now().After(deadline) {
+			t.Fatal("peerClosed never saw the close")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pc := &provedConn{Conn: c}
+	if n, err := pc.Write([]byte("request")); n != 0 || !errors.Is(err, errPeerClosed) {
+		t.Fatalf("Write on a closed connection = %d, %v; want nothing written", n, err)
+	}
+}
+
+// TestTransportRetriesOnAClosedIdleConnection: the daemon closed a kept-
+// alive connection (it restarted) and the next request is sent at once:
+// nothing is written on the dead connection, and the request goes out on
+// a new, proved one.
+func TestTransportRetriesOnAClosedIdleConnection(t *testing.T) {
+	rt := Runtime{PID: 1, Token: testToken, Instance: NewInstanceID()}
+	ts := httptest.NewUnstartedServer(nil)
+	rt.Addr = ts.Listener.Addr().String()
+	var posts atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", proveHandler(rt, nil))
+	mux.HandleFunc("POST /x", func(w http.ResponseWriter, r *http.Request) { posts.Add(1) })
+	ts.Config.Handler = mux
+	ts.Start()
+	t.Cleanup(ts.Close)
+	hc := &http.Client{Transport: NewTransport(rt)}
+	for i := range 20 {
+		resp, err := hc.Post(ts.URL+"/x", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+		resp.Body.Close()
+		ts.CloseClientConnections() // the daemon drops the idle connection
+	}
+	if n := posts.Load(); n != 20 {
+		t.Fatalf("the daemon got %d POSTs, want 20", n)
+	}
+}
+
+// TestTransportSaysNotSent: a request that fails before any byte of it is
+// written (here: no daemon listens) carries NotSent, for the bridge.
+func TestTransportSaysNotSent(t *testing.T) {
+	rt := Runtime{PID: 1, Addr: freeAddr(t), Token: testToken, Instance: "i"}
+	hc := &http.Client{Transport: NewTransport(rt)}
+	_, err := hc.Post("http://"+rt.Addr+"/x", "application/json", strings.NewReader("{}"))
+	var ns interface{ NotSent() bool }
+	if !errors.As(err, &ns) || !ns.NotSent() {
+		t.Fatalf("POST to nothing = %v, want an error with NotSent", err)
 	}
 }

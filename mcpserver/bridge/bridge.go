@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,9 @@ const (
 	reconnectDelay  = 500 * time.Millisecond // before the 2nd attempt; doubled after
 	recoveryTimeout = 60 * time.Second       // one whole recovery
 	reinitIDPrefix  = "plexus-bridge-reinit-"
+	// lostGrace is how long the bridge, having given up, keeps answering
+	// messages that arrive (the client sent them before it could know).
+	lostGrace = 250 * time.Millisecond
 )
 
 // ErrDaemonLost is returned (wrapped) by Run when the daemon went away and
@@ -153,6 +157,7 @@ loop:
 		case <-runCtx.Done():
 			break loop
 		case <-b.lost:
+			b.answerLost(reqCtx, lines)
 			break loop
 		case l, ok := <-lines:
 			if !ok {
@@ -368,6 +373,25 @@ func (b *bridge) handleLine(ctx context.Context, l inputLine) {
 	}
 }
 
+// answerLost answers, with the reason the bridge gave up, the messages the
+// client sent before it noticed: those already read from stdin or arriving
+// within lostGrace of each other.
+func (b *bridge) answerLost(ctx context.Context, lines <-chan inputLine) {
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return
+			}
+			b.handleLine(ctx, l)
+		case <-time.After(lostGrace):
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // request delivers a request and makes sure it is answered: when the bridge
 // gave up on the daemon meanwhile, with that error.
 func (b *bridge) request(ctx context.Context, m *message, body []byte) {
@@ -383,6 +407,9 @@ func (b *bridge) request(ctx context.Context, m *message, body []byte) {
 // has gone away (see failure) it recovers, if it can, and posts once more.
 // It reports whether it answered m (always false for a notification).
 func (b *bridge) deliver(ctx context.Context, m *message, body []byte) (answered bool) {
+	if b.fatalErr() != nil {
+		return false // request() answers with the reason
+	}
 	seen := b.gen.Load()
 	res := b.postOnce(ctx, m, body)
 	if res.kind == delivered {
@@ -474,7 +501,14 @@ func (b *bridge) postOnce(ctx context.Context, m *message, body []byte) result {
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return done(false) // shutting down
 		}
-		if !wrote.Load() {
+		if notSent(err) || !wrote.Load() || errors.Is(err, syscall.ECONNRESET) {
+			// Not delivered: the HTTP client says nothing was sent, or
+			// nothing was written, or the daemon's socket was closed with
+			// the request still unread in it (a reset; a daemon that read
+			// the whole request and then died closes with a FIN, which
+			// reads as EOF and is answered below instead). The reset is
+			// what a request gets when it is written in the instant a
+			// killed daemon's last thread is closing its sockets.
 			msg := fmt.Sprintf("cannot reach the plexus daemon at %s: %v; is `plexus serve` running?", url, unwrapURLError(err))
 			return result{kind: notDelivered, fallback: func() bool { return b.fail(m, codeInternalError, msg) }}
 		}
@@ -542,6 +576,14 @@ func (b *bridge) postOnce(ctx context.Context, m *message, body []byte) result {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return done(b.fail(m, codeInternalError, fmt.Sprintf("the plexus daemon answered with unexpected content type %q", mt)))
 	}
+}
+
+// notSent reports whether err says that nothing of the request was sent
+// (an HTTP client's transport may tell, as app/localclient's does, with a
+// NotSent method; WroteRequest alone fires before the final flush).
+func notSent(err error) bool {
+	var ns interface{ NotSent() bool }
+	return errors.As(err, &ns) && ns.NotSent()
 }
 
 // endpoint returns where the daemon is now.

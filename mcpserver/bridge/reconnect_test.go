@@ -339,8 +339,7 @@ func TestBridgeDoesNotRepeatACallTheDaemonReceived(t *testing.T) {
 		body, _ := io.ReadAll(req.Body)
 		if strings.Contains(string(body), `"tools/call"`) {
 			calls.Add(1)
-			conn, _, _ := w.(http.Hijacker).Hijack() // dies mid-call
-			conn.(*net.TCPConn).SetLinger(0)
+			conn, _, _ := w.(http.Hijacker).Hijack() // dies mid-call, having read it all
 			conn.Close()
 			return
 		}
@@ -362,4 +361,61 @@ func TestBridgeDoesNotRepeatACallTheDaemonReceived(t *testing.T) {
 		t.Fatalf("next call = %q", got)
 	}
 	p.expectEOF()
+}
+
+// TestBridgeRetriesARequestTheDaemonNeverRead: a daemon killed while the
+// request sits unread in its socket resets the connection; the daemon
+// cannot have carried it out, so the bridge reconnects and sends it again.
+func TestBridgeRetriesARequestTheDaemonNeverRead(t *testing.T) {
+	r := newRestarts(t)
+	d := r.current()
+	inner := d.ts.Config.Handler
+	var calls atomic.Int32
+	d.ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get(headerSessionID) != "" && strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") && req.ContentLength > 0 && calls.Add(1) == 2 {
+			// The second message in the session (the call): die before
+			// reading its body, leaving it unread: a reset.
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+			r.restart()
+			return
+		}
+		inner.ServeHTTP(w, req)
+	})
+	p := startBridge(t, t.Context(), r.config())
+	initSession(t, p, d.rec)
+	p.send(callLine(2, "echo"))
+	if got := toolText(t, p.until("echo", idIs(2))); got != "echo:hi" {
+		t.Fatalf("echo after a reset = %q", got)
+	}
+	if n := r.reconnects.Load(); n != 1 {
+		t.Fatalf("Reconnect called %d times, want 1", n)
+	}
+	p.expectEOF()
+}
+
+// TestBridgeAnswersWhatArrivesWhileGivingUp: a request the client sent
+// while the bridge was busy giving up (behind a notification whose
+// recovery failed) still gets an answer saying why, before Run returns.
+func TestBridgeAnswersWhatArrivesWhileGivingUp(t *testing.T) {
+	r := newRestarts(t)
+	p := startBridge(t, t.Context(), r.config())
+	initSession(t, p, r.current().rec)
+	r.fail.Store(true)
+	r.kill()
+	p.send(`{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`)
+	p.send(callLine(7, "echo"))
+	if _, msg := errorOf(t, p.until("error for id 7", idIs(7))); !strings.Contains(msg, "lost the plexus daemon") {
+		t.Fatalf("answer = %q", msg)
+	}
+	select {
+	case err := <-p.done:
+		if !errors.Is(err, ErrDaemonLost) {
+			t.Fatalf("Run = %v, want ErrDaemonLost", err)
+		}
+		p.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after giving up")
+	}
 }
