@@ -172,6 +172,11 @@ func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 				}
 				return Runtime{}, failed
 			}
+			if ie, ok := errors.AsType[*ImpostorError](err); ok && ie.Older {
+				// The data directory is held by a daemon too old to prove
+				// itself: waiting will not change that.
+				return Runtime{}, fmt.Errorf("ensure plexus daemon: %w", withOwner(err))
+			}
 			if spawns >= maxSpawns || time.Since(lastSpawn) < respawnGap {
 				continue
 			}

@@ -427,3 +427,29 @@ func TestEnsureDaemonArgs(t *testing.T) {
 		t.Fatalf("daemon command line %q, want it to contain %q", cmdline, want)
 	}
 }
+
+// TestEnsureDaemonOlderDaemon: a daemon of an older plexus (its runtime
+// file has no instance id, it answers /healthz without a proof) holds the
+// data directory: EnsureDaemon says so at once instead of waiting, and
+// sends it nothing.
+func TestEnsureDaemonOlderDaemon(t *testing.T) {
+	h := newEnsureHarness(t)
+	rec := &reqLog{}
+	ts := startOn(t, "", rec.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok"}`))
+	})))
+	if err := WriteRuntime(h.dir, Runtime{PID: os.Getpid(), Addr: ts.Listener.Addr().String(), Token: testToken}); err != nil {
+		t.Fatal(err)
+	}
+	o := h.options("lose")
+	o.Timeout = time.Minute
+	start := time.Now()
+	_, err := EnsureDaemon(t.Context(), o)
+	if ie, ok := errors.AsType[*ImpostorError](err); !ok || !ie.Older || !strings.Contains(err.Error(), "older plexus") {
+		t.Fatalf("EnsureDaemon = %v, want an error about an older daemon", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v, want an answer as soon as the new daemon lost", d)
+	}
+	rec.assertOnlyChallenges(t, testToken)
+}

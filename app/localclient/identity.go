@@ -73,18 +73,25 @@ type ImpostorError struct {
 	// as the one the runtime file names (a stale file while another daemon
 	// starts, or a daemon of another data directory).
 	Plexus bool
+	// Older is set when the runtime file was written by a plexus too old to
+	// prove its identity: the process there is likely that daemon.
+	Older bool
 }
 
 func (e *ImpostorError) Error() string {
-	who := "another process"
+	pid := ""
 	switch {
 	case e.PID > 0 && e.Command != "":
-		who = fmt.Sprintf("another process (pid %d, %s)", e.PID, e.Command)
+		pid = fmt.Sprintf(" (pid %d, %s)", e.PID, e.Command)
 	case e.PID > 0:
-		who = fmt.Sprintf("another process (pid %d)", e.PID)
+		pid = fmt.Sprintf(" (pid %d)", e.PID)
 	}
-	return fmt.Sprintf("%s holds the plexus daemon's address %s: it %s; nothing was sent to it. "+
-		"Stop that process, or give plexus another port (--listen or PLEXUS_LISTEN)", who, e.Addr, e.Reason)
+	if e.Older {
+		return fmt.Sprintf("the plexus daemon at %s%s was started by an older plexus that cannot prove its identity "+
+			"(its runtime file has no instance id), so nothing was sent to it; stop that daemon and run this command again", e.Addr, pid)
+	}
+	return fmt.Sprintf("another process%s holds the plexus daemon's address %s: it %s; nothing was sent to it. "+
+		"Stop that process, or give plexus another port (--listen or PLEXUS_LISTEN)", pid, e.Addr, e.Reason)
 }
 
 // Is makes errors.Is(err, ErrImpostor) true.
@@ -167,11 +174,11 @@ func parseIdentityAnswer(data []byte) (IdentityAnswer, error) {
 // checkAnswer verifies the answer a to nonce against the runtime file r;
 // a failure is an *ImpostorError.
 func checkAnswer(r Runtime, nonce string, a IdentityAnswer) error {
+	if r.Instance == "" {
+		return &ImpostorError{Addr: r.Addr, Older: true, Reason: "cannot prove its identity (the runtime file has no instance id: an older plexus wrote it)"}
+	}
 	if a.Proof == "" {
 		return &ImpostorError{Addr: r.Addr, Reason: "answered the identity challenge without a proof (it is not a plexus daemon, or one older than this plexus)"}
-	}
-	if r.Instance == "" {
-		return &ImpostorError{Addr: r.Addr, Reason: "cannot be checked: the runtime file has no instance id (it was written by an older plexus)"}
 	}
 	want := Proof(r.Token, r.Instance, r.PID, r.Addr, nonce)
 	if hmac.Equal([]byte(a.Proof), []byte(want)) {

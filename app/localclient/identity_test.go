@@ -222,8 +222,12 @@ func TestPing(t *testing.T) {
 	} {
 		r := rt
 		mod(&r)
-		if err := Ping(ctx, r); !errors.Is(err, ErrImpostor) {
+		err := Ping(ctx, r)
+		if !errors.Is(err, ErrImpostor) {
 			t.Errorf("%s: Ping = %v, want ErrImpostor", name, err)
+		}
+		if ie, _ := errors.AsType[*ImpostorError](err); ie != nil && ie.Older != (name == "no instance") {
+			t.Errorf("%s: Older = %v (%v)", name, ie.Older, err)
 		}
 	}
 	ts.Close()
