@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -50,8 +51,10 @@ const (
 	nonceBytes    = 32
 	minNonceBytes = 16
 	maxNonceBytes = 64
-	// maxIdentityAnswer bounds what is read of an answer to the challenge.
+	// maxIdentityAnswer bounds what is read of an answer to the challenge,
+	// and maxHandshakeBytes the whole answer with its headers.
 	maxIdentityAnswer = 4 << 10
+	maxHandshakeBytes = 64 << 10
 	// handshakeTimeout bounds the challenge on a new connection when the
 	// caller's context has no earlier deadline.
 	handshakeTimeout = 10 * time.Second
@@ -216,9 +219,17 @@ func handshake(ctx context.Context, conn net.Conn, r Runtime) error {
 	if err := req.Write(conn); err != nil {
 		return ctxOr(ctx, fmt.Errorf("send identity challenge: %w", err))
 	}
-	br := bufio.NewReaderSize(conn, 4<<10)
+	// Bounded: a process that streams endless headers is cut off.
+	lr := &io.LimitedReader{R: conn, N: maxHandshakeBytes}
+	br := bufio.NewReaderSize(lr, 4<<10)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
+		if lr.N <= 0 {
+			return &ImpostorError{Addr: r.Addr, Reason: fmt.Sprintf("answered the identity challenge with more than %d bytes of headers", maxHandshakeBytes)}
+		}
+		if isProtocolError(err) {
+			return &ImpostorError{Addr: r.Addr, Reason: "answered the identity challenge with something that is not HTTP"}
+		}
 		return ctxOr(ctx, fmt.Errorf("read the answer to the identity challenge: %w", err))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIdentityAnswer+1))
@@ -236,10 +247,24 @@ func handshake(ctx context.Context, conn net.Conn, r Runtime) error {
 	if err := checkAnswer(r, nonce, a); err != nil {
 		return err
 	}
-	if resp.Close || br.Buffered() > 0 {
+	if resp.Close || br.Buffered() > 0 || lr.N <= 0 {
 		return fmt.Errorf("the plexus daemon at %s closed or misused the connection after proving itself", r.Addr)
 	}
 	return conn.SetDeadline(time.Time{})
+}
+
+// isProtocolError reports whether reading an HTTP answer failed on what was
+// received rather than on the connection (closed, reset, timed out).
+func isProtocolError(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return false
+	}
+	var se syscall.Errno
+	return !errors.As(err, &se)
 }
 
 // ctxOr returns ctx's error when it has ended (the cause of a broken

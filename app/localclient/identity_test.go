@@ -132,6 +132,11 @@ func impostors(rt Runtime) map[string]http.HandlerFunc {
 		"huge answer":  func(w http.ResponseWriter, r *http.Request) { w.Write(bytes.Repeat([]byte("x"), 64<<10)) },
 		"not json":     func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>hello</html>") },
 		"empty answer": func(w http.ResponseWriter, r *http.Request) {},
+		"endless headers": func(w http.ResponseWriter, r *http.Request) {
+			for i := range 20000 {
+				w.Header().Add(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("y", 20))
+			}
+		},
 	}
 }
 
@@ -564,5 +569,30 @@ func TestTransportSaysNotSent(t *testing.T) {
 	var ns interface{ NotSent() bool }
 	if !errors.As(err, &ns) || !ns.NotSent() {
 		t.Fatalf("POST to nothing = %v, want an error with NotSent", err)
+	}
+}
+
+// TestPingNotHTTP: a process that answers the challenge with something
+// that is not HTTP is refused as an impostor.
+func TestPingNotHTTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+			time.Sleep(100 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	rt := Runtime{PID: 1, Addr: ln.Addr().String(), Token: testToken, Instance: "i"}
+	if err := Ping(t.Context(), rt); !errors.Is(err, ErrImpostor) {
+		t.Fatalf("Ping of an SSH server = %v, want ErrImpostor", err)
 	}
 }
