@@ -572,7 +572,7 @@ func TestStdioWithoutMasterKey(t *testing.T) {
 		t.Fatalf("stdout is not one JSON-RPC answer: %q (stderr %s)", out, stderr.String())
 	}
 	msg := m.Error.Message
-	for _, want := range []string{"could not start", "no master key available", "PLEXUS_PASSPHRASE", localclient.LogFileName} {
+	for _, want := range []string{"could not start", "no master key available", "PLEXUS_PASSPHRASE", localclient.StderrFileName} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

@@ -244,13 +244,14 @@ func (a *adminRun) client(ctx context.Context) (*localclient.Client, error) {
 	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{
 		DataDir: dir,
 		Exe:     a.env.Exe,
-		Env:     os.Environ(),
 		Logger:  slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start or find the plexus daemon for %s: %w", dir, err)
 	}
-	return &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token}, nil
+	// NewClient re-proves the daemon's identity on each connection, so the
+	// token and a typed key never reach a process that took its port.
+	return localclient.NewClient(rt), nil
 }
 
 // call runs fn with a client and explains an admin-token refusal.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/plexus-mcp/plexus/app"
 	"github.com/plexus-mcp/plexus/app/localclient"
@@ -32,7 +31,7 @@ func Open(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Env: os.Environ(), Logger: log})
+	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log})
 	if err != nil {
 		return fmt.Errorf("start the daemon: %w", err)
 	}

@@ -44,6 +44,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	githubAPI := fs.String("github-api-url", envOr(env, "PLEXUS_GITHUB_API_URL", examples.DefaultGitHubAPIURL), "GitHub REST API base URL for the github_* tools")
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "info"), "debug, info, warn or error")
+	logFile := fs.String("log-file", "", "write the log to this file, rotated at 10 MB, 5 old files kept (default: stderr)")
 	if err := parseFlags(fs, args, env, "serve", commandHelp(fs, "plexus serve [flags]", serveHelp)); err != nil {
 		return helpOK(err)
 	}
@@ -62,12 +63,18 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(env.Stderr, *logLevel)
+	logOut := env.Stderr
+	if *logFile != "" {
+		lf := openLogFile(*logFile)
+		defer lf.Close()
+		logOut = lf
+	}
+	log, err := newLogger(logOut, *logLevel)
 	if err != nil {
 		return err
 	}
 	ask, askNew := passphrasePrompts(env, dir)
-	return daemon.Run(ctx, daemon.Config{
+	err = daemon.Run(ctx, daemon.Config{
 		DataDir:           dir,
 		Listen:            *listen,
 		AllowNonLoopback:  *allowNonLoopback,
@@ -90,6 +97,10 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		Version: Version,
 		Logger:  log,
 	})
+	if err != nil && *logFile != "" {
+		log.Error("Plexus stopped", "error", err) // main also prints it to stderr
+	}
+	return err
 }
 
 // passphrasePrompts returns the terminal's prompts for the vault: ask for

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
-	"os"
 
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/bridge"
@@ -47,20 +47,34 @@ func Stdio(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return answerWithError(ctx, env, err)
 	}
-	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{
-		DataDir: dir,
-		Exe:     env.Exe,
-		Env:     os.Environ(),
-		Logger:  log,
-	})
+	ensure := localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log}
+	rt, err := localclient.EnsureDaemon(ctx, ensure)
 	if err != nil {
 		log.Error("Cannot reach the plexus daemon", "error", err)
 		return answerWithError(ctx, env, fmt.Errorf("daemon not available: %w", err))
 	}
+	// Every connection the bridge opens makes the daemon prove it is the one
+	// EnsureDaemon found before a byte of the client's traffic or the token
+	// is written; when it is gone, Reconnect starts or finds it again.
+	tr := localclient.NewTransport(rt)
+	endpoint := func(rt localclient.Runtime) bridge.Endpoint {
+		return bridge.Endpoint{URL: rt.BaseURL() + "/" + url.PathEscape(*tenant) + "/mcp", Token: rt.Token}
+	}
+	first := endpoint(rt)
 	return bridge.Run(ctx, bridge.Config{
-		URL:    rt.BaseURL() + "/" + url.PathEscape(*tenant) + "/mcp",
-		Token:  rt.Token,
-		Logger: log,
+		URL:        first.URL,
+		Token:      first.Token,
+		HTTPClient: &http.Client{Transport: tr},
+		Logger:     log,
+		Reconnect: func(ctx context.Context) (bridge.Endpoint, error) {
+			rt, err := localclient.EnsureDaemon(ctx, ensure)
+			if err != nil {
+				return bridge.Endpoint{}, err
+			}
+			tr.SetRuntime(rt)
+			log.Warn("Reconnected to the plexus daemon", "pid", rt.PID, "addr", rt.Addr)
+			return endpoint(rt), nil
+		},
 	}, env.Stdin, env.Stdout)
 }
 

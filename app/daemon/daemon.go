@@ -205,9 +205,15 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	})
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	rt := localclient.Runtime{
+		PID:       os.Getpid(),
+		Addr:      ln.Addr().String(),
+		Token:     token,
+		Instance:  localclient.NewInstanceID(),
+		StartedAt: startedAt,
+		Version:   cfg.Version,
+	}
+	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := v.SchemaVersion(r.Context()); err != nil {
 			log.ErrorContext(r.Context(), "Readiness check failed", "error", err)
@@ -244,13 +250,6 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	}
 	applyLimits(srv, bodyTimeout) // header and body deadlines, room for /healthz
 
-	rt := localclient.Runtime{
-		PID:       os.Getpid(),
-		Addr:      ln.Addr().String(),
-		Token:     token,
-		StartedAt: startedAt,
-		Version:   cfg.Version,
-	}
 	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
 		ln.Close()
 		return fmt.Errorf("write runtime file: %w", err)

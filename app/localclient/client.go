@@ -29,11 +29,27 @@ const DefaultTimeout = 30 * time.Second
 const maxResponseBytes = 32 << 20
 
 // Client calls the daemon's admin API. BaseURL and Token are required; the
-// zero HTTP field means an http.Client with DefaultTimeout.
+// zero HTTP field means an http.Client with DefaultTimeout. For the local
+// daemon use NewClient, which makes the daemon prove its identity on every
+// connection before the token is sent; a Client built by hand (a daemon at
+// --url with ADMIN_API_KEY, tests) trusts BaseURL.
 type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8765 (Runtime.BaseURL())
 	Token   string // admin bearer token: the runtime file's local token or ADMIN_API_KEY
 	HTTP    *http.Client
+}
+
+// NewClient returns a Client for the local daemon of rt. Each connection it
+// opens first runs the identity challenge (see Transport), so the token and
+// request bodies (API keys, client secrets) reach only the daemon that wrote
+// rt; against any other process every call fails with an error matching
+// ErrImpostor.
+func NewClient(rt Runtime) *Client {
+	return &Client{
+		BaseURL: rt.BaseURL(),
+		Token:   rt.Token,
+		HTTP:    &http.Client{Timeout: DefaultTimeout, Transport: NewTransport(rt)},
+	}
 }
 
 // APIError is a non-2xx answer of the admin API. Callers use errors.As; it
@@ -345,6 +361,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("admin api %s %s: %w", method, path, ctxErr)
+		}
+		if ie, ok := errors.AsType[*ImpostorError](err); ok {
+			return ie // it says plainly what happened and that nothing was sent
 		}
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {

@@ -1,10 +1,13 @@
 // Package localclient finds and talks to the local plexus daemon: it reads
-// and writes the runtime file (pid, address, local admin token) that
-// `plexus serve` leaves in the data directory, checks that the daemon named
-// there is alive, and starts a detached daemon when none is.
+// and writes the runtime file (pid, address, instance id, local admin
+// token) that `plexus serve` leaves in the data directory, makes the process
+// at that address prove it is the daemon that wrote the file before sending
+// it anything (identity.go), and starts a detached daemon when none is.
 //
 // It never opens the vault or the bbolt file (only the daemon does), never
-// writes to stdout, and never puts the local token in a log line or an error.
+// writes to stdout, never puts the local token in a log line or an error,
+// and never sends the token on a connection whose far end has not proved
+// that it holds it.
 package localclient
 
 import (
@@ -15,7 +18,6 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,11 +44,14 @@ var ErrNoDaemon = errors.New("no plexus daemon is running")
 var ErrInsecureRuntime = errors.New("runtime file is readable by other users")
 
 // Runtime is the content of the runtime file: how to reach the daemon that
-// wrote it. Token is the local admin token; never log it.
+// wrote it. Token is the local admin token; never log it. Instance is a
+// random id of this start of the daemon, which it proves together with
+// its pid and address (see Ping).
 type Runtime struct {
 	PID       int       `json:"pid"`
 	Addr      string    `json:"addr"` // host:port
 	Token     string    `json:"token"`
+	Instance  string    `json:"instance,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	Version   string    `json:"version"`
 }
@@ -204,24 +209,31 @@ func RemoveRuntime(dataDir string, pid int) error {
 	return nil
 }
 
-// Ping checks that the daemon described by r answers GET /healthz with 200
-// within a short timeout.
+// Ping checks that the daemon described by r is alive and is the one that
+// wrote r: on a new connection to r.Addr it sends a random challenge, which
+// the daemon must answer with a MAC keyed by r.Token over its instance id,
+// pid, address and the challenge (see identity.go), within a short timeout.
+// The token itself is never sent. A process that answers but cannot prove
+// it gives an error matching ErrImpostor (an *ImpostorError naming, where
+// the OS tells, the process that holds the address). After a nil error,
+// r.PID is the daemon's pid.
 func Ping(ctx context.Context, r Runtime) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.BaseURL()+"/healthz", nil)
-	if err != nil {
-		return fmt.Errorf("ping plexus daemon at %s: %w", r.Addr, err)
-	}
-	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("ping plexus daemon at %s: %w", r.Addr, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ping plexus daemon at %s: /healthz answered %s", r.Addr, resp.Status)
+	if err := ping(ctx, r); err != nil {
+		return withOwner(err)
 	}
 	return nil
+}
+
+// ping is Ping without the look-up of the process holding the address.
+func ping(ctx context.Context, r Runtime) error {
+	conn, err := dialVerified(ctx, r)
+	if err != nil {
+		if errors.Is(err, ErrImpostor) {
+			return err
+		}
+		return fmt.Errorf("ping plexus daemon at %s: %w", r.Addr, err)
+	}
+	return conn.Close()
 }

@@ -1,16 +1,12 @@
 package localclient
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -196,36 +192,5 @@ func TestDataDir(t *testing.T) {
 	}
 	if filepath.Base(got) != "plexus" {
 		t.Fatalf("DataDir default = %q, want .../plexus", got)
-	}
-}
-
-func TestPing(t *testing.T) {
-	var status atomic.Int32
-	status.Store(http.StatusOK)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			http.NotFound(w, r)
-			return
-		}
-		w.WriteHeader(int(status.Load()))
-	}))
-	t.Cleanup(ts.Close)
-	r := Runtime{PID: 1, Addr: ts.Listener.Addr().String(), Token: "t"}
-	ctx := t.Context()
-	if err := Ping(ctx, r); err != nil {
-		t.Fatalf("Ping healthy: %v", err)
-	}
-	status.Store(http.StatusServiceUnavailable)
-	if err := Ping(ctx, r); err == nil {
-		t.Fatal("Ping of a 503 daemon succeeded")
-	}
-	ts.Close()
-	if err := Ping(ctx, r); err == nil {
-		t.Fatal("Ping of a closed server succeeded")
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := Ping(cctx, r); err == nil {
-		t.Fatal("Ping with a cancelled context succeeded")
 	}
 }

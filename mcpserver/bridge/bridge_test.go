@@ -222,6 +222,15 @@ func toolText(t *testing.T, m map[string]any) string {
 // few tools that exercise the bridge, behind a recorder.
 func newMCPFarEnd(t *testing.T) (*server.MCPServer, *recorder, *httptest.Server) {
 	t.Helper()
+	s, rec := newMCPHandler(t)
+	ts := httptest.NewServer(rec) // listens on 127.0.0.1
+	t.Cleanup(ts.Close)
+	return s, rec, ts
+}
+
+// newMCPHandler is newMCPFarEnd's server and recorder, not yet listening.
+func newMCPHandler(t *testing.T, opts ...server.StreamableHTTPOption) (*server.MCPServer, *recorder) {
+	t.Helper()
 	s := server.NewMCPServer("far-end", "1.0", server.WithToolCapabilities(true))
 	s.AddTool(mcp.NewTool("echo", mcp.WithString("msg")), func(ctx context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("echo:" + r.GetString("msg", "")), nil
@@ -257,10 +266,7 @@ func newMCPFarEnd(t *testing.T) (*server.MCPServer, *recorder, *httptest.Server)
 		}
 		return mcp.NewToolResultText("root:" + res.Roots[0].URI), nil
 	})
-	rec := &recorder{next: server.NewStreamableHTTPServer(s)}
-	ts := httptest.NewServer(rec) // listens on 127.0.0.1
-	t.Cleanup(ts.Close)
-	return s, rec, ts
+	return s, &recorder{next: server.NewStreamableHTTPServer(s, opts...)}
 }
 
 const initializeLine = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"roots":{}},"clientInfo":{"name":"bridge-test","version":"1"}}}`
