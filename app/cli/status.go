@@ -87,7 +87,7 @@ func status(ctx context.Context, dir string) (StatusReport, error) {
 		return rep, err
 	}
 	if running {
-		c := &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token, HTTP: &http.Client{Timeout: 10 * time.Second}}
+		c := provedClient(rt)
 		st, err := c.Status(ctx)
 		rep.Daemon = DaemonStatus{Running: true, PID: rt.PID, URL: rt.BaseURL(), Version: rt.Version, StartedAt: rt.StartedAt}
 		if !rt.StartedAt.IsZero() {
@@ -280,7 +280,7 @@ func Stop(ctx context.Context, args []string, env Env) error {
 		}
 		return out(false, 0, "Plexus is not running.")
 	}
-	c := &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	c := provedClient(rt)
 	if err := c.Shutdown(ctx); err != nil {
 		var ae *localclient.APIError
 		if errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusNotImplemented) {
@@ -326,4 +326,14 @@ func gone(ctx context.Context, dir string, rt localclient.Runtime) bool {
 		return false
 	}
 	return localclient.Ping(ctx, rt) != nil
+}
+
+// provedClient is the admin client of the daemon rt describes, which must
+// prove itself on every connection before the token is sent (the same
+// transport `plexus admin` uses), with a short timeout: status and stop
+// only ask small questions.
+func provedClient(rt localclient.Runtime) *localclient.Client {
+	c := localclient.NewClient(rt)
+	c.HTTP.Timeout = 10 * time.Second
+	return c
 }
