@@ -23,10 +23,14 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func TestStoredRecordsGolden(t *testing.T) {
 	ctx := t.Context()
 	v, _ := newTestVault(t)
-	if _, err := v.CreateTenant(ctx, Tenant{ID: "acme", Name: "Acme"}); err != nil {
+	if _, err := v.CreateTenantWithSecret(ctx, Tenant{ID: "acme", Name: "Acme"}, "phs_GOLDENSECRET"); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.SetHostAppSecret(ctx, "acme", "phs_GOLDENSECRET"); err != nil {
+	// The two ways to a tenant with a secret store the same bytes.
+	if _, err := v.CreateTenant(ctx, Tenant{ID: "beta", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.SetHostAppSecret(ctx, "beta", "phs_GOLDENSECRET"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := v.EnsureUser(ctx, "acme", "alice"); err != nil {
