@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
@@ -28,21 +29,20 @@ var goldenNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // goldenHandler is the admin API of the golden test: every option set,
 // so every field of every answer appears.
 func goldenHandler(v *vault.Vault, o *fakeOAuth) http.Handler {
-	return adminapi.New(v, adminapi.Options{
-		Tokens: []string{localToken},
-		OAuth:  o,
-		Tools:  toolList,
+	return adminapi.New(adminops.New(v, adminops.Options{
+		OAuth: o,
+		Tools: toolList,
 		RedirectURL: func(tenant, provider string) string {
 			return "https://plexus.example/" + tenant + "/oauth/external_callback/" + provider
 		},
-		System: adminapi.System{
-			Info: func() adminapi.DaemonInfo {
-				return adminapi.DaemonInfo{PID: 4242, Version: "9.9.9", Addr: "127.0.0.1:8765", StartedAt: goldenNow,
+		System: adminops.System{
+			Info: func() adminops.DaemonInfo {
+				return adminops.DaemonInfo{PID: 4242, Version: "9.9.9", Addr: "127.0.0.1:8765", StartedAt: goldenNow,
 					DataDir: "/data", Key: vault.KeyInfo{Source: vault.KeySourceFile, File: "/data/plexus.key"}}
 			},
 			Shutdown: func() {},
 		},
-	})
+	}), adminapi.Options{Tokens: []string{localToken}})
 }
 
 // goldenStep is one request of the golden conversation; {token_id} in
