@@ -19,6 +19,22 @@
 // of the API never touches the vault's file format. A secret is never
 // handed out twice: a host-app secret or user token appears once, in the
 // result that creates it; an OAuth client secret or an API key never.
+//
+// # From a page handler
+//
+// The daemon builds one Service and hands it to both the admin API and the
+// admin UI. A form posts, the handler calls the operation and shows what
+// went wrong where it went wrong:
+//
+//	res, err := h.Ops.CreateTenant(r.Context(), apiv1.CreateTenantRequest{
+//		ID: r.PostFormValue("entity_id"), Name: r.PostFormValue("name")})
+//	if fe, ok := errors.AsType[*apiv1.FieldError](err); ok {
+//		// render the form again, fe.Error() next to the input named fe.Field
+//	}
+//	// else show res.HostAppSecret once
+//
+// Before a delete, CountTenant says what would go with the tenant;
+// DeleteTenant says what went.
 package adminops
 
 import (
