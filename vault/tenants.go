@@ -138,9 +138,35 @@ func getTenant(tx *bolt.Tx, id string) (tenantRecord, error) {
 	return r, nil
 }
 
+// ValidateTenantName checks a tenant's display name: not empty, at most
+// 200 bytes of UTF-8 without control characters. The error wraps
+// ErrInvalid and names the rule broken.
+func ValidateTenantName(name string) error {
+	if name == "" {
+		return invalidf("tenant name: must not be empty")
+	}
+	return validText("tenant name", name, maxTenantNameLen)
+}
+
 // CreateTenant stores a new tenant (ErrExists, ErrInvalid). CreatedAt and
 // UpdatedAt are set by the vault; an empty Name defaults to the id.
 func (v *Vault) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
+	return v.createTenant(ctx, t, nil)
+}
+
+// CreateTenantWithSecret stores a new tenant and the SHA-256 of its
+// host-app secret in one transaction: either both are stored or neither,
+// so no tenant is ever left without the secret its creator was promised.
+// The secret must not be empty and is at most 1024 bytes (ErrInvalid);
+// otherwise as CreateTenant.
+func (v *Vault) CreateTenantWithSecret(ctx context.Context, t Tenant, secret string) (Tenant, error) {
+	if secret == "" {
+		return Tenant{}, invalidf("host-app secret: must not be empty")
+	}
+	return v.createTenant(ctx, t, &secret)
+}
+
+func (v *Vault) createTenant(ctx context.Context, t Tenant, secret *string) (Tenant, error) {
 	if err := ctx.Err(); err != nil {
 		return Tenant{}, err
 	}
@@ -150,7 +176,7 @@ func (v *Vault) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	if t.Name == "" {
 		t.Name = t.ID
 	}
-	if err := validText("tenant name", t.Name, maxTenantNameLen); err != nil {
+	if err := ValidateTenantName(t.Name); err != nil {
 		return Tenant{}, err
 	}
 	now := v.now().UTC()
@@ -160,7 +186,16 @@ func (v *Vault) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 		if b.Get([]byte(t.ID)) != nil {
 			return fmt.Errorf("tenant %q: %w", t.ID, ErrExists)
 		}
-		return putJSON(b, []byte(t.ID), r)
+		if err := putJSON(b, []byte(t.ID), r); err != nil {
+			return err
+		}
+		if secret == nil {
+			return nil
+		}
+		// A failure from here on rolls the tenant back with the secret.
+		var err error
+		r, err = putHostSecret(tx, t.ID, *secret, now)
+		return err
 	})
 	if err != nil {
 		return Tenant{}, err
@@ -219,10 +254,7 @@ func (v *Vault) UpdateTenantName(ctx context.Context, id, name string) (Tenant, 
 	if err := ValidateTenantID(id); err != nil {
 		return Tenant{}, err
 	}
-	if name == "" {
-		return Tenant{}, invalidf("tenant name: must not be empty")
-	}
-	if err := validText("tenant name", name, maxTenantNameLen); err != nil {
+	if err := ValidateTenantName(name); err != nil {
 		return Tenant{}, err
 	}
 	var r tenantRecord
@@ -246,15 +278,87 @@ func (v *Vault) UpdateTenantName(ctx context.Context, id, name string) (Tenant, 
 // states, tool settings) in one transaction. Subscribers are told
 // (TenantDeleted) before it returns.
 func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
+	_, err := v.DeleteTenantCounted(ctx, id)
+	return err
+}
+
+// TenantCounts says how much a tenant holds: what deleting it takes along.
+type TenantCounts struct {
+	Users            int // registered users, the local owner included
+	Tokens           int // user tokens, revoked and expired ones included
+	Sessions         int // MCP sessions
+	Providers        int // external OAuth providers
+	OAuthConnections int // users' OAuth token sets
+	APIKeys          int // users' API keys
+}
+
+// CountTenant says how much tenant id holds (ErrNotFound if it does not
+// exist), for a warning before it is deleted.
+func (v *Vault) CountTenant(ctx context.Context, id string) (TenantCounts, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return TenantCounts{}, err
 	}
 	if err := ValidateTenantID(id); err != nil {
-		return err
+		return TenantCounts{}, err
 	}
-	return v.update(func(tx *bolt.Tx, announce func(Change)) error {
+	var n TenantCounts
+	err := v.db.View(func(tx *bolt.Tx) error {
 		if _, err := getTenant(tx, id); err != nil {
 			return err
+		}
+		var err error
+		n, err = countTenant(tx, id)
+		return err
+	})
+	return n, err
+}
+
+// countTenant counts tenant id's records in tx.
+func countTenant(tx *bolt.Tx, id string) (TenantCounts, error) {
+	var n TenantCounts
+	prefix := scoped(id, "")
+	count := func(bucket []byte, dst *int) error {
+		return forPrefix(tx.Bucket(bucket), prefix, func(_, _ []byte) error { *dst++; return nil })
+	}
+	for _, c := range []struct {
+		bucket []byte
+		dst    *int
+	}{
+		{bucketUsers, &n.Users}, {bucketTokenIDs, &n.Tokens}, {bucketSessions, &n.Sessions}, {bucketProviders, &n.Providers},
+	} {
+		if err := count(c.bucket, c.dst); err != nil {
+			return n, err
+		}
+	}
+	err := forPrefix(tx.Bucket(bucketCredentials), prefix, func(k, _ []byte) error {
+		switch _, _, kind, _, _ := splitCredentialKey(k); kind {
+		case CredentialOAuth:
+			n.OAuthConnections++
+		case CredentialAPIKey:
+			n.APIKeys++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// DeleteTenantCounted is DeleteTenant, and says what went with the tenant
+// (counted in the same transaction).
+func (v *Vault) DeleteTenantCounted(ctx context.Context, id string) (TenantCounts, error) {
+	if err := ctx.Err(); err != nil {
+		return TenantCounts{}, err
+	}
+	if err := ValidateTenantID(id); err != nil {
+		return TenantCounts{}, err
+	}
+	var n TenantCounts
+	err := v.update(func(tx *bolt.Tx, announce func(Change)) error {
+		if _, err := getTenant(tx, id); err != nil {
+			return err
+		}
+		var err error
+		if n, err = countTenant(tx, id); err != nil {
+			return fmt.Errorf("count what tenant %q holds: %w", id, err)
 		}
 		announce(Change{Kind: TenantDeleted, TenantID: id})
 		prefix := scoped(id, "")
@@ -282,6 +386,10 @@ func (v *Vault) DeleteTenant(ctx context.Context, id string) error {
 		}
 		return tx.Bucket(bucketTenants).Delete([]byte(id))
 	})
+	if err != nil {
+		return TenantCounts{}, err
+	}
+	return n, nil
 }
 
 func sha256Hex(s string) string {
@@ -299,21 +407,29 @@ func (v *Vault) SetHostAppSecret(ctx context.Context, tenantID, secret string) e
 	if err := ValidateTenantID(tenantID); err != nil {
 		return err
 	}
-	if len(secret) > maxSecretLen {
-		return invalidf("host-app secret: at most %d bytes", maxSecretLen)
-	}
 	return v.db.Update(func(tx *bolt.Tx) error {
-		r, err := getTenant(tx, tenantID)
-		if err != nil {
-			return err
-		}
-		r.HostSecretSHA256 = ""
-		if secret != "" {
-			r.HostSecretSHA256 = sha256Hex(secret)
-		}
-		r.UpdatedAt = v.now().UTC()
-		return putJSON(tx.Bucket(bucketTenants), []byte(tenantID), r)
+		_, err := putHostSecret(tx, tenantID, secret, v.now().UTC())
+		return err
 	})
+}
+
+// putHostSecret sets (or, with "", removes) the host-app secret of an
+// existing tenant in tx and returns the record as stored. A secret over
+// 1024 bytes is ErrInvalid.
+func putHostSecret(tx *bolt.Tx, tenantID, secret string, now time.Time) (tenantRecord, error) {
+	if len(secret) > maxSecretLen {
+		return tenantRecord{}, invalidf("host-app secret: at most %d bytes", maxSecretLen)
+	}
+	r, err := getTenant(tx, tenantID)
+	if err != nil {
+		return r, err
+	}
+	r.HostSecretSHA256 = ""
+	if secret != "" {
+		r.HostSecretSHA256 = sha256Hex(secret)
+	}
+	r.UpdatedAt = now
+	return r, putJSON(tx.Bucket(bucketTenants), []byte(tenantID), r)
 }
 
 // CheckHostAppSecret reports whether presented matches the tenant's

@@ -315,3 +315,128 @@ func TestDeleteTenantCascade(t *testing.T) {
 		t.Fatalf("tool settings of re-created tenant: %+v, %v", st, err)
 	}
 }
+
+// TestCreateTenantWithSecretIsAtomic: the tenant and its host-app secret
+// are stored together or not at all; a failure after the tenant record
+// was written (here: a secret the vault refuses) leaves no tenant, and
+// nothing is announced.
+func TestCreateTenantWithSecretIsAtomic(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	var changes []Change
+	v.Subscribe(func(c Change) { changes = append(changes, c) })
+	mustTenant(t, v, "taken")
+	tests := []struct {
+		name, id, tenantName, secret string
+		want                         error // nil: created
+	}{
+		{name: "ok", id: "acme", tenantName: "Acme", secret: "phs_OK"},
+		{name: "secret too long", id: "long", secret: strings.Repeat("s", maxSecretLen+1), want: ErrInvalid},
+		{name: "empty secret", id: "empty", secret: "", want: ErrInvalid},
+		{name: "bad id", id: "API", secret: "phs_X", want: ErrInvalid},
+		{name: "bad name", id: "ctl", tenantName: "a\x00b", secret: "phs_X", want: ErrInvalid},
+		{name: "taken", id: "taken", secret: "phs_X", want: ErrExists},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := v.CreateTenantWithSecret(ctx, Tenant{ID: tc.id, Name: tc.tenantName}, tc.secret)
+			if tc.want == nil {
+				if err != nil || !got.HasHostAppSecret || got.ID != tc.id {
+					t.Fatalf("CreateTenantWithSecret = %+v, %v", got, err)
+				}
+				if ok, err := v.CheckHostAppSecret(ctx, tc.id, tc.secret); !ok || err != nil {
+					t.Fatalf("the secret does not check: %v, %v", ok, err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("CreateTenantWithSecret = %v, want %v", err, tc.want)
+			}
+			if strings.Contains(err.Error(), tc.secret) && tc.secret != "" {
+				t.Error("the error shows the secret")
+			}
+			if tc.want == ErrExists {
+				if tn, err := v.GetTenant(ctx, tc.id); err != nil || tn.HasHostAppSecret {
+					t.Fatalf("the existing tenant changed: %+v, %v", tn, err)
+				}
+				return
+			}
+			if _, err := v.GetTenant(ctx, tc.id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("after a failed create, GetTenant = %v, want not found", err)
+			}
+		})
+	}
+	ts, err := v.ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tenantIDs(ts); !slices.Equal(ids, []string{"acme", "taken"}) {
+		t.Fatalf("tenants = %v, want [acme taken]", ids)
+	}
+	if len(changes) != 0 {
+		t.Fatalf("changes announced: %v", changes)
+	}
+}
+
+func tenantIDs(ts []Tenant) []string {
+	ids := make([]string, 0, len(ts))
+	for _, tn := range ts {
+		ids = append(ids, tn.ID)
+	}
+	return ids
+}
+
+// TestDeleteTenantCounted: CountTenant says what the tenant holds, and
+// DeleteTenantCounted returns the same counts as it deletes all of it.
+func TestDeleteTenantCounted(t *testing.T) {
+	ctx := t.Context()
+	v, _ := newTestVault(t)
+	for _, id := range []string{"acme", "beta"} {
+		mustTenant(t, v, id)
+	}
+	for _, hu := range []string{"alice", "bob"} {
+		u, _, err := v.EnsureUser(ctx, "acme", hu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, _, err := v.IssueToken(ctx, "acme", u.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := v.PutCredential(ctx, "acme", u.ID, CredentialAPIKey, "weather", []byte("key")); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.CreateSession(ctx, Session{ID: "s-" + hu, TenantID: "acme", UserID: u.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.EnsureLocalOwner(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CreateOAuthProvider(ctx, testProvider("acme", "github")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutCredential(ctx, "acme", "alice", CredentialOAuth, "github", []byte(`{"access_token":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.EnsureUser(ctx, "beta", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	want := TenantCounts{Users: 3, Tokens: 4, Sessions: 2, Providers: 1, OAuthConnections: 1, APIKeys: 2}
+	if got, err := v.CountTenant(ctx, "acme"); err != nil || got != want {
+		t.Fatalf("CountTenant = %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := v.DeleteTenantCounted(ctx, "acme"); err != nil || got != want {
+		t.Fatalf("DeleteTenantCounted = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := v.CountTenant(ctx, "acme"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CountTenant of a deleted tenant = %v", err)
+	}
+	if _, err := v.DeleteTenantCounted(ctx, "acme"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("DeleteTenantCounted again = %v", err)
+	}
+	if got, err := v.CountTenant(ctx, "beta"); err != nil || got != (TenantCounts{Users: 1}) {
+		t.Fatalf("CountTenant(beta) = %+v, %v", got, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
@@ -31,14 +32,12 @@ type fixture struct {
 	deleted []string
 }
 
-// newFixture starts the API; opts may adjust its Options.
-func newFixture(t *testing.T, opts ...func(*adminapi.Options)) *fixture {
+// newFixture starts the API; opts may adjust the operations' Options.
+func newFixture(t *testing.T, opts ...func(*adminops.Options)) *fixture {
 	t.Helper()
 	f := &fixture{v: vaulttest.New(t), logs: &syncBuffer{}}
-	o := adminapi.Options{
-		Tokens: []string{localToken, "", adminKey},
-		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := adminops.Options{Logger: log}
 	// What the daemon's MCP server hears of: the vault's announcements.
 	f.v.Subscribe(func(c vault.Change) {
 		if c.Kind == vault.TenantDeleted {
@@ -50,7 +49,7 @@ func newFixture(t *testing.T, opts ...func(*adminapi.Options)) *fixture {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := adminapi.New(f.v, o)
+	h := adminapi.New(adminops.New(f.v, o), adminapi.Options{Tokens: []string{localToken, "", adminKey}, Logger: log})
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -373,7 +372,7 @@ func TestDeleteTenant(t *testing.T) {
 }
 
 // brokenStore fails ListTenants with an error that must not reach clients.
-type brokenStore struct{ adminapi.Store }
+type brokenStore struct{ adminops.Store }
 
 func (brokenStore) ListTenants(context.Context) ([]vault.Tenant, error) {
 	return nil, errors.New("disk on fire at /secret/path")
@@ -382,7 +381,7 @@ func (brokenStore) ListTenants(context.Context) ([]vault.Tenant, error) {
 func TestInternalErrorIsGeneric(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	h := adminapi.New(brokenStore{}, adminapi.Options{
+	h := adminapi.New(adminops.New(brokenStore{}, adminops.Options{}), adminapi.Options{
 		Tokens: []string{localToken},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -409,7 +408,7 @@ func TestInternalErrorIsGeneric(t *testing.T) {
 
 func TestNoTokensRefusesAll(t *testing.T) {
 	t.Parallel()
-	h := adminapi.New(brokenStore{}, adminapi.Options{Tokens: []string{""}})
+	h := adminapi.New(adminops.New(brokenStore{}, adminops.Options{}), adminapi.Options{Tokens: []string{""}})
 	req := httptest.NewRequestWithContext(t.Context(), "GET", "http://127.0.0.1/api/v1/tenants", nil)
 	req.Header.Set("Authorization", "Bearer ")
 	rec := httptest.NewRecorder()
@@ -464,7 +463,7 @@ func newFuzzAPI(f *testing.F, tenants ...string) (*vault.Vault, http.Handler) {
 			f.Fatal(err)
 		}
 	}
-	return v, adminapi.New(v, adminapi.Options{Tokens: []string{localToken}})
+	return v, adminapi.New(adminops.New(v, adminops.Options{}), adminapi.Options{Tokens: []string{localToken}})
 }
 
 // adminRequest sends body to h as method path with the local token.

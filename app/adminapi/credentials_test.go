@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -59,14 +60,14 @@ func (o *fakeOAuth) Disconnect(_ context.Context, owner oauth.Owner, provider st
 }
 
 // toolList is the fixture's Options.Tools.
-func toolList(tenantID string) []adminapi.ToolInfo {
-	ts := []adminapi.ToolInfo{
+func toolList(tenantID string) []apiv1.ToolInfo {
+	ts := []apiv1.ToolInfo{
 		{Name: "github_whoami", Description: "Who am I on GitHub", ToolSets: []string{"github"}, Requires: "oauth:github", Enabled: true},
 		{Name: "github_list_repos", Description: "List my repositories", ToolSets: []string{"github", "code"}, Requires: "oauth:github", Enabled: true},
 		{Name: "weather", Description: "Weather", ToolSets: []string{"weather tools"}, Requires: "api_key:openweather", Enabled: true},
 	}
 	if tenantID == "acme" {
-		ts = append(ts, adminapi.ToolInfo{Name: "acme_only", Description: "Only for acme", Enabled: true})
+		ts = append(ts, apiv1.ToolInfo{Name: "acme_only", Description: "Only for acme", Enabled: true})
 	}
 	return ts
 }
@@ -89,10 +90,10 @@ func (f *credFixture) toolChanges() []string {
 	return slices.Clone(f.changes)
 }
 
-func newCredFixture(t *testing.T, opts ...func(*adminapi.Options)) *credFixture {
+func newCredFixture(t *testing.T, opts ...func(*adminops.Options)) *credFixture {
 	t.Helper()
 	cf := &credFixture{oauth: newFakeOAuth()}
-	f := newFixture(t, append([]func(*adminapi.Options){func(o *adminapi.Options) {
+	f := newFixture(t, append([]func(*adminops.Options){func(o *adminops.Options) {
 		o.OAuth = cf.oauth
 		o.Tools = toolList
 		o.RedirectURL = func(tenant, provider string) string {
@@ -399,7 +400,7 @@ func TestPutAPIKeyStoresSealed(t *testing.T) {
 	t.Parallel()
 	f := newCredFixture(t)
 	ctx := t.Context()
-	for _, uid := range []string{f.uid, adminapi.LocalOwner} {
+	for _, uid := range []string{f.uid, apiv1.LocalOwner} {
 		path := "/api/v1/tenants/acme/users/" + uid + "/api-keys/weather"
 		for _, key := range []string{"first-" + apiKeyValue, apiKeyValue} {
 			status, _, body := f.call(t, "PUT", path, localToken, `{"api_key_value":"`+key+`"}`, nil)
@@ -412,7 +413,7 @@ func TestPutAPIKeyStoresSealed(t *testing.T) {
 			}
 		}
 		user := uid
-		if uid == adminapi.LocalOwner {
+		if uid == apiv1.LocalOwner {
 			// A new local owner's persistent id is its (reserved) host id.
 			u, err := f.v.GetUser(ctx, "acme", vault.LocalOwnerHostUserID)
 			if err != nil || u.HostUserID != vault.LocalOwnerHostUserID {
@@ -492,9 +493,9 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 	ctx := t.Context()
 	changes := f.toolChanges
 	type view struct {
-		DisabledTools    []string            `json:"disabled_tools"`
-		DisabledToolSets []string            `json:"disabled_tool_sets"`
-		Tools            []adminapi.ToolInfo `json:"tools"`
+		DisabledTools    []string         `json:"disabled_tools"`
+		DisabledToolSets []string         `json:"disabled_tool_sets"`
+		Tools            []apiv1.ToolInfo `json:"tools"`
 	}
 	call := func(method, path, body string) view {
 		t.Helper()
@@ -578,7 +579,7 @@ func TestToolSettingsPersistAndNotify(t *testing.T) {
 
 func TestToolsWithoutList(t *testing.T) {
 	t.Parallel()
-	f := newCredFixture(t, func(o *adminapi.Options) { o.Tools = nil })
+	f := newCredFixture(t, func(o *adminops.Options) { o.Tools = nil })
 	status, _, body := f.call(t, "GET", "/api/v1/tenants/acme/tools", localToken, "", nil)
 	if status != 200 || strings.Contains(body, `"tools"`) || !strings.Contains(body, `"disabled_tools":[]`) {
 		t.Errorf("GET tools without Options.Tools: %d %s", status, body)
@@ -598,7 +599,7 @@ func TestConnections(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("connections: %d %s", status, body)
 	}
-	var out adminapi.ConnectionsResponse
+	var out apiv1.ConnectionsResponse
 	if err := json.Unmarshal([]byte(body), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +638,7 @@ func TestConnections(t *testing.T) {
 
 func TestConnectionsWithoutOAuth(t *testing.T) {
 	t.Parallel()
-	f := newCredFixture(t, func(o *adminapi.Options) { o.OAuth = nil })
+	f := newCredFixture(t, func(o *adminops.Options) { o.OAuth = nil })
 	path := "/api/v1/tenants/acme/users/" + f.uid
 	status, _, body := f.call(t, "GET", path+"/connections", localToken, "", nil)
 	if status != 200 || !strings.Contains(body, `"connections":[]`) || !strings.Contains(body, `"openweather"`) {
@@ -731,7 +732,7 @@ func FuzzPutAPIKeyBody(f *testing.F) {
 	v, h := newFuzzAPI(f, "acme")
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := adminRequest(t, h, "PUT", "/api/v1/tenants/acme/users/local-owner/api-keys/wx", body)
-		var sent adminapi.APIKeyRequest
+		var sent apiv1.APIKeyRequest
 		_ = json.Unmarshal([]byte(body), &sent)
 		// No answer has a "#" of its own, so a key with one is echoed only
 		// if the handler quotes it.

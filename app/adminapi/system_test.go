@@ -9,17 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
 func TestStatusAndShutdown(t *testing.T) {
 	var stops atomic.Int32
 	started := time.Now().Add(-90 * time.Second).UTC()
-	f := newFixture(t, func(o *adminapi.Options) {
-		o.System = adminapi.System{
-			Info: func() adminapi.DaemonInfo {
-				return adminapi.DaemonInfo{PID: 4242, Version: "9.9.9", Addr: "127.0.0.1:1", StartedAt: started,
+	f := newFixture(t, func(o *adminops.Options) {
+		o.System = adminops.System{
+			Info: func() adminops.DaemonInfo {
+				return adminops.DaemonInfo{PID: 4242, Version: "9.9.9", Addr: "127.0.0.1:1", StartedAt: started,
 					DataDir: "/data", Key: vault.KeyInfo{Source: vault.KeySourceFile, File: "/data/plexus.key"}}
 			},
 			Shutdown: func() { stops.Add(1) },
@@ -54,11 +55,11 @@ func TestStatusAndShutdown(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("status: %d %s", status, body)
 	}
-	var st adminapi.Status
+	var st apiv1.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.PID != 4242 || st.Version != "9.9.9" || st.Key.Source != vault.KeySourceFile || st.Key.File != "/data/plexus.key" ||
+	if st.PID != 4242 || st.Version != "9.9.9" || st.Key.Source != string(vault.KeySourceFile) || st.Key.File != "/data/plexus.key" ||
 		st.UptimeSeconds < 89 || st.KeyWarning == "" || st.Tenants.Count != 2 || !slices.Equal(st.Tenants.IDs, []string{"acme", "beta"}) {
 		t.Errorf("status = %+v", st)
 	}

@@ -17,9 +17,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/localclient"
-	"github.com/plexus-mcp/plexus/vault"
 	"golang.org/x/term"
 )
 
@@ -306,14 +305,14 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func (a *adminRun) printTenant(t vault.Tenant) error {
+func (a *adminRun) printTenant(t apiv1.Tenant) error {
 	if a.g.json {
 		return a.printJSON(map[string]any{"tenant": t})
 	}
 	return a.printTenantText(a.env.Stdout, t)
 }
 
-func (a *adminRun) printTenantText(w io.Writer, t vault.Tenant) error {
+func (a *adminRun) printTenantText(w io.Writer, t apiv1.Tenant) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Entity ID:\t%s\n", t.ID)
 	fmt.Fprintf(tw, "Name:\t%s\n", t.Name)
@@ -323,7 +322,7 @@ func (a *adminRun) printTenantText(w io.Writer, t vault.Tenant) error {
 	return tw.Flush()
 }
 
-func (a *adminRun) printSecret(t vault.Tenant, secret string) error {
+func (a *adminRun) printSecret(t apiv1.Tenant, secret string) error {
 	if a.g.json {
 		return a.printJSON(map[string]any{"tenant": t, "host_app_secret": secret})
 	}
@@ -366,7 +365,7 @@ func adminTenantList(ctx context.Context, a *adminRun, args []string) error {
 		}
 		if a.g.json {
 			if ts == nil {
-				ts = []vault.Tenant{}
+				ts = []apiv1.Tenant{}
 			}
 			return a.printJSON(map[string]any{"tenants": ts})
 		}
@@ -469,7 +468,7 @@ func adminUserList(ctx context.Context, a *adminRun, args []string) error {
 		}
 		if a.g.json {
 			if us == nil {
-				us = []vault.User{}
+				us = []apiv1.User{}
 			}
 			return a.printJSON(map[string]any{"users": us})
 		}
@@ -541,7 +540,7 @@ func adminTokenList(ctx context.Context, a *adminRun, args []string) error {
 		}
 		if a.g.json {
 			if ts == nil {
-				ts = []vault.TokenInfo{}
+				ts = []apiv1.TokenInfo{}
 			}
 			return a.printJSON(map[string]any{"tokens": ts})
 		}
@@ -551,17 +550,11 @@ func adminTokenList(ctx context.Context, a *adminRun, args []string) error {
 		}
 		rows := make([][]string, 0, len(ts))
 		for _, t := range ts {
-			status := "active"
-			if t.Revoked {
-				status = "revoked"
-			} else if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(time.Now()) {
-				status = "expired"
-			}
 			exp := "never"
 			if !t.ExpiresAt.IsZero() {
 				exp = fmtTime(t.ExpiresAt)
 			}
-			rows = append(rows, []string{t.ID, t.UserID, fmtTime(t.CreatedAt), exp, status})
+			rows = append(rows, []string{t.ID, t.UserID, fmtTime(t.CreatedAt), exp, t.State(time.Now())})
 		}
 		return a.table("TOKEN ID\tPERSISTENT USER ID\tCREATED\tEXPIRES\tSTATUS", rows)
 	})
@@ -706,7 +699,7 @@ func adminProviderCreate(ctx context.Context, a *adminRun, args []string) error 
 	if secret == "" {
 		return usageError("admin %s: --client-secret is required (- reads it from stdin; or set %s)", a.name, clientSecretEnv)
 	}
-	req := adminapi.ProviderRequest{
+	req := apiv1.ProviderRequest{
 		ProviderName:     p.name,
 		Preset:           p.preset,
 		ClientID:         p.clientID,
@@ -755,7 +748,7 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		return helpOK(err)
 	}
 	given := setFlags(fs)
-	var patch adminapi.ProviderPatch
+	var patch apiv1.ProviderPatch
 	for _, f := range []struct {
 		name string
 		dst  **string
@@ -784,9 +777,9 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		patch.ClientSecret = &secret
 	}
 	if given["scopes"] {
-		sc := adminapi.Scopes(splitScopes(p.scopes))
+		sc := apiv1.Scopes(splitScopes(p.scopes))
 		if sc == nil {
-			sc = adminapi.Scopes{}
+			sc = apiv1.Scopes{}
 		}
 		patch.Scopes = &sc
 	}
@@ -794,7 +787,7 @@ func adminProviderUpdate(ctx context.Context, a *adminRun, args []string) error 
 		origins := splitOrigins(p.apiOrigins)
 		patch.APIOrigins = &origins
 	}
-	if patch == (adminapi.ProviderPatch{}) {
+	if patch == (apiv1.ProviderPatch{}) {
 		return usageError("admin %s: nothing to change; give at least one of --client-id, --client-secret, --authorization-url, --token-url, --scopes, --userinfo-url, --api-origins, --revocation-url, --resource, --preset", a.name)
 	}
 	return a.call(ctx, func(c *localclient.Client) error {
@@ -829,7 +822,7 @@ func adminProviderList(ctx context.Context, a *adminRun, args []string) error {
 		}
 		if a.g.json {
 			if ps == nil {
-				ps = []adminapi.Provider{}
+				ps = []apiv1.Provider{}
 			}
 			return a.printJSON(map[string]any{"providers": ps})
 		}
@@ -904,7 +897,7 @@ func adminPresets(ctx context.Context, a *adminRun, args []string) error {
 	})
 }
 
-func (a *adminRun) printProvider(p adminapi.Provider) error {
+func (a *adminRun) printProvider(p apiv1.Provider) error {
 	if a.g.json {
 		return a.printJSON(map[string]any{"provider": p})
 	}
@@ -913,7 +906,7 @@ func (a *adminRun) printProvider(p adminapi.Provider) error {
 
 // printProviderText prints a provider; the API never returns the client
 // secret, and neither does this.
-func (a *adminRun) printProviderText(p adminapi.Provider) error {
+func (a *adminRun) printProviderText(p apiv1.Provider) error {
 	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Provider:\t%s\n", p.Name)
 	fmt.Fprintf(tw, "Entity ID:\t%s\n", p.TenantID)
@@ -974,7 +967,7 @@ func adminToolsSwitch(enable bool) func(ctx context.Context, a *adminRun, args [
 		}
 		return a.call(ctx, func(c *localclient.Client) error {
 			var (
-				st   adminapi.ToolSettingsResponse
+				st   apiv1.ToolSettingsResponse
 				err  error
 				what string
 			)
@@ -1001,7 +994,7 @@ func adminToolsSwitch(enable bool) func(ctx context.Context, a *adminRun, args [
 	}
 }
 
-func (a *adminRun) printToolSettings(st adminapi.ToolSettingsResponse) error {
+func (a *adminRun) printToolSettings(st apiv1.ToolSettingsResponse) error {
 	if a.g.json {
 		return a.printJSON(st)
 	}
@@ -1037,7 +1030,7 @@ func noneIfEmpty(xs []string) string {
 // (if provider) --provider-name.
 func (a *adminRun) userFlags(fs *flag.FlagSet, id, user, provider *string) {
 	fs.StringVar(id, "entity-id", "", "tenant id (required)")
-	fs.StringVar(user, "user", adminapi.LocalOwner, "persistent user id, as listed by: plexus admin user list; local-owner is you, the user Claude Desktop acts as")
+	fs.StringVar(user, "user", apiv1.LocalOwner, "persistent user id, as listed by: plexus admin user list; local-owner is you, the user Claude Desktop acts as")
 	if provider != nil {
 		fs.StringVar(provider, "provider-name", "", "provider name (required)")
 	}
@@ -1079,7 +1072,7 @@ const apiKeyEnv = "PLEXUS_API_KEY"
 
 // userLabel names a --user value for the middle of a sentence.
 func userLabel(user string) string {
-	if user == adminapi.LocalOwner {
+	if user == apiv1.LocalOwner {
 		return "you (the local owner)"
 	}
 	return "user " + user

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
@@ -24,16 +26,16 @@ const adminTestKey = "cli-admin-test-key"
 // adminServer serves the real admin API over a fresh vault and returns its URL.
 func adminServer(t *testing.T) string {
 	t.Helper()
-	url, _ := adminServerWith(t, adminapi.Options{})
+	url, _ := adminServerWith(t, adminops.Options{})
 	return url
 }
 
-// adminServerWith is adminServer with more Options; it also returns the vault.
-func adminServerWith(t *testing.T, o adminapi.Options) (string, *vault.Vault) {
+// adminServerWith is adminServer with the operations configured by o; it
+// also returns the vault.
+func adminServerWith(t *testing.T, o adminops.Options) (string, *vault.Vault) {
 	t.Helper()
 	v := vaulttest.New(t)
-	o.Tokens = []string{adminTestKey}
-	srv := httptest.NewServer(adminapi.New(v, o))
+	srv := httptest.NewServer(adminapi.New(adminops.New(v, o), adminapi.Options{Tokens: []string{adminTestKey}}))
 	t.Cleanup(srv.Close)
 	return srv.URL, v
 }
@@ -266,7 +268,7 @@ func assertNoCLISecret(t *testing.T, outputs ...string) {
 
 func TestAdminExtOAuthCommands(t *testing.T) {
 	t.Parallel()
-	url, v := adminServerWith(t, adminapi.Options{})
+	url, v := adminServerWith(t, adminops.Options{})
 	ctx := t.Context()
 	key := map[string]string{"ADMIN_API_KEY": adminTestKey}
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
@@ -305,7 +307,7 @@ func TestAdminExtOAuthCommands(t *testing.T) {
 		t.Fatalf("create --preset: %v\n%s", err, stderr)
 	}
 	var created struct {
-		Provider adminapi.Provider `json:"provider"`
+		Provider apiv1.Provider `json:"provider"`
 	}
 	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Provider.Name != "google" ||
 		created.Provider.TokenURL != "https://oauth2.googleapis.com/token" || !created.Provider.ClientSecretSet {
@@ -428,9 +430,9 @@ func TestAdminToolsCommands(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var changed []string
-	url, v := adminServerWith(t, adminapi.Options{
-		Tools: func(string) []adminapi.ToolInfo {
-			return []adminapi.ToolInfo{
+	url, v := adminServerWith(t, adminops.Options{
+		Tools: func(string) []apiv1.ToolInfo {
+			return []apiv1.ToolInfo{
 				{Name: "github_whoami", Description: "Who am I", ToolSets: []string{"github"}, Requires: "oauth:github", Enabled: true},
 				{Name: "weather", Description: "Weather", ToolSets: []string{"weather"}, Requires: "api_key:openweather", Enabled: true},
 			}
@@ -465,7 +467,7 @@ func TestAdminToolsCommands(t *testing.T) {
 	}
 	mustAdmin(t, url, "tools", "enable", "--entity-id", "acme", "--tool-set", "github")
 	out = mustAdmin(t, url, "tools", "list", "--entity-id", "acme", "--json")
-	var got adminapi.ToolSettingsResponse
+	var got apiv1.ToolSettingsResponse
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.DisabledToolSets) != 0 || len(got.Tools) != 2 || !got.Tools[0].Enabled {
 		t.Errorf("tools list --json: %v: %s", err, out)
 	}
@@ -518,7 +520,7 @@ func (o *cliFakeOAuth) Disconnect(_ context.Context, owner oauth.Owner, provider
 func TestAdminConnectionsCommands(t *testing.T) {
 	t.Parallel()
 	fo := &cliFakeOAuth{}
-	url, v := adminServerWith(t, adminapi.Options{OAuth: fo})
+	url, v := adminServerWith(t, adminops.Options{OAuth: fo})
 	ctx := t.Context()
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
 	out := mustAdmin(t, url, "user", "token", "--entity-id", "acme", "--user-id-from-host-app", "alice", "--json")
@@ -556,7 +558,7 @@ func TestAdminConnectionsCommands(t *testing.T) {
 		t.Errorf("delete-api-key:\n%s", out)
 	}
 	out = mustAdmin(t, url, "connections", "list", "--entity-id", "acme", "--user", uid, "--json")
-	var cs adminapi.ConnectionsResponse
+	var cs apiv1.ConnectionsResponse
 	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs.Connections) != 0 || len(cs.APIKeys) != 0 {
 		t.Errorf("connections list --json after removal: %v: %s", err, out)
 	}
@@ -578,7 +580,7 @@ func TestAdminConnectionsCommands(t *testing.T) {
 // not exist yet; the key comes from $PLEXUS_API_KEY or stdin.
 func TestAdminConnectionsLocalOwner(t *testing.T) {
 	t.Parallel()
-	url, v := adminServerWith(t, adminapi.Options{OAuth: &cliFakeOAuth{gone: true}})
+	url, v := adminServerWith(t, adminops.Options{OAuth: &cliFakeOAuth{gone: true}})
 	ctx := t.Context()
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
 

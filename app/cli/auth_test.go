@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -33,7 +33,7 @@ func TestSplitScopes(t *testing.T) {
 // comma-separated --scopes as well as spaces.
 func TestScopesFlagCommas(t *testing.T) {
 	t.Parallel()
-	url, v := adminServerWith(t, adminapi.Options{})
+	url, v := adminServerWith(t, adminops.Options{})
 	ctx := t.Context()
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
 	_, stderr, err := runAdminIO(t, url, "s3cret-client\n", map[string]string{"ADMIN_API_KEY": adminTestKey},
@@ -55,7 +55,7 @@ func TestScopesFlagCommas(t *testing.T) {
 
 func TestAdminUserDelete(t *testing.T) {
 	t.Parallel()
-	url, v := adminServerWith(t, adminapi.Options{})
+	url, v := adminServerWith(t, adminops.Options{})
 	ctx := t.Context()
 	mustAdmin(t, url, "tenant", "create", "--entity-id", "acme", "--name", "Acme")
 	mustAdmin(t, url, "user", "token", "--entity-id", "acme", "--user-id-from-host-app", "alice@example.com")

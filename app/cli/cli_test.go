@@ -327,7 +327,7 @@ func TestStatusAndStop(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("status --json: %v: %s", err, out)
 	}
-	if !rep.Daemon.Running || rep.Daemon.PID != os.Getpid() || rep.Key == nil || rep.Key.Source != vault.KeySourceEnv ||
+	if !rep.Daemon.Running || rep.Daemon.PID != os.Getpid() || rep.Key == nil || rep.Key.Source != string(vault.KeySourceEnv) ||
 		rep.Tenants == nil || rep.Tenants.Count != 2 || rep.KeyWarning != "" {
 		t.Errorf("status --json = %+v", rep)
 	}
@@ -357,7 +357,7 @@ func TestStatusAndStop(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Daemon.Running || !rep.VaultExists || rep.Key == nil || rep.Key.Source != vault.KeySourceEnv || rep.Tenants.Count != 2 {
+	if rep.Daemon.Running || !rep.VaultExists || rep.Key == nil || rep.Key.Source != string(vault.KeySourceEnv) || rep.Tenants.Count != 2 {
 		t.Errorf("status --json when stopped = %+v", rep)
 	}
 	out, _, _, _ = runCLI(t, vars, "stop", "--json")

@@ -18,7 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/daemon"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/vault"
@@ -31,10 +31,10 @@ type StatusReport struct {
 	VaultExists bool         `json:"vault_exists"`
 	// Key is where the vault's master key is kept (nil: no vault yet, or
 	// not readable now); KeyWarning advises when that is a plain file.
-	Key        *vault.KeyInfo          `json:"key"`
-	KeyWarning string                  `json:"key_warning,omitempty"`
-	Tenants    *adminapi.TenantSummary `json:"tenants"` // nil: not readable now
-	Note       string                  `json:"note,omitempty"`
+	Key        *apiv1.KeyInfo       `json:"key"`
+	KeyWarning string               `json:"key_warning,omitempty"`
+	Tenants    *apiv1.TenantSummary `json:"tenants"` // nil: not readable now
+	Note       string               `json:"note,omitempty"`
 }
 
 // DaemonStatus says whether a daemon serves the data directory.
@@ -116,7 +116,7 @@ func status(ctx context.Context, dir string) (StatusReport, error) {
 	info, err := vault.Inspect(ctx, filepath.Join(dir, daemon.DBFileName), 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		rep.Tenants = &adminapi.TenantSummary{IDs: []string{}}
+		rep.Tenants = &apiv1.TenantSummary{IDs: []string{}}
 	case errors.Is(err, vault.ErrLocked):
 		rep.VaultExists = true
 		rep.Note = "the vault is in use by a process that does not answer (a daemon starting, stopping or hung?)"
@@ -128,14 +128,14 @@ func status(ctx context.Context, dir string) (StatusReport, error) {
 	default:
 		rep.VaultExists = true
 		if info.Key.Source != "" {
-			key := info.Key
-			rep.Key, rep.KeyWarning = &key, key.Warning()
+			rep.Key = &apiv1.KeyInfo{Source: string(info.Key.Source), File: info.Key.File}
+			rep.KeyWarning = info.Key.Warning()
 		}
 		ids := info.TenantIDs
 		if ids == nil {
 			ids = []string{}
 		}
-		rep.Tenants = &adminapi.TenantSummary{Count: len(ids), IDs: ids}
+		rep.Tenants = &apiv1.TenantSummary{Count: len(ids), IDs: ids}
 	}
 	return rep, nil
 }
@@ -196,8 +196,8 @@ func printStatus(w io.Writer, r StatusReport) {
 	tw.Flush()
 }
 
-func describeKey(k vault.KeyInfo) string {
-	switch k.Source {
+func describeKey(k apiv1.KeyInfo) string {
+	switch vault.KeySource(k.Source) {
 	case vault.KeySourceKeyring:
 		return "OS keyring"
 	case vault.KeySourceEnv:
@@ -214,7 +214,7 @@ func describeKey(k vault.KeyInfo) string {
 }
 
 // describeTenants is "2 (acme, beta)", at most 20 ids.
-func describeTenants(t adminapi.TenantSummary) string {
+func describeTenants(t apiv1.TenantSummary) string {
 	if t.Count == 0 {
 		return "0"
 	}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
@@ -187,22 +189,23 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	mcp.Routes(mux)
 	// The MCP server learns of deleted tenants, revoked tokens and tool
 	// settings from the vault itself (vault.Subscribe): nothing to wire.
-	admin := adminapi.New(v, adminapi.Options{
-		Tokens:              []string{token, cfg.AdminAPIKey},
+	// The admin operations: the admin API serves them (and the admin UI
+	// calls them directly).
+	ops := adminops.New(v, adminops.Options{
 		Logger:              log,
 		DefaultUserTokenTTL: cfg.UserTokenTTL,
-
-		OAuth:       om,
-		Tools:       func(tenantID string) []adminapi.ToolInfo { return toolInfos(registry, tenantID) },
-		RedirectURL: om.RedirectURL,
-		System: adminapi.System{
-			Info: func() adminapi.DaemonInfo {
-				return adminapi.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: ln.Addr().String(),
+		OAuth:               om,
+		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, tenantID) },
+		RedirectURL:         om.RedirectURL,
+		System: adminops.System{
+			Info: func() adminops.DaemonInfo {
+				return adminops.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: ln.Addr().String(),
 					StartedAt: startedAt, DataDir: absPath(cfg.DataDir), Key: v.KeyInfo()}
 			},
 			Shutdown: shutdown,
 		},
 	})
+	admin := adminapi.New(ops, adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log})
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	rt := localclient.Runtime{
@@ -335,11 +338,11 @@ func newToken() (string, error) {
 
 // toolInfos describes the tools registered for tenantID for the admin API;
 // Enabled is true here and ANDed there with the tenant's tool settings.
-func toolInfos(r *tools.Registry, tenantID string) []adminapi.ToolInfo {
+func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 	ts := r.ForTenant(tenantID)
-	out := make([]adminapi.ToolInfo, 0, len(ts))
+	out := make([]apiv1.ToolInfo, 0, len(ts))
 	for _, t := range ts {
-		info := adminapi.ToolInfo{
+		info := apiv1.ToolInfo{
 			Name:        t.Definition.Name,
 			Description: t.Definition.Description,
 			ToolSets:    append([]string{}, t.ToolSets...),

@@ -17,8 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
-	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -79,49 +78,34 @@ func (e *APIError) Is(target error) bool {
 
 // CreateTenant creates a tenant and returns it with its host-app secret,
 // which the daemon shows only this once.
-func (c *Client) CreateTenant(ctx context.Context, id, name string) (vault.Tenant, string, error) {
-	var out struct {
-		Tenant        vault.Tenant `json:"tenant"`
-		HostAppSecret string       `json:"host_app_secret"`
-	}
-	in := map[string]string{"entity_id": id, "name": name}
+func (c *Client) CreateTenant(ctx context.Context, id, name string) (apiv1.Tenant, string, error) {
+	var out apiv1.TenantSecret
+	in := apiv1.CreateTenantRequest{ID: id, Name: name}
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tenants", in, &out); err != nil {
-		return vault.Tenant{}, "", err
+		return apiv1.Tenant{}, "", err
 	}
 	return out.Tenant, out.HostAppSecret, nil
 }
 
 // ListTenants returns all tenants sorted by id.
-func (c *Client) ListTenants(ctx context.Context) ([]vault.Tenant, error) {
-	var out struct {
-		Tenants []vault.Tenant `json:"tenants"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/tenants", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Tenants, nil
+func (c *Client) ListTenants(ctx context.Context) ([]apiv1.Tenant, error) {
+	var out apiv1.TenantList
+	err := c.do(ctx, http.MethodGet, "/api/v1/tenants", nil, &out)
+	return out.Tenants, err
 }
 
 // GetTenant returns one tenant.
-func (c *Client) GetTenant(ctx context.Context, id string) (vault.Tenant, error) {
-	var out struct {
-		Tenant vault.Tenant `json:"tenant"`
-	}
-	if err := c.do(ctx, http.MethodGet, tenantPath(id), nil, &out); err != nil {
-		return vault.Tenant{}, err
-	}
-	return out.Tenant, nil
+func (c *Client) GetTenant(ctx context.Context, id string) (apiv1.Tenant, error) {
+	var out apiv1.TenantBody
+	err := c.do(ctx, http.MethodGet, tenantPath(id), nil, &out)
+	return out.Tenant, err
 }
 
 // UpdateTenant changes a tenant's display name.
-func (c *Client) UpdateTenant(ctx context.Context, id, name string) (vault.Tenant, error) {
-	var out struct {
-		Tenant vault.Tenant `json:"tenant"`
-	}
-	if err := c.do(ctx, http.MethodPatch, tenantPath(id), map[string]string{"name": name}, &out); err != nil {
-		return vault.Tenant{}, err
-	}
-	return out.Tenant, nil
+func (c *Client) UpdateTenant(ctx context.Context, id, name string) (apiv1.Tenant, error) {
+	var out apiv1.TenantBody
+	err := c.do(ctx, http.MethodPatch, tenantPath(id), apiv1.UpdateTenantRequest{Name: &name}, &out)
+	return out.Tenant, err
 }
 
 // DeleteTenant deletes a tenant and everything under it.
@@ -132,34 +116,23 @@ func (c *Client) DeleteTenant(ctx context.Context, id string) error {
 // RotateHostAppSecret replaces a tenant's host-app secret and returns the
 // new one, shown only this once. The old secret stops working at once.
 func (c *Client) RotateHostAppSecret(ctx context.Context, id string) (string, error) {
-	var out struct {
-		HostAppSecret string `json:"host_app_secret"`
-	}
-	if err := c.do(ctx, http.MethodPost, tenantPath(id)+"/host-app-secret", nil, &out); err != nil {
-		return "", err
-	}
-	return out.HostAppSecret, nil
+	var out apiv1.TenantSecret
+	err := c.do(ctx, http.MethodPost, tenantPath(id)+"/host-app-secret", nil, &out)
+	return out.HostAppSecret, err
 }
 
 // ListUsers returns a tenant's users.
-func (c *Client) ListUsers(ctx context.Context, tenant string) ([]vault.User, error) {
-	var out struct {
-		Users []vault.User `json:"users"`
-	}
-	if err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/users", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Users, nil
+func (c *Client) ListUsers(ctx context.Context, tenant string) ([]apiv1.User, error) {
+	var out apiv1.UserList
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/users", nil, &out)
+	return out.Users, err
 }
 
 // CreateUserToken registers hostUserID in tenant (if new) and issues it a
 // user token, as register-user does for host applications.
 func (c *Client) CreateUserToken(ctx context.Context, tenant, hostUserID string) (token, persistentID string, err error) {
-	var out struct {
-		Token  string `json:"plexus_user_auth_token"`
-		UserID string `json:"persistent_user_id"`
-	}
-	in := map[string]string{"user_id_from_host_app": hostUserID}
+	var out apiv1.UserToken
+	in := apiv1.CreateUserRequest{HostUserID: hostUserID}
 	if err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/users", in, &out); err != nil {
 		return "", "", err
 	}
@@ -173,18 +146,14 @@ func (c *Client) DeleteUser(ctx context.Context, tenant, user string) error {
 }
 
 // ListTokens lists a tenant's user tokens; user "" means all users.
-func (c *Client) ListTokens(ctx context.Context, tenant, user string) ([]vault.TokenInfo, error) {
-	var out struct {
-		Tokens []vault.TokenInfo `json:"tokens"`
-	}
+func (c *Client) ListTokens(ctx context.Context, tenant, user string) ([]apiv1.TokenInfo, error) {
+	var out apiv1.TokenList
 	p := tenantPath(tenant) + "/tokens"
 	if user != "" {
 		p += "?" + url.Values{"user": {user}}.Encode()
 	}
-	if err := c.do(ctx, http.MethodGet, p, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Tokens, nil
+	err := c.do(ctx, http.MethodGet, p, nil, &out)
+	return out.Tokens, err
 }
 
 // RevokeToken revokes a user token by its id.
@@ -193,59 +162,41 @@ func (c *Client) RevokeToken(ctx context.Context, tenant, tokenID string) error 
 }
 
 // ListOAuthPresets returns the built-in external OAuth provider presets.
-func (c *Client) ListOAuthPresets(ctx context.Context) ([]oauth.Preset, error) {
-	var out struct {
-		Presets []oauth.Preset `json:"presets"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/oauth-presets", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Presets, nil
+func (c *Client) ListOAuthPresets(ctx context.Context) ([]apiv1.Preset, error) {
+	var out apiv1.PresetList
+	err := c.do(ctx, http.MethodGet, "/api/v1/oauth-presets", nil, &out)
+	return out.Presets, err
 }
 
 // CreateOAuthProvider adds an external OAuth provider to tenant. The
 // answer never carries the client secret, only whether one is set.
-func (c *Client) CreateOAuthProvider(ctx context.Context, tenant string, p adminapi.ProviderRequest) (adminapi.Provider, error) {
-	var out struct {
-		Provider adminapi.Provider `json:"provider"`
-	}
-	if err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/ext-oauth", p, &out); err != nil {
-		return adminapi.Provider{}, err
-	}
-	return out.Provider, nil
+func (c *Client) CreateOAuthProvider(ctx context.Context, tenant string, p apiv1.ProviderRequest) (apiv1.Provider, error) {
+	var out apiv1.ProviderBody
+	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/ext-oauth", p, &out)
+	return out.Provider, err
 }
 
 // ListOAuthProviders returns tenant's external OAuth providers.
-func (c *Client) ListOAuthProviders(ctx context.Context, tenant string) ([]adminapi.Provider, error) {
-	var out struct {
-		Providers []adminapi.Provider `json:"providers"`
-	}
-	if err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/ext-oauth", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Providers, nil
+func (c *Client) ListOAuthProviders(ctx context.Context, tenant string) ([]apiv1.Provider, error) {
+	var out apiv1.ProviderList
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/ext-oauth", nil, &out)
+	return out.Providers, err
 }
 
 // GetOAuthProvider returns one of tenant's external OAuth providers.
-func (c *Client) GetOAuthProvider(ctx context.Context, tenant, name string) (adminapi.Provider, error) {
-	var out struct {
-		Provider adminapi.Provider `json:"provider"`
-	}
-	if err := c.do(ctx, http.MethodGet, providerPath(tenant, name), nil, &out); err != nil {
-		return adminapi.Provider{}, err
-	}
-	return out.Provider, nil
+func (c *Client) GetOAuthProvider(ctx context.Context, tenant, name string) (apiv1.Provider, error) {
+	var out apiv1.ProviderBody
+	err := c.do(ctx, http.MethodGet, providerPath(tenant, name), nil, &out)
+	return out.Provider, err
 }
 
 // UpdateOAuthProvider changes the fields set in patch; a nil ClientSecret
 // keeps the stored secret (a changed endpoint, client id or API origins
 // needs it again). The answer says how many connections the change dropped.
-func (c *Client) UpdateOAuthProvider(ctx context.Context, tenant, name string, patch adminapi.ProviderPatch) (adminapi.ProviderUpdate, error) {
-	var out adminapi.ProviderUpdate
-	if err := c.do(ctx, http.MethodPatch, providerPath(tenant, name), patch, &out); err != nil {
-		return adminapi.ProviderUpdate{}, err
-	}
-	return out, nil
+func (c *Client) UpdateOAuthProvider(ctx context.Context, tenant, name string, patch apiv1.ProviderPatch) (apiv1.ProviderUpdate, error) {
+	var out apiv1.ProviderUpdate
+	err := c.do(ctx, http.MethodPatch, providerPath(tenant, name), patch, &out)
+	return out, err
 }
 
 // DeleteOAuthProvider removes a provider and every user's connection to it.
@@ -255,49 +206,49 @@ func (c *Client) DeleteOAuthProvider(ctx context.Context, tenant, name string) e
 
 // GetToolSettings returns tenant's disabled tools and tool sets and, when
 // the daemon lists them, its tools.
-func (c *Client) GetToolSettings(ctx context.Context, tenant string) (adminapi.ToolSettingsResponse, error) {
-	var out adminapi.ToolSettingsResponse
+func (c *Client) GetToolSettings(ctx context.Context, tenant string) (apiv1.ToolSettingsResponse, error) {
+	var out apiv1.ToolSettingsResponse
 	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/tools", nil, &out)
 	return out, err
 }
 
 // PutToolSettings replaces tenant's disabled tools and tool sets.
-func (c *Client) PutToolSettings(ctx context.Context, tenant string, s vault.ToolSettings) (adminapi.ToolSettingsResponse, error) {
+func (c *Client) PutToolSettings(ctx context.Context, tenant string, s apiv1.ToolSettings) (apiv1.ToolSettingsResponse, error) {
 	if s.DisabledTools == nil {
 		s.DisabledTools = []string{}
 	}
 	if s.DisabledToolSets == nil {
 		s.DisabledToolSets = []string{}
 	}
-	var out adminapi.ToolSettingsResponse
+	var out apiv1.ToolSettingsResponse
 	err := c.do(ctx, http.MethodPut, tenantPath(tenant)+"/tools", s, &out)
 	return out, err
 }
 
 // SetToolEnabled enables or disables one of tenant's tools.
-func (c *Client) SetToolEnabled(ctx context.Context, tenant, tool string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+func (c *Client) SetToolEnabled(ctx context.Context, tenant, tool string, enabled bool) (apiv1.ToolSettingsResponse, error) {
 	return c.toolSwitch(ctx, tenant, "/tools/", tool, enabled)
 }
 
 // SetToolSetEnabled enables or disables one of tenant's tool sets.
-func (c *Client) SetToolSetEnabled(ctx context.Context, tenant, toolSet string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+func (c *Client) SetToolSetEnabled(ctx context.Context, tenant, toolSet string, enabled bool) (apiv1.ToolSettingsResponse, error) {
 	return c.toolSwitch(ctx, tenant, "/tool-sets/", toolSet, enabled)
 }
 
-func (c *Client) toolSwitch(ctx context.Context, tenant, kind, name string, enabled bool) (adminapi.ToolSettingsResponse, error) {
+func (c *Client) toolSwitch(ctx context.Context, tenant, kind, name string, enabled bool) (apiv1.ToolSettingsResponse, error) {
 	verb := "/disable"
 	if enabled {
 		verb = "/enable"
 	}
-	var out adminapi.ToolSettingsResponse
+	var out apiv1.ToolSettingsResponse
 	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+kind+url.PathEscape(name)+verb, nil, &out)
 	return out, err
 }
 
 // ListConnections returns a user's OAuth connections and the names of
 // their API keys (never tokens or key values).
-func (c *Client) ListConnections(ctx context.Context, tenant, user string) (adminapi.ConnectionsResponse, error) {
-	var out adminapi.ConnectionsResponse
+func (c *Client) ListConnections(ctx context.Context, tenant, user string) (apiv1.ConnectionsResponse, error) {
+	var out apiv1.ConnectionsResponse
 	err := c.do(ctx, http.MethodGet, userPath(tenant, user)+"/connections", nil, &out)
 	return out, err
 }
@@ -309,10 +260,10 @@ func (c *Client) Disconnect(ctx context.Context, tenant, user, provider string) 
 }
 
 // SetAPIKey stores (or replaces) a user's API key for provider; user may
-// be adminapi.LocalOwner. The key is sent once and never returned.
+// be apiv1.LocalOwner. The key is sent once and never returned.
 func (c *Client) SetAPIKey(ctx context.Context, tenant, user, provider, key string) error {
 	return c.do(ctx, http.MethodPut, userPath(tenant, user)+"/api-keys/"+url.PathEscape(provider),
-		adminapi.APIKeyRequest{APIKeyValue: key}, nil)
+		apiv1.APIKeyRequest{APIKeyValue: key}, nil)
 }
 
 // DeleteAPIKey deletes a user's API key for provider.
@@ -391,11 +342,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 // apiError builds the error for a non-2xx answer, using the server's
 // {"error": ...} message when there is one.
 func apiError(status int, body []byte) *APIError {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return &APIError{Status: status, Message: e.Error}
+	var e apiv1.Error
+	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+		return &APIError{Status: status, Message: e.Message}
 	}
 	msg := strings.ToLower(http.StatusText(status))
 	if msg == "" {

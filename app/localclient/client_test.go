@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
@@ -21,15 +22,14 @@ const testToken = "client-test-token"
 // returns a client for it.
 func newAPI(t *testing.T) (*localclient.Client, *vault.Vault) {
 	t.Helper()
-	return newAPIWith(t, adminapi.Options{})
+	return newAPIWith(t, adminops.Options{})
 }
 
-// newAPIWith is newAPI with more Options (Tokens is set here).
-func newAPIWith(t *testing.T, o adminapi.Options) (*localclient.Client, *vault.Vault) {
+// newAPIWith is newAPI with the operations configured by o.
+func newAPIWith(t *testing.T, o adminops.Options) (*localclient.Client, *vault.Vault) {
 	t.Helper()
 	v := vaulttest.New(t)
-	o.Tokens = []string{testToken}
-	srv := httptest.NewServer(adminapi.New(v, o))
+	srv := httptest.NewServer(adminapi.New(adminops.New(v, o), adminapi.Options{Tokens: []string{testToken}}))
 	t.Cleanup(srv.Close)
 	return &localclient.Client{BaseURL: srv.URL + "/", Token: testToken}, v
 }

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
@@ -47,21 +48,21 @@ func TestClientOAuthProviders(t *testing.T) {
 	}
 
 	ps, err := c.ListOAuthPresets(ctx)
-	if err != nil || !slices.ContainsFunc(ps, func(p oauth.Preset) bool { return p.Name == "github" && p.TokenURL != "" }) {
+	if err != nil || !slices.ContainsFunc(ps, func(p apiv1.Preset) bool { return p.Name == "github" && p.TokenURL != "" }) {
 		t.Fatalf("ListOAuthPresets = %+v, %v", ps, err)
 	}
 
-	p, err := c.CreateOAuthProvider(ctx, "acme", adminapi.ProviderRequest{Preset: "github", ClientID: "gh-id", ClientSecret: clientSecret})
+	p, err := c.CreateOAuthProvider(ctx, "acme", apiv1.ProviderRequest{Preset: "github", ClientID: "gh-id", ClientSecret: clientSecret})
 	if err != nil {
 		t.Fatalf("CreateOAuthProvider: %v", err)
 	}
 	if p.Name != "github" || p.TenantID != "acme" || !p.ClientSecretSet || p.AuthorizationURL != "https://github.com/login/oauth/authorize" || len(p.Scopes) == 0 {
 		t.Errorf("CreateOAuthProvider = %+v", p)
 	}
-	p, err = c.CreateOAuthProvider(ctx, "acme", adminapi.ProviderRequest{
+	p, err = c.CreateOAuthProvider(ctx, "acme", apiv1.ProviderRequest{
 		ProviderName: "idp", ClientID: "c", ClientSecret: "s",
 		AuthorizationURL: "https://idp.example.com/a", TokenURL: "http://127.0.0.1:9/t",
-		Scopes: adminapi.Scopes{"openid", "email"}, APIOrigins: []string{"https://api.idp.example.com"},
+		Scopes: apiv1.Scopes{"openid", "email"}, APIOrigins: []string{"https://api.idp.example.com"},
 	})
 	if err != nil || p.Name != "idp" || !slices.Equal(p.Scopes, []string{"openid", "email"}) {
 		t.Fatalf("CreateOAuthProvider idp = %+v, %v", p, err)
@@ -77,13 +78,13 @@ func TestClientOAuthProviders(t *testing.T) {
 	}
 
 	newID := "gh-id-2"
-	scopes := adminapi.Scopes{"repo"}
-	upd, err := c.UpdateOAuthProvider(ctx, "acme", "github", adminapi.ProviderPatch{Scopes: &scopes})
+	scopes := apiv1.Scopes{"repo"}
+	upd, err := c.UpdateOAuthProvider(ctx, "acme", "github", apiv1.ProviderPatch{Scopes: &scopes})
 	if err != nil || !slices.Equal(upd.Provider.Scopes, []string{"repo"}) || !upd.Provider.ClientSecretSet || upd.ConnectionsDropped != 0 {
 		t.Fatalf("UpdateOAuthProvider = %+v, %v", upd, err)
 	}
 	// A new client id is a new destination: the secret must come with it.
-	if _, err := c.UpdateOAuthProvider(ctx, "acme", "github", adminapi.ProviderPatch{ClientID: &newID}); !errors.Is(err, vault.ErrInvalid) ||
+	if _, err := c.UpdateOAuthProvider(ctx, "acme", "github", apiv1.ProviderPatch{ClientID: &newID}); !errors.Is(err, vault.ErrInvalid) ||
 		!strings.Contains(err.Error(), "client_secret is required when client_id changes") {
 		t.Fatalf("UpdateOAuthProvider client id without the secret: %v", err)
 	}
@@ -92,11 +93,11 @@ func TestClientOAuthProviders(t *testing.T) {
 	}
 
 	bad := "http://idp.example.com/t"
-	_, err = c.UpdateOAuthProvider(ctx, "acme", "idp", adminapi.ProviderPatch{TokenURL: &bad})
+	_, err = c.UpdateOAuthProvider(ctx, "acme", "idp", apiv1.ProviderPatch{TokenURL: &bad})
 	if !errors.Is(err, vault.ErrInvalid) {
 		t.Errorf("update with an http non-loopback URL: %v, want a 400 matching vault.ErrInvalid", err)
 	}
-	_, err = c.CreateOAuthProvider(ctx, "acme", adminapi.ProviderRequest{Preset: "github", ClientID: "x", ClientSecret: clientSecret})
+	_, err = c.CreateOAuthProvider(ctx, "acme", apiv1.ProviderRequest{Preset: "github", ClientID: "x", ClientSecret: clientSecret})
 	if !errors.Is(err, vault.ErrExists) {
 		t.Errorf("duplicate create: %v, want vault.ErrExists", err)
 	}
@@ -116,9 +117,9 @@ func TestClientToolSettings(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var changed []string
-	c, v := newAPIWith(t, adminapi.Options{
-		Tools: func(string) []adminapi.ToolInfo {
-			return []adminapi.ToolInfo{
+	c, v := newAPIWith(t, adminops.Options{
+		Tools: func(string) []apiv1.ToolInfo {
+			return []apiv1.ToolInfo{
 				{Name: "github_whoami", ToolSets: []string{"github"}, Enabled: true},
 				{Name: "weather", ToolSets: []string{"weather"}, Enabled: true},
 			}
@@ -151,7 +152,7 @@ func TestClientToolSettings(t *testing.T) {
 	if err != nil || len(st.DisabledToolSets) != 0 {
 		t.Fatalf("SetToolSetEnabled true = %+v, %v", st, err)
 	}
-	st, err = c.PutToolSettings(ctx, "acme", vault.ToolSettings{})
+	st, err = c.PutToolSettings(ctx, "acme", apiv1.ToolSettings{})
 	if err != nil || len(st.DisabledTools) != 0 || !st.Tools[1].Enabled {
 		t.Fatalf("PutToolSettings = %+v, %v", st, err)
 	}
@@ -171,7 +172,7 @@ func TestClientToolSettings(t *testing.T) {
 func TestClientConnections(t *testing.T) {
 	t.Parallel()
 	fo := &fakeOAuth{}
-	c, v := newAPIWith(t, adminapi.Options{OAuth: fo})
+	c, v := newAPIWith(t, adminops.Options{OAuth: fo})
 	ctx := t.Context()
 	if _, _, err := c.CreateTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)

@@ -6,15 +6,15 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 )
 
 // Status returns what the daemon says about itself, its vault's key source
 // and its tenants.
-func (c *Client) Status(ctx context.Context) (adminapi.Status, error) {
-	var out adminapi.Status
+func (c *Client) Status(ctx context.Context) (apiv1.Status, error) {
+	var out apiv1.Status
 	if err := c.do(ctx, http.MethodGet, "/api/v1/status", nil, &out); err != nil {
-		return adminapi.Status{}, err
+		return apiv1.Status{}, err
 	}
 	return out, nil
 }

@@ -5,16 +5,16 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/plexus-mcp/plexus/app/adminapi"
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
 func TestClientStatusAndShutdown(t *testing.T) {
 	stopped := make(chan struct{}, 1)
-	c, v := newAPIWith(t, adminapi.Options{System: adminapi.System{
-		Info: func() adminapi.DaemonInfo {
-			return adminapi.DaemonInfo{PID: 7, Version: "1.2.3", Key: vault.KeyInfo{Source: vault.KeySourceKeyring}}
+	c, v := newAPIWith(t, adminops.Options{System: adminops.System{
+		Info: func() adminops.DaemonInfo {
+			return adminops.DaemonInfo{PID: 7, Version: "1.2.3", Key: vault.KeyInfo{Source: vault.KeySourceKeyring}}
 		},
 		Shutdown: func() { stopped <- struct{}{} },
 	}})
@@ -25,7 +25,7 @@ func TestClientStatusAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PID != 7 || st.Version != "1.2.3" || st.Key.Source != vault.KeySourceKeyring || st.KeyWarning != "" ||
+	if st.PID != 7 || st.Version != "1.2.3" || st.Key.Source != string(vault.KeySourceKeyring) || st.KeyWarning != "" ||
 		st.Tenants.Count != 1 || st.Tenants.IDs[0] != "acme" {
 		t.Errorf("Status = %+v", st)
 	}
