@@ -81,21 +81,31 @@ func migrateV3(tx *bolt.Tx, aead cipher.AEAD) error {
 	return nil
 }
 
-func migrateV3Providers(tx *bolt.Tx, aead cipher.AEAD) error {
-	b := tx.Bucket(bucketProviders)
-	type item struct {
-		k []byte
-		r providerRecord
-	}
-	var items []item
-	if err := b.ForEach(func(k, raw []byte) error {
-		var r providerRecord
+// keyedRecord is a decoded record with its key.
+type keyedRecord[T any] struct {
+	k []byte
+	r T
+}
+
+// decodeAll decodes every record of b (so the caller may write to b while
+// it goes through them).
+func decodeAll[T any](b *bolt.Bucket) ([]keyedRecord[T], error) {
+	var items []keyedRecord[T]
+	err := b.ForEach(func(k, raw []byte) error {
+		var r T
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("decode %q: %w", clip(string(k)), err)
 		}
-		items = append(items, item{append([]byte(nil), k...), r})
+		items = append(items, keyedRecord[T]{append([]byte(nil), k...), r})
 		return nil
-	}); err != nil {
+	})
+	return items, err
+}
+
+func migrateV3Providers(tx *bolt.Tx, aead cipher.AEAD) error {
+	b := tx.Bucket(bucketProviders)
+	items, err := decodeAll[providerRecord](b)
+	if err != nil {
 		return err
 	}
 	for _, it := range items {
@@ -120,19 +130,8 @@ func migrateV3Providers(tx *bolt.Tx, aead cipher.AEAD) error {
 
 func migrateV3Credentials(tx *bolt.Tx, aead cipher.AEAD) error {
 	b := tx.Bucket(bucketCredentials)
-	type item struct {
-		k []byte
-		r credentialRecord
-	}
-	var items []item
-	if err := b.ForEach(func(k, raw []byte) error {
-		var r credentialRecord
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("decode %q: %w", clip(string(k)), err)
-		}
-		items = append(items, item{append([]byte(nil), k...), r})
-		return nil
-	}); err != nil {
+	items, err := decodeAll[credentialRecord](b)
+	if err != nil {
 		return err
 	}
 	for _, it := range items {

@@ -306,36 +306,19 @@ func (r oauthStateRecord) consent(id string) OAuthConsent {
 // GetOAuthConsent returns a pending consent link without consuming it
 // (ErrNotFound if unknown or used, ErrExpired if past its expiry).
 func (v *Vault) GetOAuthConsent(ctx context.Context, id string) (OAuthConsent, error) {
-	if err := ctx.Err(); err != nil {
-		return OAuthConsent{}, err
-	}
-	if validStateString(id) != nil {
-		return OAuthConsent{}, fmt.Errorf("consent link: malformed: %w", ErrNotFound)
-	}
-	var r oauthStateRecord
-	err := v.db.View(func(tx *bolt.Tx) error {
-		found, err := getJSON(tx.Bucket(bucketOAuthStates), flowKey(flowConsent, id), &r)
-		if !found && err == nil {
-			return fmt.Errorf("consent link: unknown or already used: %w", ErrNotFound)
-		}
-		return err
-	})
-	if err != nil {
-		return OAuthConsent{}, err
-	}
-	if r.expired(v.now()) {
-		return OAuthConsent{}, fmt.Errorf("consent link of tenant %q, provider %q: %w", r.TenantID, r.Provider, ErrExpired)
-	}
-	if err := v.openSession(consentSessionAAD(id), &r); err != nil {
-		return OAuthConsent{}, err
-	}
-	return r.consent(id), nil
+	return v.readConsent(ctx, id, false)
 }
 
 // TakeOAuthConsent consumes a consent link: it is deleted whatever the
 // outcome (a replay gets ErrNotFound, an expired one ErrExpired), in one
 // transaction, so two concurrent takes never both succeed.
 func (v *Vault) TakeOAuthConsent(ctx context.Context, id string) (OAuthConsent, error) {
+	return v.readConsent(ctx, id, true)
+}
+
+// readConsent reads a consent link, deleting it in the same transaction
+// when take is set.
+func (v *Vault) readConsent(ctx context.Context, id string, take bool) (OAuthConsent, error) {
 	if err := ctx.Err(); err != nil {
 		return OAuthConsent{}, err
 	}
@@ -343,18 +326,26 @@ func (v *Vault) TakeOAuthConsent(ctx context.Context, id string) (OAuthConsent, 
 		return OAuthConsent{}, fmt.Errorf("consent link: malformed: %w", ErrNotFound)
 	}
 	var r oauthStateRecord
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	read := func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOAuthStates)
 		key := flowKey(flowConsent, id)
 		found, err := getJSON(b, key, &r)
 		if !found && err == nil {
 			return fmt.Errorf("consent link: unknown or already used: %w", ErrNotFound)
 		}
-		if derr := b.Delete(key); derr != nil {
-			return derr
+		if take {
+			if derr := b.Delete(key); derr != nil {
+				return derr
+			}
 		}
 		return err
-	})
+	}
+	var err error
+	if take {
+		err = v.db.Update(read)
+	} else {
+		err = v.db.View(read)
+	}
 	if err != nil {
 		return OAuthConsent{}, err
 	}
