@@ -283,17 +283,8 @@ func (v *Vault) deleteCredential(ctx context.Context, tenantID, userID string, k
 // ErrConflict and writes nothing; a nil value deletes it. The session must
 // be live (ErrNotFound). Size and key rules are SetSessionValue's.
 func (v *Vault) SwapSessionValue(ctx context.Context, tenantID, sessionID, key string, old, value []byte) error {
-	if err := ctx.Err(); err != nil {
+	if err := checkSessionValue(ctx, tenantID, sessionID, key, value); err != nil {
 		return err
-	}
-	if err := validSessionKey(tenantID, sessionID); err != nil {
-		return err
-	}
-	if err := validValueKey(key); err != nil {
-		return err
-	}
-	if len(value) > maxSessionValueLen {
-		return invalidf("session value %q: at most %d bytes, got %d", clip(key), maxSessionValueLen, len(value))
 	}
 	aad := sessionValueAAD(tenantID, sessionID, key)
 	var sealed []byte

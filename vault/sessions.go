@@ -530,9 +530,8 @@ func validValueKey(key string) error {
 	return nil
 }
 
-// SetSessionValue stores a sealed value under key in a live session
-// (ErrNotFound if the session is absent or expired). Values are at most 1 MiB.
-func (v *Vault) SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error {
+// checkSessionValue checks the arguments of a session value write.
+func checkSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -544,6 +543,15 @@ func (v *Vault) SetSessionValue(ctx context.Context, tenantID, sessionID, key st
 	}
 	if len(value) > maxSessionValueLen {
 		return invalidf("session value %q: at most %d bytes, got %d", clip(key), maxSessionValueLen, len(value))
+	}
+	return nil
+}
+
+// SetSessionValue stores a sealed value under key in a live session
+// (ErrNotFound if the session is absent or expired). Values are at most 1 MiB.
+func (v *Vault) SetSessionValue(ctx context.Context, tenantID, sessionID, key string, value []byte) error {
+	if err := checkSessionValue(ctx, tenantID, sessionID, key, value); err != nil {
+		return err
 	}
 	sealed, err := v.Seal(sessionValueAAD(tenantID, sessionID, key), value)
 	if err != nil {
