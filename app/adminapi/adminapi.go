@@ -159,6 +159,7 @@ func New(store Store, o Options) http.Handler {
 
 		{"GET /api/v1/status", a.status},
 		{"POST /api/v1/shutdown", a.shutdown},
+		{"POST /api/v1/ui/login-ticket", a.mintLoginTicket},
 	}
 	for _, rt := range routes {
 		a.mux.Handle(rt.pattern, a.wrap(rt.h))
