@@ -198,6 +198,11 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	})
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
+	uiHandler, err := newUI(ctx, cfg, v, ln.Addr().String(), publicURL, startedAt)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -218,7 +223,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	// begins; ordinary requests are left to finish.
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
-	handler := edge.Guard(endStreamsOn(stopping, mux), edge.Options{
+	handler := edge.Guard(endStreamsOn(stopping, withUI(uiHandler, mux)), edge.Options{
 		ListenAddr:   ln.Addr().String(),
 		AllowAnyHost: cfg.AllowNonLoopback,
 	})
