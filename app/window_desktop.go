@@ -6,13 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sync"
 	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
 	wailsrt "github.com/wailsapp/wails/v2/pkg/runtime"
+
+	"github.com/plexus-mcp/plexus/frontend"
 )
 
 // Show opens the Plexus desktop window on the admin UI, signed in, and
@@ -28,6 +32,7 @@ func Show(ctx context.Context, getenv func(string) string, login LoginURL) error
 		return err
 	}
 	var once sync.Once
+	icon, _ := fs.ReadFile(frontend.Static(), "icon-256.png")
 	err := wails.Run(&options.App{
 		Title:            "Plexus",
 		Width:            1024,
@@ -36,6 +41,12 @@ func Show(ctx context.Context, getenv func(string) string, login LoginURL) error
 		MinHeight:        480,
 		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 249, A: 255},
 		AssetServer:      &assetserver.Options{Assets: loaderFS{}},
+		Linux: &linux.Options{
+			Icon:        icon,
+			ProgramName: "plexus", // matches build/linux/plexus.desktop
+			// What Wails picks when Linux is nil; works under Xvfb too.
+			WebviewGpuPolicy: linux.WebviewGpuPolicyNever,
+		},
 		OnDomReady: func(wctx context.Context) {
 			// OnDomReady fires again on every page the window loads.
 			once.Do(func() { go signIn(wctx, login) })

@@ -203,6 +203,7 @@ func (h *Handler) page(p pageHandler) http.Handler {
 			h.signInNeeded(w, r)
 			return
 		}
+		h.log.DebugContext(r.Context(), "Admin UI page", "path", r.URL.Path)
 		p.serve(w, r, s)
 	})
 }
