@@ -180,7 +180,7 @@ async function main() {
   await page.waitForURL(`${base}/ui/`);
   check(await page.getByText("Tenant Personal created.").isVisible(), "the flash says the tenant was created");
   check(await page.locator(".rows .row-main", { hasText: "Personal" }).isVisible(), "Personal is listed on Home");
-  check(await page.locator("#snippet-claude-desktop").textContent().then((t) => t.includes('"--tenant", "personal"')),
+  check(await page.locator("#snippet-claude-desktop").textContent().then((t) => /"--tenant",\s*"personal"/.test(t)),
     "the Claude Desktop snippet names the tenant");
   await page.goto(`${base}/ui/tenants`);
   check(await page.getByRole("cell", { name: "personal", exact: true }).isVisible(), "Personal is listed on Tenants");

@@ -217,3 +217,27 @@ func TestTenantSwitcher(t *testing.T) {
 		t.Error("no flash for an unknown tenant")
 	}
 }
+
+// TestNamesAreEscaped: a tenant name is text on every page, never markup.
+func TestNamesAreEscaped(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.login()
+	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	r := b.post("/ui/tenants", url.Values{"csrf": {b.csrf()}, "entity_id": {"evil"}, "name": {evil}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.status, r.body)
+	}
+	if _, err := f.v.CreateTenant(t.Context(), vault.Tenant{ID: "two", Name: "Two"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/ui/", "/ui/tenants", "/ui/tenants/evil", "/ui/providers"} {
+		r := b.get(p)
+		if strings.Contains(r.body, "<script>alert") || strings.Contains(r.body, "<img src=x") {
+			t.Errorf("GET %s: the name is markup", p)
+		}
+		if !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("GET %s: the name is not shown escaped", p)
+		}
+	}
+}
