@@ -9,9 +9,21 @@ import (
 	"runtime"
 )
 
-// Show opens url in the user's browser. This build has no desktop window
+// Show signs the user's browser in to the admin UI: it mints a
+// single-use login link and opens it. This build has no desktop window
 // (build with -tags desktop,production for one).
-func Show(ctx context.Context, url string) error {
+//
+// The link is on the browser's command line for a moment, where other
+// local users may see it; it works only once and only within a minute,
+// and the browser spends it at once.
+func Show(ctx context.Context, getenv func(string) string, login LoginURL) error {
+	if err := CheckDisplay(getenv); err != nil {
+		return err
+	}
+	url, err := login(ctx)
+	if err != nil {
+		return fmt.Errorf("sign-in link: %w", err)
+	}
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
@@ -22,7 +34,8 @@ func Show(ctx context.Context, url string) error {
 		cmd = exec.CommandContext(ctx, "xdg-open", url)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("open %s in a browser (open it by hand): %w", url, err)
+		// The link is not in the error: run `plexus open --print-url` for one.
+		return fmt.Errorf("open a browser (or run `plexus open --print-url` and open the link by hand): %w", err)
 	}
 	go cmd.Wait() //nolint:errcheck // the browser outlives us
 	return nil

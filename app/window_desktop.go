@@ -4,38 +4,71 @@ package app
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"os"
-	"runtime"
+	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
 	wailsrt "github.com/wailsapp/wails/v2/pkg/runtime"
+
+	"github.com/plexus-mcp/plexus/frontend"
 )
 
-// Show opens the Plexus desktop window on url (the daemon's admin UI) and
+// Show opens the Plexus desktop window on the admin UI, signed in, and
 // returns when the window closes. The daemon keeps running.
-func Show(ctx context.Context, url string) error {
-	if runtime.GOOS == "linux" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-		return errors.New("no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); use `plexus serve` and open " + url + " in a browser")
+//
+// Cookies do not work under Wails' own wails:// origin, so the window
+// shows a small loader page, mints a single-use login link (login) and
+// moves to it: from then on the window shows the daemon's own pages on the
+// daemon's origin, where the session cookie works. The link never leaves
+// this process.
+func Show(ctx context.Context, getenv func(string) string, login LoginURL) error {
+	if err := CheckDisplay(getenv); err != nil {
+		return err
 	}
 	var once sync.Once
+	icon, _ := fs.ReadFile(frontend.Static(), "icon-256.png")
 	err := wails.Run(&options.App{
-		Title:  "Plexus",
-		Width:  1024,
-		Height: 720,
-		// The window loads the daemon's own pages so cookies work (they do
-		// not through the wails:// scheme): a tiny page that navigates away.
-		AssetServer: &assetserver.Options{Assets: loaderFS{}},
+		Title:            "Plexus",
+		Width:            1024,
+		Height:           720,
+		MinWidth:         400,
+		MinHeight:        480,
+		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 249, A: 255},
+		AssetServer:      &assetserver.Options{Assets: loaderFS{}},
+		Linux: &linux.Options{
+			Icon:        icon,
+			ProgramName: "plexus", // matches build/linux/plexus.desktop
+			// What Wails picks when Linux is nil; works under Xvfb too.
+			WebviewGpuPolicy: linux.WebviewGpuPolicyNever,
+		},
 		OnDomReady: func(wctx context.Context) {
-			once.Do(func() { wailsrt.WindowExecJS(wctx, fmt.Sprintf("window.location.replace(%q)", url)) })
+			// OnDomReady fires again on every page the window loads.
+			once.Do(func() { go signIn(wctx, login) })
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("desktop window: %w", err)
 	}
 	return nil
+}
+
+// signIn mints the login link and moves the window to it; on failure the
+// loader page says what went wrong.
+func signIn(wctx context.Context, login LoginURL) {
+	ctx, cancel := context.WithTimeout(wctx, 30*time.Second)
+	defer cancel()
+	url, err := login(ctx)
+	if err != nil {
+		msg, _ := json.Marshal("Plexus could not sign this window in: " + err.Error())
+		wailsrt.WindowExecJS(wctx, fmt.Sprintf("window.plexusLoaderError(%s)", msg))
+		return
+	}
+	u, _ := json.Marshal(url)
+	wailsrt.WindowExecJS(wctx, fmt.Sprintf("window.location.replace(%s)", u))
 }

@@ -119,6 +119,9 @@ func (a *api) routes() []route {
 		{"POST /api/v1/shutdown", serve(http.StatusAccepted, func(r *http.Request) (apiv1.ShutdownResponse, error) {
 			return ops.Shutdown(r.Context())
 		})},
+		{"POST /api/v1/ui/login-ticket", serve(http.StatusCreated, func(r *http.Request) (apiv1.LoginTicket, error) {
+			return ops.MintLoginTicket(r.Context())
+		})},
 	}
 }
 

@@ -42,3 +42,19 @@ type ShutdownResponse struct {
 	Status string `json:"status"` // "stopping"
 	PID    int    `json:"pid,omitempty"`
 }
+
+// UILoginPath is the admin UI's login path; the ticket goes in its
+// "ticket" query parameter.
+const UILoginPath = "/ui/login"
+
+// LoginTicket is the body of POST /api/v1/ui/login-ticket (201): a
+// single-use login link for the admin UI, minted for `plexus open` and the
+// desktop window, which hold the admin token (the token itself never goes
+// into a URL). It works once and only until ExpiresAt (within a minute).
+type LoginTicket struct {
+	// LoginPath is the path (with the ticket) to open on the daemon's
+	// origin, e.g. /ui/login?ticket=plxt_…; the caller prefixes the base
+	// URL it reached the daemon at.
+	LoginPath string    `json:"login_path"`
+	ExpiresAt time.Time `json:"expires_at"`
+}

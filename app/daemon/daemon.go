@@ -217,6 +217,11 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		Version:   cfg.Version,
 	}
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
+	uiHandler, err := newUI(ctx, cfg, v, ln.Addr().String(), publicURL, startedAt)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := v.SchemaVersion(r.Context()); err != nil {
 			log.ErrorContext(r.Context(), "Readiness check failed", "error", err)
@@ -234,7 +239,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	// begins; ordinary requests are left to finish.
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
-	handler := edge.Guard(endStreamsOn(stopping, mux), edge.Options{
+	handler := edge.Guard(endStreamsOn(stopping, withUI(uiHandler, mux)), edge.Options{
 		ListenAddr:   ln.Addr().String(),
 		AllowAnyHost: cfg.AllowNonLoopback,
 	})

@@ -1,0 +1,57 @@
+// Plexus admin UI: small conveniences only. Every page works without this
+// file (the Content-Security-Policy allows no inline script; this is the
+// one script, served from the daemon itself).
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  // Copy buttons: <button data-copy="ID"> copies the text of #ID.
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    var target = document.getElementById(btn.getAttribute("data-copy"));
+    if (!target) return;
+    btn.hidden = false;
+    var label = btn.querySelector("[data-copy-label]");
+    btn.addEventListener("click", function () {
+      var text = target.innerText;
+      var done = function () {
+        if (label) label.textContent = "Copied";
+        btn.classList.add("copied");
+        setTimeout(function () {
+          if (label) label.textContent = "Copy";
+          btn.classList.remove("copied");
+        }, 1600);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, function () { selectText(target); });
+      } else {
+        selectText(target);
+        try { if (document.execCommand("copy")) done(); } catch (e) { /* selected: the person copies by hand */ }
+      }
+    });
+  });
+
+  // Flash messages: a dismiss button.
+  document.querySelectorAll("[data-flash] [data-dismiss]").forEach(function (btn) {
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var flash = btn.closest("[data-flash]");
+      if (flash) flash.remove();
+    });
+  });
+
+  // Forms that send themselves on change (the tenant switcher).
+  document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+    var button = form.querySelector("[data-autosubmit-button]");
+    if (button) button.hidden = true;
+    form.querySelectorAll("select").forEach(function (sel) {
+      sel.addEventListener("change", function () { form.submit(); });
+    });
+  });
+});
+
+function selectText(el) {
+  var range = document.createRange();
+  range.selectNodeContents(el);
+  var sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
