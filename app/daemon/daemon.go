@@ -137,7 +137,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}()
 	log.Info("Vault open", "path", vcfg.Path, "keySource", string(v.KeySource()))
 
-	ln, err := net.Listen("tcp", listen)
+	// No TCP keep-alive probes on accepted connections: the daemon's
+	// peers are on this machine, idle connections end with IdleTimeout,
+	// and each keep-alive setting costs a system call per connection,
+	// which under a local connection flood is what makes the kernel's
+	// accept queue (and /healthz behind it) grow.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, "tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another program using this port? choose another with --listen)", listen, err)
 	}

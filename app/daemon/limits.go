@@ -72,7 +72,11 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		victim, ok := l.admit(lc)
 		if victim != nil {
 			l.shed.Add(1)
-			_ = victim.Conn.Close()
+			// Not here: closing a socket another goroutine is reading
+			// waits until that reader lets go of it, which ties the
+			// accept loop to the scheduler and lets the kernel's accept
+			// queue (and /healthz behind it) grow under a flood.
+			go victim.Conn.Close()
 		}
 		if ok {
 			return lc, nil
