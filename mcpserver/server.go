@@ -93,6 +93,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/mcpserver/telemetry"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -236,6 +237,7 @@ type Server struct {
 	oauth             *oauth.Manager
 	consentWait       time.Duration
 	bounds            SessionBounds
+	metrics           *telemetry.Metrics // nil: tool calls are not counted
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -413,6 +415,7 @@ func (s *Server) forgetTenant(tenantID string) {
 	s.tokens.dropWhere(func(info vault.TokenInfo) bool { return info.TenantID == tenantID })
 	s.owners.dropIf(tenantID, "")
 	s.settings.drop(tenantID)
+	s.metrics.ForgetTenant(tenantID)
 	if ts != nil {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -538,9 +541,12 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 			}
 		}
 	})
+	args := newArgSchemas(s, id) // the arguments check (toolcall.go)
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(true),
+		server.WithToolHandlerMiddleware(s.observeToolCalls(id)), // outside recovery: sees panics as errors
 		server.WithRecovery(),
+		server.WithToolHandlerMiddleware(args.middleware()),
 		server.WithHooks(hooks),
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
@@ -555,6 +561,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		}
 	}
 	ms := server.NewMCPServer("plexus/"+id, serverVersion, opts...)
+	args.ms = ms
 	for _, t := range s.registry.ForTenant(id) {
 		if t.Requires == nil {
 			ms.AddTool(t.Definition, t.Handler)

@@ -27,6 +27,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plexus-mcp/plexus/mcpserver/argcheck"
 )
 
 // Sentinel errors returned (wrapped) by Registry.Register.
@@ -107,8 +109,14 @@ func NewRegistry() *Registry {
 // malformed name, no handler, an empty entry in AllowedTenants, a
 // Requires whose provider name breaks vault.ValidateProviderName (the one
 // rule for provider names: a provider the vault cannot store could never be
-// set up), or annotations that contradict (readOnlyHint and destructiveHint
-// both true), and with ErrDuplicateTool when the name is taken.
+// set up), annotations that contradict (readOnlyHint and destructiveHint
+// both true), or an input schema that does not compile (package
+// argcheck), and with ErrDuplicateTool when the name is taken.
+//
+// A tool whose structured InputSchema leaves additionalProperties unset
+// gets additionalProperties false: every call's arguments are checked
+// against the schema before the handler runs (mcpserver), so a Plexus
+// tool never sees an argument it did not declare.
 func (r *Registry) Register(t Tool) error {
 	name := t.Definition.Name
 	switch {
@@ -126,6 +134,18 @@ func (r *Registry) Register(t Tool) error {
 		return fmt.Errorf("register tool %q: %w: annotations say both readOnlyHint and destructiveHint", name, ErrInvalidTool)
 	}
 	if err := t.Requires.validate(); err != nil {
+		return fmt.Errorf("register tool %q: %w: %v", name, ErrInvalidTool, err)
+	}
+	if len(t.Definition.RawInputSchema) == 0 && t.Definition.InputSchema.Type == "" {
+		t.Definition.InputSchema.Type = "object" // MCP: an input schema is an object schema
+	}
+	if len(t.Definition.RawInputSchema) == 0 && t.Definition.InputSchema.AdditionalProperties == nil {
+		// Plexus's own tools take only the arguments they declare: an
+		// unknown argument is refused (the client sees this in tools/list).
+		// A tool opts out with mcp.WithSchemaAdditionalProperties(true).
+		t.Definition.InputSchema.AdditionalProperties = false
+	}
+	if _, err := argcheck.Compile(t.Definition); err != nil {
 		return fmt.Errorf("register tool %q: %w: %v", name, ErrInvalidTool, err)
 	}
 	t.AllowedTenants = slices.Clone(t.AllowedTenants)
