@@ -61,7 +61,8 @@ func (s *Server) toolSettings(ctx context.Context, tenantID string) (vault.ToolS
 // go, so the next tools/list or tools/call reads the new ones, and the
 // tenant's sessions (only that tenant's) get
 // notifications/tools/list_changed on their GET stream (mcp-go drops a
-// notification rather than block on a full stream). Harmless for a tenant
+// notification rather than block on a full stream), and
+// resources/prompts list_changed when it has any. Harmless for a tenant
 // never served.
 func (s *Server) toolSettingsChanged(tenantID string) {
 	s.settings.drop(tenantID)
@@ -70,6 +71,7 @@ func (s *Server) toolSettingsChanged(tenantID string) {
 	s.mu.RUnlock()
 	if ts != nil {
 		ts.mcp.SendNotificationToAllClients(string(mcp.MethodNotificationToolsListChanged), nil)
+		s.itemsListChanged(ts) // resources and prompts (items.go)
 	}
 }
 

@@ -23,7 +23,9 @@
 // package oauth), never the provider's own URL. Handlers
 // get the caller's own credentials through tools.AuthenticatedClient and
 // tools.APIKey: registered users' from the vault, guests' from their
-// session.
+// session. Every tools/call's arguments are checked against the tool's
+// input schema first (toolcall.go); resources, resource templates and
+// prompts from the registry are scoped like tools (items.go).
 //
 // # Design
 //
@@ -551,6 +553,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
 	}
+	opts = append(opts, s.itemOptions(id, hooks)...) // resources, templates, prompts (items.go)
 	var register []func(*server.MCPServer)
 	for _, e := range s.extraTenantSetups {
 		if e.tenant == id {
@@ -569,6 +572,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		}
 		ms.AddTool(hideAPIKeyArgument(t.Definition, t.Requires), s.guard(ms, t))
 	}
+	s.addItems(ms, id)
 	for _, f := range register {
 		f(ms)
 	}

@@ -42,7 +42,9 @@ import (
 //   - -32021. A handler failing with mcp.MissingRequiredClientCapabilityError
 //     becomes -32603 in mcp-go; the OnError hook marks the request, and its
 //     error response is replaced by -32021 with
-//     data.requiredCapabilities (HTTP 400 from 2026-07-28 on).
+//     data.requiredCapabilities (HTTP 400 from 2026-07-28 on). The same
+//     replacement answers the read of a hidden resource as mcp-go answers
+//     an unknown one (items.go).
 //
 // A request whose handlers send no notification pays for none of this
 // beyond a few small allocations: no goroutine is started and mcp-go's
@@ -90,9 +92,13 @@ type rpcWriter struct {
 	mode      writeMode
 	status    int    // mcp-go's status, in modeText and modeReplace
 	held      []byte // what mcp-go wrote in a held mode
-	missing   string // capability of a MissingRequiredClientCapabilityError
-	hasMiss   bool
-	late      int // notifications that came after the response
+	late      int    // notifications that came after the response
+
+	// repl is the error response that replaces mcp-go's (hasRepl):
+	// -32021 for a MissingRequiredClientCapabilityError, or an unknown
+	// resource's answer for a hidden one (items.go).
+	repl    errorReplacement
+	hasRepl bool
 
 	// The notification stream, nil until a handler sends a notification.
 	// A handler's send never waits for mu (held while writing to a client
@@ -201,7 +207,7 @@ func (w *rpcWriter) writeHeaderLocked(status int) {
 	case w.sse:
 		w.mode = modeJSONInSSE // the response joins the stream as its last event
 		return
-	case w.hasMiss && !sseHeader:
+	case w.hasRepl && !sseHeader:
 		w.mode, w.status = modeReplace, status
 		return
 	case status >= 400 && strings.HasPrefix(w.hdr.Get("Content-Type"), "text/plain"):
@@ -240,7 +246,7 @@ func (w *rpcWriter) writeLocked(p []byte) (int, error) {
 	case modeReplace:
 		return len(p), nil // replaced by finish
 	}
-	if w.hasMiss && w.sse {
+	if w.hasRepl && w.sse {
 		p = w.replaceErrorEvent(p)
 	}
 	return w.w.Write(p)
@@ -364,27 +370,43 @@ func sseEvent(data []byte) []byte {
 	return append(b, "\n\n"...)
 }
 
+// errorReplacement is a JSON-RPC error that replaces mcp-go's error
+// response to a request.
+type errorReplacement struct {
+	code int
+	msg  string
+	data any
+}
+
 // missingCapability records that the request's handler failed for want of
 // a client capability (the OnError hook); its error response becomes -32021.
 func (w *rpcWriter) missingCapability(capability string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.missing, w.hasMiss = capability, true
-}
-
-// missingJSON is the -32021 error response of the request.
-func (w *rpcWriter) missingJSON() []byte {
 	caps := map[string]any{}
-	if w.missing != "" {
-		caps[w.missing] = map[string]any{}
+	if capability != "" {
+		caps[capability] = map[string]any{}
 	}
-	msg := mcp.MissingRequiredClientCapabilityError{Capability: w.missing}.Error()
-	return edge.RPCErrorJSON(w.requestID(), mcp.MISSING_REQUIRED_CLIENT_CAPABILITY, msg,
+	w.replaceError(mcp.MISSING_REQUIRED_CLIENT_CAPABILITY,
+		mcp.MissingRequiredClientCapabilityError{Capability: capability}.Error(),
 		map[string]any{"requiredCapabilities": caps})
 }
 
+// replaceError records that the request's error response must be this
+// one (code, msg and data; data nil for none) instead of mcp-go's. The
+// status is 200 up to 2025-11-25 and 400 from 2026-07-28 on, as for
+// mcp-go's own -32021 and -32602 answers.
+func (w *rpcWriter) replaceError(code int, msg string, data any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.repl, w.hasRepl = errorReplacement{code: code, msg: msg, data: data}, true
+}
+
+// replacementJSON is the error response that replaces mcp-go's.
+func (w *rpcWriter) replacementJSON() []byte {
+	return edge.RPCErrorJSON(w.requestID(), w.repl.code, w.repl.msg, w.repl.data)
+}
+
 // replaceErrorEvent swaps an SSE event carrying a JSON-RPC error response
-// for the -32021 response; other events pass.
+// for the replacement; other events pass.
 func (w *rpcWriter) replaceErrorEvent(p []byte) []byte {
 	data, ok := bytes.CutPrefix(p, []byte("event: message\ndata: "))
 	if !ok {
@@ -397,7 +419,7 @@ func (w *rpcWriter) replaceErrorEvent(p []byte) []byte {
 	if json.Unmarshal(bytes.TrimSuffix(data, []byte("\n\n")), &m) != nil || m.Method != "" || len(m.Error) == 0 {
 		return p
 	}
-	return sseEvent(w.missingJSON())
+	return sseEvent(w.replacementJSON())
 }
 
 // finish ends the request's response once mcp-go is done: it stops the
@@ -431,11 +453,11 @@ func (w *rpcWriter) finish(ctx context.Context) {
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
 		w.w.WriteHeader(status)
-		_, _ = w.w.Write(append(w.missingJSON(), '\n'))
+		_, _ = w.w.Write(append(w.replacementJSON(), '\n'))
 	case modeJSONInSSE:
 		if msg := bytes.TrimSpace(w.held); len(msg) > 0 {
-			if w.hasMiss {
-				msg = w.missingErrorIfError(msg)
+			if w.hasRepl {
+				msg = w.replacementIfError(msg)
 			}
 			_, _ = w.w.Write(sseEvent(msg))
 			w.flusher.Flush()
@@ -443,14 +465,14 @@ func (w *rpcWriter) finish(ctx context.Context) {
 	}
 }
 
-// missingErrorIfError is msg, or the -32021 response when msg is a
-// JSON-RPC error response.
-func (w *rpcWriter) missingErrorIfError(msg []byte) []byte {
+// replacementIfError is msg, or the replacement when msg is a JSON-RPC
+// error response.
+func (w *rpcWriter) replacementIfError(msg []byte) []byte {
 	var m struct {
 		Error json.RawMessage `json:"error"`
 	}
 	if json.Unmarshal(msg, &m) == nil && len(m.Error) > 0 {
-		return w.missingJSON()
+		return w.replacementJSON()
 	}
 	return msg
 }

@@ -1,14 +1,18 @@
-// Package tools holds Plexus's tool registry and the request context tool
-// handlers run in: who is calling (CallerFrom), the per-session value store
-// (SessionValues) and the caller's own credentials (AuthenticatedClient,
-// APIKey).
+// Package tools holds Plexus's registry of built-in tools, resources,
+// resource templates and prompts, and the request context their handlers
+// run in: who is calling (CallerFrom), the per-session value store
+// (SessionValues), the caller's own credentials (AuthenticatedClient,
+// APIKey) and MCP log messages to the calling client (Log).
 //
-// The registry is the one place tools are declared. Each tool says which
+// The registry is the one place they are declared. Each says which
 // tenants may see it (AllowedTenants, empty = all), which tool sets it
 // belongs to and which credential it needs (Requires); mcpserver builds each
-// tenant's MCP server from ForTenant and enforces visibility (tenant scope,
-// the tenant's disabled tools and tool sets, tools/list's tool_set_filter)
-// with mcp-go's tool filter on tools/list and tools/call.
+// tenant's MCP server from ForTenant (ResourcesForTenant, ...) and enforces
+// visibility (tenant scope, the tenant's disabled tools and tool sets,
+// tools/list's tool_set_filter) on listing and on use: a hidden tool,
+// resource or prompt answers exactly as an unknown one. A tool's arguments
+// are checked against its input schema before its handler runs
+// (mcpserver, package argcheck).
 //
 // This package never touches storage directly: session values and
 // credentials go through the SessionStore and Credentials the HTTP layer
@@ -92,6 +96,7 @@ type Registry struct {
 	mu    sync.RWMutex
 	tools []Tool // in registration order
 	index map[string]int
+	items items // resources, resource templates, prompts (items.go)
 }
 
 // NewRegistry returns a registry holding the built-in tools (plexus_whoami).
