@@ -116,6 +116,9 @@ func (a *api) routes() []route {
 		{"GET /api/v1/status", serve(http.StatusOK, func(r *http.Request) (apiv1.Status, error) {
 			return ops.Status(r.Context())
 		})},
+		{"GET /api/v1/health", serve(http.StatusOK, func(r *http.Request) (apiv1.Health, error) {
+			return ops.Health(r.Context())
+		})},
 		{"POST /api/v1/shutdown", serve(http.StatusAccepted, func(r *http.Request) (apiv1.ShutdownResponse, error) {
 			return ops.Shutdown(r.Context())
 		})},

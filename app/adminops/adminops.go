@@ -1,8 +1,8 @@
 // Package adminops holds Plexus's admin operations: tenants and their
 // host-app secrets, users and user tokens, external OAuth providers (with
 // the presets and the rules on where a secret may go), tool settings,
-// users' OAuth connections and API keys, and the daemon's status and
-// shutdown. Each is one method of Service taking and returning the wire
+// users' OAuth connections and API keys, and the daemon's status, health
+// and shutdown. Each is one method of Service taking and returning the wire
 // types of app/apiv1, so the admin API (app/adminapi: decode, call,
 // encode) and the admin UI's page handlers run the very same code, and
 // neither calls the other over HTTP.
@@ -47,6 +47,7 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
+	"github.com/plexus-mcp/plexus/mcpserver/telemetry"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -101,6 +102,8 @@ type System struct {
 	// Shutdown asks the daemon to stop gracefully and returns at once; the
 	// daemon lets in-flight requests (the one asking included) finish.
 	Shutdown func()
+	// Health lists the daemon's components for Health (health.go).
+	Health func(ctx context.Context) []telemetry.Component
 }
 
 // DaemonInfo is what the daemon says about itself.

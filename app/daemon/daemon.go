@@ -1,7 +1,8 @@
 // Package daemon runs `plexus serve`: it opens the vault (the one process
 // that may), binds the loopback listener, serves the MCP endpoints, the admin
-// API and the health probes, writes the runtime file that clients use to
-// find it, and shuts everything down in bounded time when its context ends.
+// API, the health probes and (to the admin) the metrics, writes the runtime
+// file that clients use to find it, and shuts everything down in bounded
+// time when its context ends.
 //
 // It never prints to stdout and never logs secrets: the local admin token
 // goes only into the 0600 runtime file.
@@ -172,12 +173,14 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		publicURL = "http://" + ln.Addr().String()
 	}
 	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL))
+	metrics := newTelemetry(cfg.Version, v) // metrics.go
 
 	mcpOpts := []mcpserver.Option{
 		mcpserver.WithLogger(log),
 		mcpserver.WithLocalToken(token),
 		mcpserver.WithRegistry(registry),
 		mcpserver.WithOAuth(om),
+		mcpserver.WithMetrics(metrics),
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -190,6 +193,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	}
 	mcpOpts = append(mcpOpts, cfg.MCPOptionsForTest...)
 	mcp := mcpserver.New(v, mcpOpts...)
+	watchSessions(metrics, mcp)
 
 	mux := http.NewServeMux()
 	mcp.Routes(mux)
@@ -209,9 +213,12 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 					StartedAt: startedAt, DataDir: absPath(cfg.DataDir), Key: v.KeyInfo()}
 			},
 			Shutdown: shutdown,
+			Health:   metrics.Health,
 		},
 	})
-	admin := adminapi.New(ops, adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log})
+	adminOpts := adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log}
+	admin := adminapi.New(ops, adminOpts)
+	mux.Handle("GET "+MetricsPath, metricsHandler(metrics, adminOpts))
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	rt := localclient.Runtime{
