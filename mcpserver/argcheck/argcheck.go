@@ -54,6 +54,9 @@ type Schema struct {
 	compiled *jsonschema.Schema
 	// args names the top-level properties, sorted, for "this tool takes".
 	args []string
+	// emptyOK: no arguments at all ({}) are valid, so a call without any
+	// needs no validator run.
+	emptyOK bool
 }
 
 // Compile compiles tool's input schema (RawInputSchema when set, else
@@ -97,7 +100,7 @@ func CompileJSON(name string, raw []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tool %q: %w: %v", name, ErrInvalidSchema, err)
 	}
-	s := &Schema{tool: name, compiled: compiled}
+	s := &Schema{tool: name, compiled: compiled, emptyOK: compiled.Validate(map[string]any{}) == nil}
 	if props, ok := obj["properties"].(map[string]any); ok {
 		for k := range props {
 			s.args = append(s.args, k)
@@ -120,6 +123,9 @@ func (noLoader) Load(url string) (any, error) {
 // means none, checked as {}). It returns nil or an *Error.
 func (s *Schema) Check(args any) error {
 	if s == nil || s.compiled == nil {
+		return nil
+	}
+	if m, ok := args.(map[string]any); (ok && len(m) == 0 || args == nil) && s.emptyOK {
 		return nil
 	}
 	v, err := normalize(args)
