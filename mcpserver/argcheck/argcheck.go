@@ -215,7 +215,7 @@ func (s *Schema) collect(v any, verr *jsonschema.ValidationError, e *Error) {
 		}
 		return
 	}
-	for _, p := range s.problems(argPath(v, verr.InstanceLocation), verr) {
+	for _, p := range s.problems(short(argPath(v, verr.InstanceLocation)), verr) {
 		if len(e.Problems) >= MaxProblems {
 			e.More++
 			continue
@@ -245,7 +245,7 @@ func (s *Schema) alternatives(v any, verr *jsonschema.ValidationError, e *Error)
 		e.More++
 		return true
 	}
-	path := argPath(v, verr.InstanceLocation)
+	path := short(argPath(v, verr.InstanceLocation))
 	e.Problems = append(e.Problems, Problem{Argument: path, Message: subject(path) + " " + what})
 	return true
 }
@@ -275,7 +275,7 @@ func (s *Schema) problems(path string, verr *jsonschema.ValidationError) []Probl
 					msg += "; this tool takes no arguments"
 				}
 			} else {
-				msg = fmt.Sprintf("unknown property %q in argument %q", name, path)
+				msg = fmt.Sprintf("unknown property %q in argument %q", short(name), path)
 			}
 			out = append(out, Problem{Argument: p, Message: msg})
 		}
@@ -373,10 +373,26 @@ func argPath(v any, loc []string) string {
 }
 
 func joinPath(path, name string) string {
-	if path == "" {
-		return name
+	if path != "" {
+		name = path + "." + name
 	}
-	return path + "." + name
+	return short(name)
+}
+
+// maxPath bounds an argument path in a message: the names in it may be
+// the client's own (an unknown argument).
+const maxPath = 100
+
+// short cuts s to maxPath bytes (on a UTF-8 boundary), marking the cut.
+func short(s string) string {
+	if len(s) <= maxPath {
+		return s
+	}
+	cut := maxPath
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // article names a JSON type for a sentence: "an integer", "a string".

@@ -70,6 +70,8 @@ var checkCases = []struct {
 	{name: "string arguments", args: `"Oslo"`, want: []string{"the arguments must be a JSON object, not a string"}},
 	{name: "several", args: `{"city":1,"units":2,"x":3}`,
 		want: []string{`argument "city" must be a string`, `argument "units" must be a string`, `unknown argument "x"`}},
+	{name: "long name cut", args: `{"city":"Oslo","` + strings.Repeat("n", 5000) + `":1}`,
+		want: []string{`unknown argument "` + strings.Repeat("n", 100) + `…"`}},
 	{name: "long value cut", args: `{"city":"Oslo","units":"` + strings.Repeat("k", 100) + `"}`,
 		want: []string{`got "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"…`}},
 }
@@ -207,6 +209,9 @@ func FuzzCheck(f *testing.F) {
 		if err != nil {
 			if e, ok := errors.AsType[*Error](err); !ok || len(e.Problems) == 0 {
 				t.Fatalf("Check(%s) = %v, want an *Error with problems", data, err)
+			}
+			if n := len(err.Error()); n > 4096 {
+				t.Fatalf("a %d-byte message for %d bytes of arguments", n, len(data))
 			}
 			return
 		}
