@@ -156,6 +156,9 @@ func TestGaugeFuncAndEscaping(t *testing.T) {
 }
 
 func TestSeriesBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scrapes 170,000 lines; slow under -race")
+	}
 	m := telemetry.New()
 	for i := range telemetry.MaxSeries + 50 {
 		m.ToolCall("acme", fmt.Sprintf("tool_%d", i), telemetry.OK, 0)
