@@ -532,8 +532,10 @@ func (h *Handler) renderProvider(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	v.Form.Button = "Save changes"
 	what := "the client ID"
+	v.Form.Secret.Label = "Client secret (only for a new client ID)"
 	if !isPreset {
 		what = "the client ID, a URL or the API addresses"
+		v.Form.Secret.Label = "Client secret (only for a new client ID or address)"
 	}
 	v.Form.Secret.Help = "Leave it empty, unless you change " + what + ": then paste the secret again, so that Plexus sends it only where you confirm."
 	if row.Connections > 0 {
