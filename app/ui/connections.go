@@ -34,6 +34,7 @@ const expiresSoon = 7 * 24 * time.Hour
 // person is whose connections a page shows.
 type person struct {
 	path  string // path segment: apiv1.LocalOwner or the persistent id
+	id    string // the persistent id; "" for a local owner not created yet
 	label string // "You" or their id in their app
 	owner bool
 }
@@ -49,7 +50,11 @@ func (h *Handler) loadPerson(w http.ResponseWriter, r *http.Request, sc scope) (
 	}
 	id := r.PathValue("user")
 	if id == "" || id == apiv1.LocalOwner {
-		return users, person{path: apiv1.LocalOwner, label: "You", owner: true}, true
+		me := person{path: apiv1.LocalOwner, label: "You", owner: true}
+		if i := slices.IndexFunc(users, func(u apiv1.User) bool { return u.HostUserID == vault.LocalOwnerHostUserID }); i >= 0 {
+			me.id = users[i].ID
+		}
+		return users, me, true
 	}
 	i := slices.IndexFunc(users, func(u apiv1.User) bool { return u.ID == id })
 	if i < 0 {
@@ -58,9 +63,9 @@ func (h *Handler) loadPerson(w http.ResponseWriter, r *http.Request, sc scope) (
 		return nil, person{}, false
 	}
 	if users[i].HostUserID == vault.LocalOwnerHostUserID {
-		return users, person{path: apiv1.LocalOwner, label: "You", owner: true}, true
+		return users, person{path: apiv1.LocalOwner, id: users[i].ID, label: "You", owner: true}, true
 	}
-	return users, person{path: users[i].ID, label: users[i].HostUserID}, true
+	return users, person{path: users[i].ID, id: users[i].ID, label: users[i].HostUserID}, true
 }
 
 // connectionsHandler is GET /ui/connections and /ui/connections/{user}.
@@ -93,10 +98,15 @@ func (h *Handler) renderConnections(w http.ResponseWriter, r *http.Request, s *s
 		h.fail(w, r, fmt.Errorf("list providers: %w", err))
 		return
 	}
-	conns, err := h.opts.Ops.Connections(ctx, sc.tenant.ID, who.path)
-	if err != nil {
-		h.fail(w, r, fmt.Errorf("connections: %w", err))
-		return
+	// Read by persistent id: a page view never creates the local owner
+	// (saving a key or connecting does).
+	conns := apiv1.ConnectionsResponse{}
+	if who.id != "" {
+		conns, err = h.opts.Ops.Connections(ctx, sc.tenant.ID, who.id)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("connections: %w", err))
+			return
+		}
 	}
 	tools, err := h.opts.Ops.ToolSettings(ctx, sc.tenant.ID)
 	if err != nil {

@@ -180,3 +180,34 @@ func TestOtherPeoplesConnections(t *testing.T) {
 	wantIn(t, "alice after", r.body, "Key for openweather deleted.", "Never", "alice-acme has saved no keys.")
 	neverShown(t, f, b, testAPIKey, testClientSecret)
 }
+
+// TestViewingCreatesNothing: looking at your connections does not create
+// the local owner (a page view writes nothing); saving a key does.
+func TestViewingCreatesNothing(t *testing.T) {
+	f, b := signedIn(t)
+	wantStatus(t, "connections", b.get("/ui/connections"), http.StatusOK)
+	wantStatus(t, "you", b.get("/ui/users/local-owner"), http.StatusOK)
+	if users, _ := f.v.ListUsers(t.Context(), "acme"); len(users) != 0 {
+		t.Fatalf("a page view created %+v", users)
+	}
+	wantRedirect(t, "save", b.form("/ui/connections/local-owner/keys", "provider_name", "svc", "api_key_value", testAPIKey), "/ui/connections")
+	if users, _ := f.v.ListUsers(t.Context(), "acme"); len(users) != 1 || users[0].HostUserID != vault.LocalOwnerHostUserID {
+		t.Fatalf("users after saving a key: %+v", users)
+	}
+}
+
+// TestUserIDsInPaths: a user id with a slash, a bar or spaces reaches its
+// pages through an escaped path.
+func TestUserIDsInPaths(t *testing.T) {
+	f, b := signedIn(t)
+	id := "team/ann|auth0 1"
+	if _, err := f.ops.IssueUserToken(t.Context(), "acme", id); err != nil {
+		t.Fatal(err)
+	}
+	r := b.get("/ui/users")
+	esc := "/ui/users/team%2Fann%7Cauth0%201"
+	wantIn(t, "users", r.body, `href="`+esc+`"`)
+	wantIn(t, "user", b.get(esc).body, "team/ann|auth0 1", `href="/ui/connections/team%2Fann%7Cauth0%201"`)
+	wantIn(t, "connections", b.get("/ui/connections/team%2Fann%7Cauth0%201").body, "team/ann|auth0 1 connects accounts")
+	wantRedirect(t, "delete", b.form(esc+"/delete", "confirm", id), "/ui/users")
+}
