@@ -12,6 +12,7 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 func TestParseTicket(t *testing.T) {
@@ -122,6 +123,7 @@ var providerFormCases = []struct {
 	{"custom", "provider_name=gl&client_id=x&client_secret=y&authorization_url=https://a.example/a&token_url=https://a.example/t&api_origins=https://api.a.example%0Ahttps://b.example", true, true, nil},
 	{"custom, no urls", "provider_name=gl&client_id=x&client_secret=y&api_origins=https://a.example", true, true, []string{"authorization_url", "token_url"}},
 	{"custom, no origins", "provider_name=gl&client_id=x&client_secret=y&authorization_url=https://a.example/a&token_url=https://a.example/t", true, true, []string{"api_origins"}},
+	{"custom, http", "provider_name=gl&client_id=x&client_secret=y&authorization_url=http://a.example/a&token_url=https://u:p@a.example/t&userinfo_url=https://a.example/u", true, true, []string{"authorization_url", "token_url"}},
 	{"custom, userinfo", "provider_name=gl&client_id=x&client_secret=y&authorization_url=https://a.example/a&token_url=https://a.example/t&userinfo_url=https://a.example/u", true, true, nil},
 	{"long client id", "client_id=" + strings.Repeat("x", 513) + "&client_secret=y", false, true, []string{"client_id"}},
 }
@@ -182,6 +184,11 @@ func FuzzProviderForm(f *testing.F) {
 		}
 		if custom && (in.AuthURL == "" || in.TokenURL == "" || len(in.Origins) > maxOriginsInForm || len(in.Origins) == 0 && in.UserURL == "") {
 			t.Fatalf("accepted a custom provider without its addresses: %+v", in)
+		}
+		for _, u := range []string{in.AuthURL, in.TokenURL, in.UserURL, in.RevokeURL} {
+			if u != "" && egress.CheckURL(u) != nil {
+				t.Fatalf("accepted an address Plexus may not send a secret to: %q", u)
+			}
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // The Providers page: the OAuth providers of the current tenant, adding
@@ -261,11 +262,18 @@ func parseProviderForm(form url.Values, custom, requireSecret bool) (providerInp
 		}
 	}
 	if custom {
+		// The one rule for where a secret may go (egress.CheckURL), here
+		// too, so every address's problem shows at once.
 		for _, f := range []struct{ field, v string }{
 			{"authorization_url", in.AuthURL}, {"token_url", in.TokenURL}, {"userinfo_url", in.UserURL}, {"revocation_url", in.RevokeURL},
 		} {
-			if len(f.v) > maxProviderURL {
+			switch {
+			case len(f.v) > maxProviderURL:
 				errs[f.field] = fmt.Sprintf("Use at most %d characters.", maxProviderURL)
+			case f.v != "":
+				if err := egress.CheckURL(f.v); err != nil {
+					errs[f.field] = sentence(err.Error())
+				}
 			}
 		}
 		if in.AuthURL == "" {
