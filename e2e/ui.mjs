@@ -2,8 +2,12 @@
 // browser download): start the real daemon on a temp data dir, get a
 // sign-in link from `plexus open --print-url`, open it, see the signed-in
 // Home page, create the "Personal" tenant with one click and see it listed.
-// Along the way: the link works once, every page carries the CSP and no
-// page breaks it (a CSP violation is a console error here).
+// Then the pages of issue 10: add a custom provider that points at a fake
+// OAuth server on 127.0.0.1 and see its callback URL, connect yourself
+// through the consent page and see "Connected", save an API key and see
+// it masked, make a host-app secret and see it once. Along the way: the
+// link works once, every page carries the CSP and no page breaks it (a
+// CSP violation is a console error here).
 //
 //   node e2e/ui.mjs PLEXUS_BINARY [--shots DIR]
 //
@@ -12,6 +16,7 @@
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 import { spawn, execFile } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,6 +51,45 @@ function must(cond, what) {
 const tmp = mkdtempSync(join(tmpdir(), "plexus-ui-e2e-"));
 const children = [];
 let browser;
+let fakeOAuth;
+
+// startFakeOAuth serves a tiny OAuth 2.0 provider on 127.0.0.1: /authorize
+// sends the browser straight back with a code, /token answers a token,
+// /user says who it is. It records the token requests it got.
+function startFakeOAuth() {
+  const tokenRequests = [];
+  const srv = createServer((req, res) => {
+    const u = new URL(req.url, "http://127.0.0.1");
+    if (u.pathname === "/authorize") {
+      const back = new URL(u.searchParams.get("redirect_uri"));
+      back.searchParams.set("code", "fake-code-" + randomBytes(6).toString("hex"));
+      back.searchParams.set("state", u.searchParams.get("state") || "");
+      res.writeHead(302, { Location: back.toString() });
+      res.end();
+      return;
+    }
+    if (u.pathname === "/token" && req.method === "POST") {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        tokenRequests.push(body);
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ access_token: "fake-access", token_type: "bearer", expires_in: 3600, refresh_token: "fake-refresh", scope: "read" }));
+      });
+      return;
+    }
+    if (u.pathname === "/user") {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ login: "ann" }));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((resolve) =>
+    srv.listen(0, "127.0.0.1", () => resolve({ srv, url: `http://127.0.0.1:${srv.address().port}`, tokenRequests })),
+  );
+}
 
 function startDaemon(dataDir, env) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -199,6 +243,8 @@ async function main() {
     check(r.status() === 403, `a form without the CSRF token is refused (got ${r.status()})`);
   }
 
+  await pagesOfIssue10(base, page);
+
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
 
   if (shotsDir) await screenshots(base, dataDir, env, page, context);
@@ -212,6 +258,79 @@ async function main() {
   await context.close();
 }
 
+// pagesOfIssue10 walks Providers, Connections & keys and the tenant page
+// as a person would.
+async function pagesOfIssue10(base, page) {
+  fakeOAuth = await startFakeOAuth();
+  const body = async () => await page.content();
+
+  // Providers: the empty state, then a custom provider at the fake server.
+  await page.goto(`${base}/ui/providers`);
+  check(await page.getByText("No providers yet.").isVisible(), "Providers says there are none yet");
+  await page.goto(`${base}/ui/providers/add/custom`);
+  await page.getByLabel("Name in Plexus").fill("fake");
+  check((await page.locator("#callback-url").textContent()) === `${base}/personal/oauth/external_callback/fake`,
+    "the callback URL follows the name typed");
+  await page.getByLabel("Authorization URL").fill(`${fakeOAuth.url}/authorize`);
+  await page.getByLabel("Token URL").fill(`${fakeOAuth.url}/token`);
+  await page.getByLabel("User info URL (optional)").fill(`${fakeOAuth.url}/user`);
+  await page.getByLabel("Scopes").fill("read");
+  await page.getByLabel("Client ID").fill("fake-client");
+  const clientSecret = "fake-client-secret-" + randomBytes(8).toString("hex");
+  await page.getByLabel("Client secret").fill(clientSecret);
+  await page.getByRole("button", { name: "Add service" }).click();
+  await page.waitForURL(`${base}/ui/providers/fake`);
+  check(await page.getByText("fake added.").isVisible(), "the flash says the provider was added");
+  check((await page.locator("#callback-url").textContent()) === `${base}/personal/oauth/external_callback/fake`,
+    "the provider page shows the exact callback URL");
+  check(!(await body()).includes(clientSecret), "the client secret is not on the provider page");
+
+  // Connect yourself: Connect → the consent page → Approve → the fake
+  // provider → Plexus's callback → Connected.
+  await page.goto(`${base}/ui/connections`);
+  check(await page.locator(".item", { hasText: "fake" }).getByText("Never").isVisible(), "before connecting, the pill says Never");
+  await page.locator(".item", { hasText: "fake" }).getByRole("button", { name: "Connect" }).click();
+  await page.waitForURL(/\/personal\/oauth\/consent\//);
+  check((await body()).includes("Plexus settings"), "the consent page names who asks");
+  await page.getByRole("button", { name: "Approve" }).click();
+  await page.waitForURL(/\/oauth\/external_callback\/fake/);
+  check((await body()).includes("Connected to fake"), "the callback says Connected");
+  check(fakeOAuth.tokenRequests.length === 1, `Plexus exchanged the code once (${fakeOAuth.tokenRequests.length})`);
+  await page.goto(`${base}/ui/connections`);
+  check(await page.locator(".item", { hasText: "fake" }).getByText("Connected", { exact: true }).isVisible(), "after connecting, the pill says Connected");
+
+  // An API key for yourself, shown masked.
+  const apiKey = "owm-" + randomBytes(12).toString("hex");
+  await page.getByText("Add key").first().click();
+  await page.getByLabel("Key for openweather").fill(apiKey);
+  await page.getByRole("button", { name: "Save key" }).first().click();
+  await page.waitForURL(`${base}/ui/connections`);
+  check(await page.getByText("•••• " + apiKey.slice(-4)).isVisible(), "the saved key is shown masked (its last 4 characters)");
+  check(!(await body()).includes(apiKey.slice(0, -4)), "the key itself is not on the page");
+
+  // A host-app secret, shown once.
+  await page.goto(`${base}/ui/tenants/personal`);
+  await page.getByRole("button", { name: "Make a new host-app secret" }).click();
+  const secretField = page.locator("#host-app-secret input[readonly]");
+  const hostSecret = await secretField.inputValue();
+  check(/^phs_[A-Z2-7]{26}$/.test(hostSecret), "the new host-app secret is shown in a read-only field");
+  check(await page.getByText("You will not see this again.").isVisible(), "it says you will not see it again");
+  await page.goto(`${base}/ui/tenants/personal`);
+  check(!(await body()).includes(hostSecret), "reloaded, the secret is gone");
+}
+
+// openSession starts an MCP session at tenant personal as an app called
+// clientInfo would (shots only: the Users & sessions page lists it).
+async function openSession(base, token, clientInfo) {
+  const r = await fetch(`${base}/personal/mcp`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo } }),
+  });
+  await r.text();
+  check(r.ok && r.headers.get("mcp-session-id"), `an MCP session for ${clientInfo.title} (${r.status})`);
+}
+
 // screenshots saves every page at 1024x720 and 420 px wide, light and dark.
 async function screenshots(base, dataDir, env, page, context) {
   mkdirSync(shotsDir, { recursive: true });
@@ -221,6 +340,12 @@ async function screenshots(base, dataDir, env, page, context) {
   ];
   const schemes = ["light", "dark"];
   const shoot = async (p, name) => {
+    // A field with an error takes the focus and scrolls the page; the
+    // shot starts at the top, where a person's eye does.
+    await p.evaluate(() => {
+      document.activeElement?.blur();
+      window.scrollTo(0, 0);
+    });
     for (const v of variants) {
       for (const s of schemes) {
         await p.setViewportSize(v.viewport);
@@ -245,8 +370,59 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.getByLabel("Type work to confirm").fill("wrok");
   await page.getByRole("button", { name: /Delete tenant work/ }).click();
   await shoot(page, "tenant-danger-zone");
-  await page.goto(`${base}/ui/providers`);
+  await page.goto(`${base}/ui/tools`);
   await shoot(page, "soon");
+
+  // The pages of issue 10, with a second provider, a second person and
+  // two apps talking to Plexus.
+  await page.goto(`${base}/ui/tenants/personal`);
+  await page.getByRole("button", { name: "Make a new host-app secret" }).click();
+  await shoot(page, "tenant-secret");
+  await page.goto(`${base}/ui/providers/add/github`);
+  await shoot(page, "provider-add-github");
+  await page.getByLabel("Client ID").fill("Iv1.8a61f9b3a7aba766");
+  await page.getByLabel("Client secret").fill("0123456789abcdef0123456789abcdef01234567");
+  await page.getByRole("button", { name: "Add GitHub" }).click();
+  await page.waitForURL(`${base}/ui/providers/github`);
+  await page.goto(`${base}/ui/providers`);
+  await shoot(page, "providers");
+  await page.goto(`${base}/ui/providers/add/custom`);
+  await page.getByLabel("Name in Plexus").fill("gitlab");
+  await page.getByLabel("Authorization URL").fill("http://gitlab.example.com/oauth/authorize");
+  await page.getByLabel("Token URL").fill("https://gitlab.example.com/oauth/token");
+  await page.getByLabel("Client ID").fill("abc123");
+  await page.getByLabel("Client secret").fill("not-shown-again");
+  await page.getByRole("button", { name: "Add service" }).click();
+  await shoot(page, "provider-add-custom-error");
+  await page.goto(`${base}/ui/providers/github`);
+  await shoot(page, "provider");
+  await page.goto(`${base}/ui/users`);
+  await page.getByLabel("Their ID in your app").fill("alice@example.com");
+  await page.getByRole("button", { name: "Make a token" }).click();
+  const aliceToken = await page.locator("#new-token").inputValue();
+  await shoot(page, "users-token");
+  const rt = JSON.parse(readFileSync(join(dataDir, "plexus.runtime.json"), "utf8"));
+  await openSession(base, rt.token, { name: "claude-ai", title: "Claude", version: "0.14.2" });
+  await openSession(base, aliceToken, { name: "acme-notes", title: "Acme Notes", version: "2.1" });
+  await page.goto(`${base}/ui/users`);
+  await shoot(page, "users");
+  await page.locator("a", { hasText: "alice@example.com" }).first().click();
+  await page.waitForURL(`${base}/ui/users/alice@example.com`);
+  await shoot(page, "user");
+  await page.goto(`${base}/ui/connections`);
+  await shoot(page, "connections");
+  await page.locator(".tab", { hasText: "alice@example.com" }).click();
+  await page.waitForURL(`${base}/ui/connections/alice@example.com`);
+  await shoot(page, "connections-other");
+  // The switcher sends itself (app.js) and comes back to this page.
+  const switchTo = async (id) => {
+    await page.selectOption("#tenant-switch", id);
+    await page.locator(`#tenant-switch option[value="${id}"][selected]`).waitFor({ state: "attached" });
+  };
+  await page.goto(`${base}/ui/providers`);
+  await switchTo("work");
+  await shoot(page, "providers-empty");
+  await switchTo("personal");
 
   const anon = await browser.newContext();
   const ap = await anon.newPage();
@@ -265,6 +441,8 @@ async function screenshots(base, dataDir, env, page, context) {
   await p2.goto(await loginURL(kfDir, { PLEXUS_MASTER_KEY: "" }));
   await p2.waitForURL(`${base2}/ui/`);
   await shoot(p2, "home-first-run");
+  await p2.goto(`${base2}/ui/providers`);
+  await shoot(p2, "need-tenant");
   await c2.close();
   log("screenshots in", shotsDir);
 }
@@ -279,6 +457,7 @@ try {
   }
 } finally {
   if (browser) await browser.close().catch(() => {});
+  if (fakeOAuth) fakeOAuth.srv.close();
   stopAll();
   await Promise.all(children.map((p) => waitExit(p, 10000)));
   rmSync(tmp, { recursive: true, force: true });

@@ -94,6 +94,7 @@ type Action struct {
 // the value kept after an error.
 type Field struct {
 	Name        string
+	ID          string // element id; "" = "f-" + Name
 	Label       string
 	Help        string
 	Value       string
@@ -182,13 +183,6 @@ type TenantRow struct {
 type TenantForm struct {
 	ID   Field
 	Name Field
-}
-
-// TenantView is one tenant's page.
-type TenantView struct {
-	Shell  Shell
-	Tenant TenantRow
-	Delete DangerZone
 }
 
 // DangerZone is a destructive action confirmed by typing a word.

@@ -329,6 +329,11 @@ func (s *Server) onChange(c vault.Change) {
 	case vault.ToolSettingsChanged:
 		s.gen.Add(1)
 		s.toolSettingsChanged(c.TenantID)
+	case vault.SessionEnded:
+		s.gen.Add(1)
+		if gone := s.sessions.drop(c.SessionHash); len(gone) > 0 {
+			go s.release(gone) // mcp-go's state; not on the vault writer's path
+		}
 	}
 }
 

@@ -29,6 +29,9 @@ const (
 	// CredentialChanged: TenantID, UserID, CredentialKind, Provider. A
 	// registered user's credential was stored, replaced or deleted.
 	CredentialChanged
+	// SessionEnded: TenantID, UserID ("" for a guest), SessionHash. An
+	// administrator ended an MCP session (EndSession).
+	SessionEnded
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -38,6 +41,7 @@ var changeKindNames = map[ChangeKind]string{
 	ToolSettingsChanged: "tool settings changed",
 	ProviderChanged:     "provider changed",
 	CredentialChanged:   "credential changed",
+	SessionEnded:        "session ended",
 }
 
 func (k ChangeKind) String() string {
@@ -60,6 +64,8 @@ type Change struct {
 	CredentialKind CredentialKind
 	// ProviderDeleted is set on a ProviderChanged for a deletion.
 	ProviderDeleted bool
+	// SessionHash names the ended session (SessionHash of its id).
+	SessionHash string
 }
 
 // subscribers is the vault's list of change listeners.

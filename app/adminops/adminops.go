@@ -81,6 +81,10 @@ type Store interface {
 	DeleteCredential(ctx context.Context, tenantID, userID string, kind vault.CredentialKind, provider string) error
 	GetToolSettings(ctx context.Context, tenantID string) (vault.ToolSettings, error)
 	PutToolSettings(ctx context.Context, tenantID string, s vault.ToolSettings) error
+	APIKeyHint(ctx context.Context, tenantID, userID, provider string) (string, error)
+
+	ListSessions(ctx context.Context, tenantID string) ([]vault.SessionInfo, int, error)
+	EndSession(ctx context.Context, tenantID, hash string) error
 }
 
 // OAuthConnections is the part of the external-OAuth engine the

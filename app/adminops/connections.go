@@ -7,6 +7,7 @@ package adminops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/plexus-mcp/plexus/app/apiv1"
@@ -35,10 +36,64 @@ func (s *Service) Connections(ctx context.Context, tenantID, userID string) (api
 	}
 	for _, c := range creds {
 		if c.Kind == vault.CredentialAPIKey && c.UserID == u.ID {
-			out.APIKeys = append(out.APIKeys, apiv1.APIKeyInfo{Provider: c.Provider, UpdatedAt: c.UpdatedAt})
+			info := apiv1.APIKeyInfo{Provider: c.Provider, UpdatedAt: c.UpdatedAt}
+			// The vault opens the key and hands out its end only. A key
+			// that no longer opens is listed without a hint (and the
+			// tool that needs it says so).
+			hint, err := s.store.APIKeyHint(ctx, t.ID, u.ID, c.Provider)
+			switch {
+			case err == nil:
+				info.Hint = hint
+			case errors.Is(err, vault.ErrNotFound):
+				continue // deleted meanwhile
+			case !errors.Is(err, vault.ErrDecrypt):
+				return apiv1.ConnectionsResponse{}, wrapf(err, "api key %q of %s/%s", c.Provider, t.ID, u.ID)
+			}
+			out.APIKeys = append(out.APIKeys, info)
 		}
 	}
 	return out, nil
+}
+
+// ConsentLinks is the part of the external-OAuth engine that starts a
+// connection; *oauth.Manager satisfies it. An OAuthConnections without it
+// cannot connect from the admin UI (ErrUnsupported).
+type ConsentLinks interface {
+	ConsentURL(ctx context.Context, req oauth.ConsentRequest) (string, error)
+}
+
+// ConsentClientName is how the consent page names who asks when the
+// local owner connects from the admin UI.
+const ConsentClientName = "Plexus settings"
+
+// OwnerConsentURL starts a connection of the tenant's local owner (the
+// person at this machine) to provider: it makes a single-use consent
+// link, the same page a tool's "connect your account" result opens, for
+// the admin UI to send the browser to. Only the local owner: other users
+// connect from their own app, never through an administrator's browser.
+// An unknown provider is vault.ErrNotFound.
+func (s *Service) OwnerConsentURL(ctx context.Context, tenantID, provider string) (string, error) {
+	cl, ok := s.opts.OAuth.(ConsentLinks)
+	if !ok {
+		return "", unsupported("this daemon cannot start OAuth connections")
+	}
+	t, u, err := s.user(ctx, tenantID, apiv1.LocalOwner)
+	if err != nil {
+		return "", err
+	}
+	link, err := cl.ConsentURL(ctx, oauth.ConsentRequest{
+		Owner:    oauth.Owner{TenantID: t.ID, UserID: u.ID},
+		Provider: provider,
+		Client:   ConsentClientName,
+	})
+	if errors.Is(err, oauth.ErrUnknownProvider) {
+		return "", notFoundf("tenant %s has no OAuth provider %q", t.ID, provider)
+	}
+	if err != nil {
+		return "", wrapf(err, "consent link for %s/%s to %q", t.ID, u.ID, provider)
+	}
+	s.log.InfoContext(ctx, "Consent link made for the local owner", "tenant", t.ID, "provider", provider)
+	return link, nil
 }
 
 // Disconnect forgets a user's OAuth connection to provider, revoking the

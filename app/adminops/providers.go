@@ -186,9 +186,10 @@ func (s *Service) UpdateProvider(ctx context.Context, tenantID, name string, pat
 	}
 	changed := destinationChanges(old, p)
 	if len(changed) > 0 && patch.ClientSecret == nil && old.ClientSecret != "" {
-		return apiv1.ProviderUpdate{}, fieldErr("client_secret", "client_secret is required when %s changes: where a secret goes is part of the secret, so give the "+
-			"client secret again in the same request (CLI: --client-secret -). The change disconnects every user of this "+
-			"provider; they consent again", strings.Join(changed, ", "))
+		return apiv1.ProviderUpdate{}, &apiv1.FieldError{Field: "client_secret", Err: &reasonError{kind: ErrSecretRequired, msg: fmt.Sprintf(
+			"client_secret is required when %s changes: where a secret goes is part of the secret, so give the "+
+				"client secret again in the same request (CLI: --client-secret -). The change disconnects every user of this "+
+				"provider; they consent again", strings.Join(changed, ", "))}}
 	}
 	updated, dropped, err := s.store.UpdateOAuthProvider(ctx, p)
 	if err != nil {
@@ -202,6 +203,41 @@ func (s *Service) UpdateProvider(ctx context.Context, tenantID, name string, pat
 			"tenant", p.TenantID, "provider", p.Name, "fields", changed, "dropped", dropped)
 	}
 	return out, nil
+}
+
+// ErrSecretRequired is matched (with errors.Is) by UpdateProvider's error
+// when a patch changes where the client secret goes without giving the
+// secret again; it matches vault.ErrInvalid too.
+var ErrSecretRequired = fmt.Errorf("the client secret is required for this change: %w", vault.ErrInvalid)
+
+// CallbackURL is the redirect (callback) URL to register at the provider
+// for a provider called name in the tenant, known before the provider is
+// added ("" when the daemon does not know its URL).
+func (s *Service) CallbackURL(tenantID, name string) string {
+	if s.opts.RedirectURL == nil {
+		return ""
+	}
+	return s.opts.RedirectURL(tenantID, name)
+}
+
+// ProviderConnections counts the users' connections to a tenant's
+// provider: what changing its destination or deleting it drops.
+func (s *Service) ProviderConnections(ctx context.Context, tenantID, name string) (int, error) {
+	p, err := s.provider(ctx, tenantID, name)
+	if err != nil {
+		return 0, err
+	}
+	creds, err := s.store.ListCredentials(ctx, p.TenantID, "")
+	if err != nil {
+		return 0, wrapf(err, "credentials of %s", p.TenantID)
+	}
+	n := 0
+	for _, c := range creds {
+		if c.Kind == vault.CredentialOAuth && c.Provider == p.Name {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // DeleteProvider removes a provider and every user's connection to it.

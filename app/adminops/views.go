@@ -56,7 +56,8 @@ func presetView(p oauth.Preset) apiv1.Preset {
 }
 
 func connectionView(c oauth.Connection) apiv1.Connection {
-	return apiv1.Connection{Provider: c.Provider, Status: c.Status, Scopes: c.Scopes, Expiry: c.Expiry, UpdatedAt: c.UpdatedAt}
+	return apiv1.Connection{Provider: c.Provider, Status: c.Status, Scopes: c.Scopes, Expiry: c.Expiry, UpdatedAt: c.UpdatedAt,
+		Refreshable: c.Refreshable}
 }
 
 // providerView shows a provider without its client secret, only whether

@@ -138,3 +138,29 @@ func (t TokenInfo) State(now time.Time) string {
 type TokenList struct {
 	Tokens []TokenInfo `json:"tokens"`
 }
+
+// Session is an active MCP session of a tenant as the admin operations
+// show it: named by Ref (the hash of its id, not secret) and Fingerprint
+// (Ref's first 8 hex digits, what plexus_whoami shows), never by its id.
+type Session struct {
+	Ref         string `json:"session_ref"`
+	Fingerprint string `json:"fingerprint"`
+	// UserID is the user's persistent id; "" for a guest (no token).
+	UserID     string `json:"persistent_user_id,omitempty"`
+	HostUserID string `json:"user_id_from_host_app,omitempty"`
+	// LocalOwner is true for the person at this machine (plexus stdio).
+	LocalOwner bool `json:"local_owner,omitempty"`
+	// Client is the app as it names itself ("Claude 0.12"), when it did.
+	Client    string    `json:"client,omitempty"`
+	Protocol  string    `json:"protocol_version"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// SessionList is a tenant's active sessions, the most recently used
+// first; Total counts them all when the list was cut short.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+	Total    int       `json:"total"`
+}

@@ -10,12 +10,19 @@ type Connection struct {
 	Scopes    []string  `json:"scopes,omitempty"`
 	Expiry    time.Time `json:"expires_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Refreshable is true when Plexus holds a refresh token, so the
+	// access token's expiry passes unnoticed (it is renewed on use).
+	Refreshable bool `json:"refreshable,omitempty"`
 }
 
 // APIKeyInfo names a user's stored API key, never its value.
 type APIKeyInfo struct {
 	Provider  string    `json:"provider_name"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Hint is the key's last characters, to recognise it ("3f9a", shown
+	// as "•••• 3f9a"): at most 4, and at most a quarter of the key; ""
+	// for a very short key or one that no longer opens.
+	Hint string `json:"hint,omitempty"`
 }
 
 // ConnectionsResponse is the answer of

@@ -230,7 +230,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		Version:   cfg.Version,
 	}
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
-	uiHandler, err := newUI(ctx, cfg, v, ln.Addr().String(), publicURL, startedAt)
+	uiHandler, err := newUI(ctx, cfg, v, ops, ln.Addr().String(), publicURL, startedAt)
 	if err != nil {
 		ln.Close()
 		return err

@@ -8,13 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
 // shell builds the layout's view for a signed-in page: the tenants, the
 // current one, the flash (taken: it shows once).
-func (h *Handler) shell(r *http.Request, s *session, title string, active frontend.Nav, tenants []vault.Tenant) frontend.Shell {
+func (h *Handler) shell(r *http.Request, s *session, title string, active frontend.Nav, tenants []apiv1.Tenant) frontend.Shell {
 	sh := frontend.Shell{
 		Title:  title,
 		Active: active,
@@ -32,7 +33,7 @@ func (h *Handler) shell(r *http.Request, s *session, title string, active fronte
 
 // currentTenant is the session's tenant when it still exists, else the
 // first; the zero Tenant when there is none.
-func currentTenant(s *session, tenants []vault.Tenant) vault.Tenant {
+func currentTenant(s *session, tenants []apiv1.Tenant) apiv1.Tenant {
 	for _, t := range tenants {
 		if t.ID == s.tenant {
 			return t
@@ -41,7 +42,7 @@ func currentTenant(s *session, tenants []vault.Tenant) vault.Tenant {
 	if len(tenants) > 0 {
 		return tenants[0]
 	}
-	return vault.Tenant{}
+	return apiv1.Tenant{}
 }
 
 // homeHandler is GET /ui/: the daemon's state, the key source, the
@@ -50,7 +51,7 @@ type homeHandler struct{ h *Handler }
 
 func (p homeHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {
 	h := p.h
-	tenants, err := h.opts.Backend.ListTenants(r.Context())
+	tenants, err := h.opts.Ops.ListTenants(r.Context())
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list tenants: %w", err))
 		return
@@ -128,7 +129,7 @@ func since(now, t time.Time) string {
 
 // connectView is the "Connect Claude Desktop" card for tenant t: what to
 // put in each app's settings to start `plexus stdio --tenant ID`.
-func (h *Handler) connectView(t vault.Tenant, nTenants int) frontend.ConnectView {
+func (h *Handler) connectView(t apiv1.Tenant, nTenants int) frontend.ConnectView {
 	name := "plexus"
 	if nTenants > 1 {
 		name = "plexus-" + t.ID

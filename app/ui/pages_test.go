@@ -138,7 +138,7 @@ func TestDeleteTenant(t *testing.T) {
 	}
 	r := b.get("/ui/tenants/acme")
 	if r.status != http.StatusOK || !strings.Contains(r.body, "Danger zone") || !strings.Contains(r.body, "Type acme to confirm") ||
-		!strings.Contains(r.body, "Delete tenant acme and everything in it") {
+		!strings.Contains(r.body, "Delete tenant acme</button>") {
 		t.Fatalf("tenant page: %d\n%s", r.status, r.body)
 	}
 	token := b.csrf()

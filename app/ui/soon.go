@@ -19,21 +19,12 @@ type soonPage struct {
 
 func soonPages() []soonPage {
 	return []soonPage{
-		{"/ui/providers", frontend.NavProviders, "Providers",
-			"The services Plexus can sign you in to, such as GitHub, Google or Slack.",
-			"Here you will add a service once, so that your apps can use your account there without ever seeing your password."},
-		{"/ui/connections", frontend.NavConnections, "Connections & keys",
-			"The accounts you connected and the keys you saved, for the current tenant.",
-			"Here you will see which accounts are connected, when they expire, and replace or remove a saved key."},
 		{"/ui/tools", frontend.NavTools, "Tools",
 			"What your apps can do through Plexus, such as listing your GitHub repositories.",
 			"Here you will switch tools on and off for the current tenant."},
 		{"/ui/activity", frontend.NavActivity, "Activity",
 			"What your apps did through Plexus, hour by hour.",
 			"Here you will see the last day's tool use and errors at a glance."},
-		{"/ui/users", frontend.NavUsers, "Users & sessions",
-			"The people and apps that use this tenant, and their sign-ins.",
-			"Here you will see who uses the current tenant and sign them out."},
 	}
 }
 
@@ -45,7 +36,7 @@ type soonHandler struct {
 
 func (p soonHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {
 	h := p.h
-	tenants, err := h.opts.Backend.ListTenants(r.Context())
+	tenants, err := h.opts.Ops.ListTenants(r.Context())
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list tenants: %w", err))
 		return

@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -25,6 +27,9 @@ type tenantInput struct {
 	// FromHome: sent by Home's one-click button; errors go back there
 	// as a flash instead of the Tenants page's field errors.
 	FromHome bool
+	// Back: sent by another page's one-click button (a page that needs a
+	// tenant): where to go after, errors as a flash.
+	Back string
 }
 
 // tenantErrors are the form's field errors, in plain words.
@@ -43,20 +48,30 @@ func parseTenantForm(form url.Values) (tenantInput, tenantErrors) {
 		Name:     strings.TrimSpace(form.Get("name")),
 		FromHome: form.Get("from") == "home",
 	}
-	var errs tenantErrors
-	switch {
-	case in.Name == "":
-		errs.Name = "Enter a name, for example Personal or Work."
-	case !utf8.ValidString(in.Name) || strings.IndexFunc(in.Name, unicode.IsControl) >= 0:
-		errs.Name = "Use letters, digits, spaces and punctuation only."
-	case len(in.Name) > maxTenantNameLen:
-		errs.Name = fmt.Sprintf("Use at most %d characters.", maxTenantNameLen)
+	if b := form.Get("back"); b != "" {
+		in.Back = cleanBack(b)
 	}
+	var errs tenantErrors
+	errs.Name = tenantNameProblem(in.Name)
 	if in.ID == "" && errs.Name == "" {
 		in.ID = slug(in.Name)
 	}
 	errs.ID = tenantIDProblem(in.ID)
 	return in, errs
+}
+
+// tenantNameProblem says what is wrong with a tenant name, in plain words
+// ("" = nothing).
+func tenantNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "Enter a name, for example Personal or Work."
+	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "Use letters, digits, spaces and punctuation only."
+	case len(name) > maxTenantNameLen:
+		return fmt.Sprintf("Use at most %d characters.", maxTenantNameLen)
+	}
+	return ""
 }
 
 // tenantIDProblem says what is wrong with a tenant id, in plain words ("" =
@@ -120,7 +135,7 @@ func (p tenantsHandler) serve(w http.ResponseWriter, r *http.Request, s *session
 }
 
 func (h *Handler) renderTenants(w http.ResponseWriter, r *http.Request, s *session, status int, form frontend.TenantForm) {
-	tenants, err := h.opts.Backend.ListTenants(r.Context())
+	tenants, err := h.opts.Ops.ListTenants(r.Context())
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list tenants: %w", err))
 		return
@@ -132,7 +147,7 @@ func (h *Handler) renderTenants(w http.ResponseWriter, r *http.Request, s *sessi
 	h.render(w, r, status, s, frontend.TenantsPage(v))
 }
 
-func tenantRow(t vault.Tenant) frontend.TenantRow {
+func tenantRow(t apiv1.Tenant) frontend.TenantRow {
 	return frontend.TenantRow{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, HostSecret: t.HasHostAppSecret}
 }
 
@@ -143,11 +158,18 @@ func (p createTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 	h := p.h
 	in, errs := parseTenantForm(form)
 	back := "/ui/tenants"
-	if in.FromHome {
+	flashErrors := in.FromHome || in.Back != ""
+	switch {
+	case in.FromHome:
 		back = "/ui/"
+	case in.Back != "":
+		back = in.Back
 	}
 	if !errs.any() {
-		_, err := h.opts.Backend.CreateTenant(r.Context(), vault.Tenant{ID: in.ID, Name: in.Name})
+		// The operation makes the tenant's host-app secret with it; it is
+		// not shown here (most people never need one): the tenant's page
+		// makes a new one for whoever does.
+		_, err := h.opts.Ops.CreateTenant(r.Context(), apiv1.CreateTenantRequest{ID: in.ID, Name: in.Name})
 		switch {
 		case err == nil:
 			h.log.InfoContext(r.Context(), "Tenant created in the admin UI", "tenant", in.ID)
@@ -160,13 +182,17 @@ func (p createTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 		case errors.Is(err, vault.ErrExists):
 			errs.ID = "A tenant with this ID exists already. Choose another ID."
 		case errors.Is(err, vault.ErrInvalid):
-			errs.ID = "Plexus cannot use this ID. Use lowercase letters, digits, - and _."
+			if field, _, _ := opsProblem(err); field == "name" {
+				errs.Name = "Plexus cannot use this name. Use letters, digits, spaces and punctuation."
+			} else {
+				errs.ID = "Plexus cannot use this ID. Use lowercase letters, digits, - and _."
+			}
 		default:
 			h.fail(w, r, fmt.Errorf("create tenant: %w", err))
 			return
 		}
 	}
-	if in.FromHome {
+	if flashErrors {
 		msg := errs.Name
 		if msg == "" {
 			msg = errs.ID
@@ -191,38 +217,90 @@ func (h *Handler) saveAndRedirect(w http.ResponseWriter, r *http.Request, s *ses
 type tenantHandler struct{ h *Handler }
 
 func (p tenantHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {
-	p.h.renderTenant(w, r, s, http.StatusOK, "", "")
+	p.h.renderTenant(w, r, s, http.StatusOK, tenantPageState{})
 }
 
-func (h *Handler) renderTenant(w http.ResponseWriter, r *http.Request, s *session, status int, typed, confirmErr string) {
+// tenantPageState is what a form left on the tenant's page: typed
+// values, errors, a new secret.
+type tenantPageState struct {
+	rename, renameErr string
+	typed, confirmErr string
+	secret            string
+}
+
+func (h *Handler) renderTenant(w http.ResponseWriter, r *http.Request, s *session, status int, st tenantPageState) {
 	t, tenants, ok := h.loadTenant(w, r, s)
 	if !ok {
 		return
 	}
-	v := frontend.TenantView{
+	n, err := h.opts.Ops.CountTenant(r.Context(), t.ID)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("count tenant: %w", err))
+		return
+	}
+	holds := holdsWords(n)
+	button := "Delete tenant " + t.ID
+	if len(holds) > 0 {
+		button += " and its " + strings.Join(holds, ", ")
+	}
+	rename := st.rename
+	if rename == "" && st.renameErr == "" {
+		rename = t.Name
+	}
+	v := frontend.TenantPageView{
 		Shell:  h.shell(r, s, t.Name, frontend.NavTenants, tenants),
 		Tenant: tenantRow(t),
+		Rename: frontend.Field{Name: "name", Label: "Name", Value: rename, Error: st.renameErr, Required: true,
+			MaxLength: maxTenantNameLen, Help: "What you call it. Its ID stays " + t.ID + "."},
+		Holds: listWords(holds),
 		Delete: frontend.DangerZone{
-			Title:   "Delete this tenant",
-			Text:    "This removes tenant " + t.Name + " with its users, their connected accounts and keys, and its settings. Apps set up for it stop working. This cannot be undone.",
+			Title: "Delete this tenant",
+			Text: "This removes tenant " + t.Name + " with its users, their connected accounts and keys, its providers and its settings. " +
+				"Apps set up for it stop working. This cannot be undone.",
 			Post:    "/ui/tenants/" + t.ID + "/delete",
 			Confirm: t.ID,
-			Button:  "Delete tenant " + t.ID + " and everything in it",
-			Value:   typed,
-			Error:   confirmErr,
+			Button:  button,
+			Value:   st.typed,
+			Error:   st.confirmErr,
 		},
 	}
-	h.render(w, r, status, s, frontend.TenantPage(v))
+	if st.secret != "" {
+		v.Secret = &frontend.OnceSecret{
+			ID: "host-app-secret", Label: "New host-app secret", Value: st.secret,
+			Next: []string{"Put it in your app's settings now. The previous secret, if there was one, no longer works."},
+		}
+	}
+	h.render(w, r, status, s, frontend.TenantDetailPage(v))
+}
+
+// holdsWords names what a tenant holds: "3 users", "1 provider",
+// "2 connections", "1 API key" (the ones it has).
+func holdsWords(n adminops.TenantCounts) []string {
+	var out []string
+	for _, c := range []struct {
+		n         int
+		one, many string
+	}{
+		{n.Users, "user", "users"},
+		{n.Providers, "provider", "providers"},
+		{n.OAuthConnections, "connection", "connections"},
+		{n.APIKeys, "API key", "API keys"},
+	} {
+		if c.n > 0 {
+			out = append(out, count(c.n, c.one, c.many))
+		}
+	}
+	return out
 }
 
 // loadTenant reads the tenant named by the path; an unknown one gets the
 // 404 page.
-func (h *Handler) loadTenant(w http.ResponseWriter, r *http.Request, s *session) (vault.Tenant, []vault.Tenant, bool) {
+func (h *Handler) loadTenant(w http.ResponseWriter, r *http.Request, s *session) (apiv1.Tenant, []apiv1.Tenant, bool) {
 	id := r.PathValue("id")
-	var t vault.Tenant
+	var t apiv1.Tenant
 	err := errNotFoundPage
 	if tenantIDProblem(id) == "" {
-		t, err = h.opts.Backend.GetTenant(r.Context(), id)
+		t, err = h.opts.Ops.GetTenant(r.Context(), id)
 	}
 	if err != nil {
 		if errors.Is(err, vault.ErrNotFound) || errors.Is(err, errNotFoundPage) || errors.Is(err, vault.ErrInvalid) {
@@ -230,12 +308,12 @@ func (h *Handler) loadTenant(w http.ResponseWriter, r *http.Request, s *session)
 		} else {
 			h.fail(w, r, fmt.Errorf("get tenant: %w", err))
 		}
-		return vault.Tenant{}, nil, false
+		return apiv1.Tenant{}, nil, false
 	}
-	tenants, err := h.opts.Backend.ListTenants(r.Context())
+	tenants, err := h.opts.Ops.ListTenants(r.Context())
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list tenants: %w", err))
-		return vault.Tenant{}, nil, false
+		return apiv1.Tenant{}, nil, false
 	}
 	return t, tenants, true
 }
@@ -243,11 +321,65 @@ func (h *Handler) loadTenant(w http.ResponseWriter, r *http.Request, s *session)
 var errNotFoundPage = errors.New("no such page")
 
 func (h *Handler) renderNoTenant(w http.ResponseWriter, r *http.Request, _ *session) {
-	h.message(w, r, http.StatusNotFound, frontend.MessageView{
-		Title: "Tenant not found",
-		Lead:  "There is no tenant with this ID. It may have been deleted.",
-		Link:  &frontend.Action{Label: "Go to Tenants", Href: "/ui/tenants"},
-	})
+	h.notFound(w, r, "Tenant not found", "There is no tenant with this ID. It may have been deleted.",
+		frontend.Action{Label: "Go to Tenants", Href: "/ui/tenants"})
+}
+
+// renameTenantHandler is POST /ui/tenants/{id}/rename.
+type renameTenantHandler struct{ h *Handler }
+
+func (p renameTenantHandler) post(w http.ResponseWriter, r *http.Request, s *session, form url.Values) {
+	h := p.h
+	id := r.PathValue("id")
+	if tenantIDProblem(id) != "" {
+		h.renderNoTenant(w, r, s)
+		return
+	}
+	name := strings.TrimSpace(form.Get("name"))
+	problem := tenantNameProblem(name)
+	if problem == "" {
+		_, err := h.opts.Ops.RenameTenant(r.Context(), id, name)
+		switch {
+		case err == nil:
+			s.setFlash(frontend.FlashOK, "Tenant renamed to "+name+".")
+			h.saveAndRedirect(w, r, s, "/ui/tenants/"+id)
+			return
+		case errors.Is(err, vault.ErrNotFound):
+			h.renderNoTenant(w, r, s)
+			return
+		case errors.Is(err, vault.ErrInvalid):
+			problem = "Plexus cannot use this name. Use letters, digits, spaces and punctuation."
+		default:
+			h.fail(w, r, fmt.Errorf("rename tenant: %w", err))
+			return
+		}
+	}
+	h.renderTenant(w, r, s, http.StatusUnprocessableEntity, tenantPageState{rename: echo(name), renameErr: problem})
+}
+
+// rotateSecretHandler is POST /ui/tenants/{id}/secret: a new host-app
+// secret, shown in this answer only.
+type rotateSecretHandler struct{ h *Handler }
+
+func (p rotateSecretHandler) post(w http.ResponseWriter, r *http.Request, s *session, _ url.Values) {
+	h := p.h
+	id := r.PathValue("id")
+	if tenantIDProblem(id) != "" {
+		h.renderNoTenant(w, r, s)
+		return
+	}
+	res, err := h.opts.Ops.RotateHostAppSecret(r.Context(), id)
+	switch {
+	case err == nil:
+	case errors.Is(err, vault.ErrNotFound):
+		h.renderNoTenant(w, r, s)
+		return
+	default:
+		h.fail(w, r, fmt.Errorf("rotate host-app secret: %w", err))
+		return
+	}
+	h.log.InfoContext(r.Context(), "Host-app secret replaced in the admin UI", "tenant", id)
+	h.renderTenant(w, r, s, http.StatusOK, tenantPageState{secret: res.HostAppSecret})
 }
 
 // deleteTenantHandler is POST /ui/tenants/{id}/delete, confirmed by typing
@@ -262,20 +394,14 @@ func (p deleteTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 		return
 	}
 	typed := form.Get("confirm")
-	if strings.TrimSpace(typed) != id {
-		msg := "That is not " + id + ". Type it exactly, to show this is the tenant you mean."
-		if strings.TrimSpace(typed) == "" {
-			msg = "Type " + id + " to confirm."
-		}
-		if len(typed) > 200 {
-			typed = ""
-		}
-		h.renderTenant(w, r, s, http.StatusUnprocessableEntity, typed, msg)
+	if msg := confirmProblem(typed, id); msg != "" {
+		h.renderTenant(w, r, s, http.StatusUnprocessableEntity, tenantPageState{typed: echo(typed), confirmErr: msg})
 		return
 	}
-	t, err := h.opts.Backend.GetTenant(r.Context(), id)
+	t, err := h.opts.Ops.GetTenant(r.Context(), id)
+	var n adminops.TenantCounts
 	if err == nil {
-		err = h.opts.Backend.DeleteTenant(r.Context(), id)
+		n, err = h.opts.Ops.DeleteTenant(r.Context(), id)
 	}
 	switch {
 	case err == nil:
@@ -290,8 +416,24 @@ func (p deleteTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 	if s.tenant == id {
 		s.tenant = ""
 	}
-	s.setFlash(frontend.FlashOK, "Tenant "+t.Name+" deleted.")
+	msg := "Tenant " + t.Name + " deleted."
+	if holds := holdsWords(n); len(holds) > 0 {
+		msg = "Tenant " + t.Name + " deleted, with its " + listWords(holds) + "."
+	}
+	s.setFlash(frontend.FlashOK, msg)
 	h.saveAndRedirect(w, r, s, "/ui/tenants")
+}
+
+// confirmProblem says what is wrong with a typed confirmation ("" = it
+// matches want).
+func confirmProblem(typed, want string) string {
+	switch strings.TrimSpace(typed) {
+	case want:
+		return ""
+	case "":
+		return "Type " + want + " to confirm."
+	}
+	return "That is not " + want + ". Type it exactly, to show this is the one you mean."
 }
 
 // switchTenantHandler is POST /ui/tenant: the tenant the pages show.
@@ -308,10 +450,22 @@ func (p switchTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	s.tenant = id
 	s.dirty = true
-	h.saveAndRedirect(w, r, s, back)
+	h.saveAndRedirect(w, r, s, switchBack(back))
+}
+
+// switchBack is where to go after switching tenants: the same page, or
+// its list when the page is one record of the previous tenant (a
+// provider, a user) that the new one does not have.
+func switchBack(back string) string {
+	for _, list := range []string{"/ui/providers/", "/ui/users/", "/ui/connections/"} {
+		if strings.HasPrefix(back, list) {
+			return strings.TrimSuffix(list, "/")
+		}
+	}
+	return back
 }
 
 func (h *Handler) tenantExists(ctx context.Context, id string) bool {
-	_, err := h.opts.Backend.GetTenant(ctx, id)
+	_, err := h.opts.Ops.GetTenant(ctx, id)
 	return err == nil
 }

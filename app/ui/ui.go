@@ -25,9 +25,11 @@
 // carries the session's CSRF token; a POST without the right one gets a
 // 403 page saying what to do.
 //
-// The package reaches data only through the small Backend interface (the
-// vault today, the shared admin operations later) and never logs a ticket,
-// a cookie or a CSRF token.
+// The pages reach data only through the admin operations (app/adminops),
+// the very methods the admin API runs, and never log a ticket, a cookie, a
+// CSRF token or a secret. A secret the operations hand out once (a
+// host-app secret, a user token) is shown once, in the answer to the form
+// that made it, and never stored in the session.
 package ui
 
 import (
@@ -42,19 +44,11 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/vault"
 )
-
-// Backend is the data the pages read and change. *vault.Vault satisfies
-// it; the admin operations package will too.
-type Backend interface {
-	ListTenants(ctx context.Context) ([]vault.Tenant, error)
-	GetTenant(ctx context.Context, id string) (vault.Tenant, error)
-	CreateTenant(ctx context.Context, t vault.Tenant) (vault.Tenant, error)
-	DeleteTenant(ctx context.Context, id string) error
-}
 
 // Login is what signing in needs from the vault; *vault.Vault satisfies it.
 type Login interface {
@@ -72,11 +66,13 @@ type DaemonInfo struct {
 	Key       vault.KeyInfo
 }
 
-// Options configures the UI. Backend, Login and Info are required.
+// Options configures the UI. Ops, Login and Info are required.
 type Options struct {
-	Backend Backend
-	Login   Login
-	Info    func() DaemonInfo
+	// Ops are the admin operations the pages call (the daemon's one
+	// Service, shared with the admin API).
+	Ops   *adminops.Service
+	Login Login
+	Info  func() DaemonInfo
 	// SecureCookies marks the session cookie Secure: set it when the UI is
 	// reached over https (the daemon's public URL).
 	SecureCookies bool
@@ -106,8 +102,8 @@ type Handler struct {
 
 // New builds the UI; it loads (or creates) the session keys in the vault.
 func New(ctx context.Context, o Options) (*Handler, error) {
-	if o.Backend == nil || o.Login == nil || o.Info == nil {
-		return nil, errors.New("ui: Backend, Login and Info are required")
+	if o.Ops == nil || o.Login == nil || o.Info == nil {
+		return nil, errors.New("ui: Ops, Login and Info are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -141,8 +137,33 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tenants", h.page(tenantsHandler{h}))
 	m.Handle("POST /ui/tenants", h.form(createTenantHandler{h}))
 	m.Handle("GET /ui/tenants/{id}", h.page(tenantHandler{h}))
+	m.Handle("POST /ui/tenants/{id}/rename", h.form(renameTenantHandler{h}))
+	m.Handle("POST /ui/tenants/{id}/secret", h.form(rotateSecretHandler{h}))
 	m.Handle("POST /ui/tenants/{id}/delete", h.form(deleteTenantHandler{h}))
 	m.Handle("POST /ui/tenant", h.form(switchTenantHandler{h}))
+
+	m.Handle("GET /ui/providers", h.page(providersHandler{h}))
+	m.Handle("POST /ui/providers", h.form(createProviderHandler{h}))
+	m.Handle("GET /ui/providers/add/{preset}", h.page(addProviderHandler{h}))
+	m.Handle("GET /ui/providers/{name}", h.page(providerHandler{h}))
+	m.Handle("POST /ui/providers/{name}", h.form(updateProviderHandler{h}))
+	m.Handle("POST /ui/providers/{name}/secret", h.form(replaceSecretHandler{h}))
+	m.Handle("POST /ui/providers/{name}/delete", h.form(deleteProviderHandler{h}))
+
+	m.Handle("GET /ui/connections", h.page(connectionsHandler{h}))
+	m.Handle("GET /ui/connections/{user}", h.page(connectionsHandler{h}))
+	m.Handle("POST /ui/connections/{user}/connect/{provider}", h.form(connectHandler{h}))
+	m.Handle("POST /ui/connections/{user}/disconnect/{provider}", h.form(disconnectHandler{h}))
+	m.Handle("POST /ui/connections/{user}/keys", h.form(setKeyHandler{h}))
+	m.Handle("POST /ui/connections/{user}/keys/{provider}/delete", h.form(deleteKeyHandler{h}))
+
+	m.Handle("GET /ui/users", h.page(usersHandler{h}))
+	m.Handle("POST /ui/users", h.form(newUserHandler{h}))
+	m.Handle("GET /ui/users/{user}", h.page(userHandler{h}))
+	m.Handle("POST /ui/users/{user}/tokens", h.form(newTokenHandler{h}))
+	m.Handle("POST /ui/users/{user}/tokens/{token}/revoke", h.form(revokeTokenHandler{h}))
+	m.Handle("POST /ui/users/{user}/delete", h.form(deleteUserHandler{h}))
+	m.Handle("POST /ui/sessions/{ref}/end", h.form(endSessionHandler{h}))
 	for _, s := range soonPages() {
 		m.Handle("GET "+s.path, h.page(soonHandler{h, s}))
 	}

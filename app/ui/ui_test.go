@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexus-mcp/plexus/app/adminops"
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/ui"
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
@@ -56,10 +59,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// daemonURL is the daemon's base URL as the OAuth engine knows it (for
+// consent links and callback URLs).
+const daemonURL = "http://127.0.0.1:8765"
+
+// testTools are the tools the fixture's daemon offers: one needs a GitHub
+// connection, two an OpenWeather key.
+var testTools = []apiv1.ToolInfo{
+	{Name: "github_list_repos", Enabled: true, Requires: "oauth:github"},
+	{Name: "weather_now", Enabled: true, Requires: "api_key:openweather"},
+	{Name: "weather_forecast", Enabled: true, Requires: "api_key:openweather"},
+	{Name: "echo", Enabled: true},
+}
+
 // fixture is the UI over a fresh vault, served on 127.0.0.1.
 type fixture struct {
 	srv   *httptest.Server
 	v     *vault.Vault
+	ops   *adminops.Service
 	clock *clock
 	logs  *syncBuffer
 }
@@ -69,16 +86,25 @@ func newFixture(t *testing.T, opts ...func(*ui.Options)) *fixture {
 	clk := &clock{t: time.Now().UTC()}
 	f := &fixture{clock: clk, logs: &syncBuffer{}}
 	f.v = vaulttest.Open(t, vault.Config{Now: clk.Now})
+	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	om := oauth.NewManager(f.v, oauth.WithBaseURL(daemonURL), oauth.WithClock(clk.Now), oauth.WithLogger(logger))
+	f.ops = adminops.New(f.v, adminops.Options{
+		Logger:      logger,
+		Now:         clk.Now,
+		OAuth:       om,
+		RedirectURL: om.RedirectURL,
+		Tools:       func(string) []apiv1.ToolInfo { return testTools },
+	})
 	o := ui.Options{
-		Backend: f.v,
-		Login:   f.v,
+		Ops:   f.ops,
+		Login: f.v,
 		Info: func() ui.DaemonInfo {
 			return ui.DaemonInfo{Version: "9.9.9", Addr: "127.0.0.1:8765", DataDir: "/data/plexus",
 				StartedAt: clk.Now().Add(-3 * time.Hour), Key: f.v.KeyInfo()}
 		},
 		StdioCommand:  []string{"/opt/plexus/bin/plexus", "stdio"},
 		UserConfigDir: func() (string, error) { return "/home/ann/.config", nil },
-		Logger:        slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        logger,
 		Now:           clk.Now,
 	}
 	for _, opt := range opts {
@@ -98,7 +124,8 @@ type browser struct {
 	t    *testing.T
 	f    *fixture
 	c    *http.Client
-	last string // the last page's body
+	last string   // the last page's body
+	all  []string // every body it got, for "never in any response" checks
 }
 
 func (f *fixture) browser(t *testing.T) *browser {
@@ -138,6 +165,7 @@ func (b *browser) do(method, path string, body string, hdr map[string]string) re
 		b.t.Fatal(err)
 	}
 	b.last = string(raw)
+	b.all = append(b.all, b.last)
 	return response{resp.StatusCode, resp.Header, string(raw)}
 }
 

@@ -11,7 +11,8 @@ document.addEventListener("DOMContentLoaded", function () {
     btn.hidden = false;
     var label = btn.querySelector("[data-copy-label]");
     btn.addEventListener("click", function () {
-      var text = target.innerText;
+      // A read-only field (a secret shown once) copies its value.
+      var text = target.tagName === "INPUT" ? target.value : target.innerText;
       var done = function () {
         if (label) label.textContent = "Copied";
         btn.classList.add("copied");
@@ -38,6 +39,20 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // A callback URL that follows the name typed for a new provider
+  // (<div data-callback-base="URL-without-name" data-callback-field="ID">).
+  document.querySelectorAll("[data-callback-base]").forEach(function (box) {
+    var base = box.getAttribute("data-callback-base");
+    var field = document.getElementById(box.getAttribute("data-callback-field"));
+    var code = box.querySelector("code");
+    if (!base || !field || !code) return;
+    var initial = code.textContent;
+    field.addEventListener("input", function () {
+      var name = field.value.trim();
+      code.textContent = /^[a-z0-9][a-z0-9_-]{0,62}$/.test(name) ? base + name : initial;
+    });
+  });
+
   // Forms that send themselves on change (the tenant switcher).
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
     var button = form.querySelector("[data-autosubmit-button]");
@@ -49,6 +64,10 @@ document.addEventListener("DOMContentLoaded", function () {
 });
 
 function selectText(el) {
+  if (el.tagName === "INPUT") {
+    el.select();
+    return;
+  }
   var range = document.createRange();
   range.selectNodeContents(el);
   var sel = window.getSelection();

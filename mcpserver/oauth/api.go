@@ -34,6 +34,9 @@ type Connection struct {
 	Scopes    []string  `json:"scopes,omitempty"`
 	Expiry    time.Time `json:"expires_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Refreshable is true when Plexus holds a refresh token: the access
+	// token's expiry then passes unnoticed (it is renewed on use).
+	Refreshable bool `json:"refreshable,omitempty"`
 }
 
 // Preset is a well-known provider's endpoints and default scopes, so a user

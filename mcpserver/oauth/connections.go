@@ -48,11 +48,12 @@ func (m *Manager) Connections(ctx context.Context, tenantID, userID string) ([]C
 			updated = ci.UpdatedAt
 		}
 		out = append(out, Connection{
-			Provider:  ci.Provider,
-			Status:    status,
-			Scopes:    ts.Scopes,
-			Expiry:    ts.Expiry,
-			UpdatedAt: updated,
+			Provider:    ci.Provider,
+			Status:      status,
+			Scopes:      ts.Scopes,
+			Expiry:      ts.Expiry,
+			UpdatedAt:   updated,
+			Refreshable: status == statusConnected && ts.RefreshToken != "",
 		})
 	}
 	slices.SortFunc(out, func(a, b Connection) int { return strings.Compare(a.Provider, b.Provider) })

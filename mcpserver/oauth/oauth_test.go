@@ -55,7 +55,7 @@ func TestFullFlow(t *testing.T) {
 	}
 	// The user's connection is listed, without tokens.
 	conns, err := e.m.Connections(t.Context(), "acme", e.user.UserID)
-	if err != nil || len(conns) != 1 || conns[0].Provider != "gh" || conns[0].Status != "connected" {
+	if err != nil || len(conns) != 1 || conns[0].Provider != "gh" || conns[0].Status != "connected" || !conns[0].Refreshable {
 		t.Fatalf("Connections = %+v, %v", conns, err)
 	}
 	raw, _ := json.Marshal(conns)
@@ -324,7 +324,7 @@ func TestRevokedRefreshNeedsConsent(t *testing.T) {
 		t.Fatalf("stored after refusal: status=%q access=%v refresh=%v err=%v", ts.Status, ts.AccessToken != "", ts.RefreshToken != "", err)
 	}
 	conns, err := e.m.Connections(t.Context(), "acme", e.user.UserID)
-	if err != nil || len(conns) != 1 || conns[0].Status != "expired" {
+	if err != nil || len(conns) != 1 || conns[0].Status != "expired" || conns[0].Refreshable {
 		t.Fatalf("Connections = %+v, %v", conns, err)
 	}
 	tokenReqs = e.fake.TokenRequests()
