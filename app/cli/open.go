@@ -45,7 +45,7 @@ func Open(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log})
+	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log, ForWindow: true})
 	if err != nil {
 		return fmt.Errorf("start the daemon: %w", err)
 	}
