@@ -347,7 +347,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
-	uiHandler, err := newUI(ctx, cfg, v, rt.Addr, publicURL, startedAt)
+	uiHandler, err := newUI(ctx, cfg, v, ops, rt.Addr, publicURL, startedAt)
 	if err != nil {
 		return nil, err
 	}

@@ -86,8 +86,11 @@ type Options struct {
 	// "--tenant ID". Empty: ["plexus", "stdio"].
 	StdioCommand []string
 	// UserConfigDir locates Claude Desktop's config file; nil =
-	// os.UserConfigDir.
+	// os.UserConfigDir. Home's Connect button writes that file.
 	UserConfigDir func() (string, error)
+	// Keys moves the master key out of the generated key file (the admin
+	// operations); nil = Home only says where the key is.
+	Keys KeyOps
 	Logger        *slog.Logger     // nil = discard
 	Now           func() time.Time // nil = time.Now
 }
@@ -143,6 +146,9 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tenants/{id}", h.page(tenantHandler{h}))
 	m.Handle("POST /ui/tenants/{id}/delete", h.form(deleteTenantHandler{h}))
 	m.Handle("POST /ui/tenant", h.form(switchTenantHandler{h}))
+	m.Handle("POST /ui/claude-desktop", h.form(connectClaudeHandler{h}))
+	m.Handle("POST /ui/key/keyring", h.form(keyringMoveHandler{h}))
+	m.Handle("POST /ui/key/passphrase", h.form(passphraseMoveHandler{h}))
 	for _, s := range soonPages() {
 		m.Handle("GET "+s.path, h.page(soonHandler{h, s}))
 	}
