@@ -90,9 +90,9 @@ type Options struct {
 	UserConfigDir func() (string, error)
 	// Keys moves the master key out of the generated key file (the admin
 	// operations); nil = Home only says where the key is.
-	Keys KeyOps
-	Logger        *slog.Logger     // nil = discard
-	Now           func() time.Time // nil = time.Now
+	Keys   KeyOps
+	Logger *slog.Logger     // nil = discard
+	Now    func() time.Time // nil = time.Now
 }
 
 // maxFormBytes bounds a form body.
