@@ -172,7 +172,7 @@ func TestKeyMoveToKeyring(t *testing.T) {
 	b := f.browser(t)
 	b.login()
 	home := b.get("/ui/").body
-	for _, want := range []string{"Move the key to your keyring", `action="/ui/key/keyring"`, "Or protect it with a passphrase"} {
+	for _, want := range []string{"Move the key to your keyring", `action="/ui/key/keyring"`, "<summary>Protect with a passphrase</summary>"} {
 		if !strings.Contains(home, want) {
 			t.Errorf("Home lacks %q", want)
 		}
@@ -208,7 +208,7 @@ func TestKeyMoveToPassphrase(t *testing.T) {
 	b := f.browser(t)
 	b.login()
 	home := b.get("/ui/").body
-	if !strings.Contains(home, "<h3>Protect with a passphrase</h3>") || strings.Contains(home, `action="/ui/key/keyring"`) {
+	if !strings.Contains(home, "<summary>Protect with a passphrase</summary>") || strings.Contains(home, `action="/ui/key/keyring"`) {
 		t.Fatalf("Home without a keyring:\n%s", home)
 	}
 	csrf := b.csrf()
@@ -222,7 +222,7 @@ func TestKeyMoveToPassphrase(t *testing.T) {
 	for _, tc := range tests {
 		r := b.post("/ui/key/passphrase", url.Values{"csrf": {csrf}, "passphrase": {tc.p}, "confirm": {tc.again}})
 		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, tc.want) || strings.Contains(r.body, tc.p) ||
-			!strings.Contains(r.body, "<h1>Home</h1>") {
+			!strings.Contains(r.body, "<h1>Home</h1>") || !strings.Contains(r.body, `<details class="disclosure" open>`) {
 			t.Errorf("%q: %d", tc.want, r.status)
 		}
 	}
