@@ -24,6 +24,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/apiv1"
+	"github.com/plexus-mcp/plexus/app/events"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
@@ -196,7 +197,8 @@ func serve(ctx context.Context, cfg Config, vh *vaultHolder, ln net.Listener, lo
 	}
 	bg, cancelBG := context.WithCancel(ctx)
 	defer cancelBG()
-	s := &daemonApp{cfg: cfg, log: log, rt: rt, publicURL: publicURL, startedAt: startedAt, shutdown: shutdown, bg: bg}
+	s := &daemonApp{cfg: cfg, log: log, rt: rt, publicURL: publicURL, startedAt: startedAt, shutdown: shutdown, bg: bg,
+		events: events.New()}
 
 	var gate handlerGate
 	if v := vh.vault(); v != nil {
@@ -292,6 +294,26 @@ type daemonApp struct {
 	// bg is the context of background work (session sweeps), started
 	// with the full daemon; it ends when shutdown begins.
 	bg context.Context
+	// events tells the desktop window (GET /api/v1/events) when something
+	// waits for the person at this computer.
+	events *events.Hub
+}
+
+// consentWaiting tells the window that a consent link was made for a
+// tenant's local owner (Claude Desktop, through plexus stdio): it is the
+// person at this computer who has to approve it. Links for registered
+// users and guests are someone else's business: nothing is told.
+func (s *daemonApp) consentWaiting(ctx context.Context, v *vault.Vault, req oauth.ConsentRequest) {
+	o := req.Owner
+	if o.UserID == "" {
+		return
+	}
+	u, err := v.GetUser(ctx, o.TenantID, o.UserID)
+	if err != nil || u.HostUserID != vault.LocalOwnerHostUserID {
+		return
+	}
+	s.events.Publish(apiv1.Event{Kind: apiv1.EventConsent, Tenant: o.TenantID, Provider: req.Provider,
+		Tool: req.Tool, Client: req.Client, At: time.Now().UTC()})
 }
 
 // app builds the full daemon's handler over the open vault v and starts
@@ -303,7 +325,8 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 	if err := examples.Register(registry, cfg.Examples); err != nil {
 		return nil, fmt.Errorf("register example tools: %w", err)
 	}
-	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL))
+	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL),
+		oauth.WithConsentHook(func(ctx context.Context, req oauth.ConsentRequest) { s.consentWaiting(ctx, v, req) }))
 
 	mcpOpts := []mcpserver.Option{
 		mcpserver.WithLogger(log),
@@ -343,7 +366,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 			Shutdown: shutdown,
 		},
 	})
-	admin := adminapi.New(ops, adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log})
+	admin := adminapi.New(ops, adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log, Events: s.events})
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
