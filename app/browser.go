@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"runtime"
 )
@@ -19,7 +20,7 @@ import (
 //
 // The browser cannot be brought to the front: waiting is not followed
 // (a consent link is in the chat anyway).
-func Show(ctx context.Context, getenv func(string) string, login LoginURL, _ Waiting) error {
+func Show(ctx context.Context, getenv func(string) string, login LoginURL, _ Waiting, _ *slog.Logger) error {
 	if err := CheckDisplay(getenv); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ import (
 // moves to it: from then on the window shows the daemon's own pages on the
 // daemon's origin, where the session cookie works. The link never leaves
 // this process.
-func Show(ctx context.Context, getenv func(string) string, login LoginURL, waiting Waiting) error {
+func Show(ctx context.Context, getenv func(string) string, login LoginURL, waiting Waiting, log *slog.Logger) error {
 	if err := CheckDisplay(getenv); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func Show(ctx context.Context, getenv func(string) string, login LoginURL, waiti
 			once.Do(func() {
 				go signIn(wctx, login)
 				if waiting != nil {
-					go Follow(fctx, waiting, newWindowAttention(wctx, getenv), nil)
+					go Follow(fctx, waiting, newWindowAttention(wctx, getenv), log)
 				}
 			})
 		},

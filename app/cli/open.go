@@ -62,5 +62,5 @@ func Open(ctx context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stderr, "Plexus is running at %s (data: %s)\n", rt.BaseURL(), dir)
 	// The events stream goes only to the daemon that proves its identity.
 	events := localclient.NewClient(rt)
-	return app.Show(ctx, env.Getenv, login, events.Events)
+	return app.Show(ctx, env.Getenv, login, events.Events, log)
 }
