@@ -11,7 +11,10 @@
 // With --shots it saves screenshots of each page at 1024x720 and 420 px
 // wide, light and dark, into DIR (docs/screenshots).
 //
-// Environment: CHROMIUM_PATH (default /usr/bin/chromium).
+// Environment: CHROMIUM_PATH (default /usr/bin/chromium). With
+// PLEXUS_E2E_KEYRING=1, under a session bus with an unlocked Secret Service
+// (dbus-run-session, gnome-keyring-daemon --unlock), it also moves a key
+// file's key into that keyring from Home.
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -293,8 +296,32 @@ async function home() {
   await stopDaemon(d2);
 }
 
-// Before any daemon: take screenshots of the key-file Home (with the key
-// move) in its first state.
+// Part 4 (PLEXUS_E2E_KEYRING=1): a key-file vault made without a keyring,
+// then started where the keyring answers: Home offers the move.
+async function keyring() {
+  const env = baseEnv("keyring");
+  const d = startDaemon("keyring", [], env);
+  await waitRuntime(d);
+  await run(bin, ["admin", "--data", d.dataDir, "tenant", "create", "--entity-id", "personal", "--name", "Personal"], d.env);
+  await stopDaemon(d);
+  const withBus = { ...env, DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS };
+  const d2 = startDaemon("keyring", [], withBus);
+  const base = await waitRuntime(d2);
+  const { context, page, problems } = await newPage();
+  await page.goto(await loginURL(d2));
+  await page.waitForURL(`${base}/ui/`);
+  must(await page.getByRole("button", { name: "Move the key to your keyring" }).isVisible(), "a keyring answers: Home offers the move");
+  await shoot(page, "home-key-keyring");
+  await page.getByRole("button", { name: "Move the key to your keyring" }).click();
+  await page.waitForURL(`${base}/ui/`);
+  check(await page.getByText("The key is now in your system keyring").isVisible(), "the key moved into the keyring");
+  check(!existsSync(join(d2.dataDir, "plexus.key")), "the key file is gone");
+  await shoot(page, "home-key-moved");
+  check(problems.length === 0, `keyring: no console errors or CSP violations (${problems.join(" | ")})`);
+  await context.close();
+  await stopDaemon(d2);
+}
+
 async function main() {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
@@ -304,6 +331,7 @@ async function main() {
   await unlock();
   await choose();
   await home();
+  if (process.env.PLEXUS_E2E_KEYRING === "1") await keyring();
 }
 
 try {
@@ -336,7 +364,7 @@ try {
     }
   }
   // Daemons `plexus admin`/`open` may have started (they stop with their data dir's runtime file).
-  for (const name of ["locked", "new", "keyfile"]) {
+  for (const name of ["locked", "new", "keyfile", "keyring"]) {
     const rt = join(tmp, name, "plexus.runtime.json");
     if (existsSync(rt)) {
       try {

@@ -155,6 +155,10 @@ func (u *unlocker) UseKeyFile(ctx context.Context) (string, error) {
 // handler, and returns a sign-in link to the full UI. A second form sent
 // meanwhile (another window) gets a sign-in link too.
 func (u *unlocker) open(ctx context.Context, open func(context.Context) (*vault.Vault, error)) (string, error) {
+	// One attempt at a time, through to the switch, so a second form
+	// finds the daemon switched (the vault serializes attempts anyway).
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	v, err := open(ctx)
 	if errors.Is(err, vault.ErrUnlocked) {
 		if v = u.vh.vault(); v == nil {
@@ -165,8 +169,6 @@ func (u *unlocker) open(ctx context.Context, open func(context.Context) (*vault.
 	if err != nil {
 		return "", err
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	h, err := u.s.app(context.WithoutCancel(ctx), v)
 	if err != nil {
 		// The vault is open but the daemon cannot serve it: stop, so the

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,4 +303,39 @@ func FuzzLockedReplies(f *testing.F) {
 			t.Fatalf("invalid answer %s: %v", b, err)
 		}
 	})
+}
+
+// TestLockedConcurrentUnlock: two windows send the passphrase at once:
+// both end signed in to the full UI, and the daemon switched once.
+func TestLockedConcurrentUnlock(t *testing.T) {
+	dir := t.TempDir()
+	makePassphraseVault(t, dir)
+	rt := startDaemon(t, Config{DataDir: dir, Vault: vault.Config{
+		Keyring: vaulttest.NewKeyring(), Getenv: func(string) string { return "" }}})
+	clients := []*client{newClient(t, rt.BaseURL()), newClient(t, rt.BaseURL())}
+	csrfs := make([]string, len(clients))
+	for i, c := range clients {
+		c.signIn(rt)
+		csrfs[i] = c.csrf()
+	}
+	locs := make([]string, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, hdr, _ := c.form("/ui/unlock", url.Values{"csrf": {csrfs[i]}, "passphrase": {testPassphrase}})
+			locs[i] = hdr.Get("Location")
+		}()
+	}
+	wg.Wait()
+	for i, c := range clients {
+		if !strings.HasPrefix(locs[i], "/ui/login?ticket=") {
+			t.Fatalf("window %d: %q", i, locs[i])
+		}
+		c.do(http.MethodGet, locs[i], "", nil)
+		if st, _, body := c.do(http.MethodGet, "/ui/", "", nil); st != http.StatusOK || !strings.Contains(body, "<h1>Home</h1>") {
+			t.Fatalf("window %d after unlock: %d", i, st)
+		}
+	}
 }
