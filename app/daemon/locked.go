@@ -117,7 +117,9 @@ func (s *daemonApp) lockedApp(ctx context.Context, vh *vaultHolder, gate *handle
 	if err != nil {
 		return nil, err
 	}
-	api := &lockedAPI{tokens: adminTokens(s.rt.Token, s.cfg.AdminAPIKey), login: l, shutdown: s.shutdown, msg: msg}
+	// Admin commands run in a terminal: say what works there too.
+	api := &lockedAPI{tokens: adminTokens(s.rt.Token, s.cfg.AdminAPIKey), login: l, shutdown: s.shutdown,
+		msg: msg + " (without a window: plexus open --print-url gives a sign-in link to that page; or plexus stop, then plexus serve in a terminal asks for it)"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(s.rt))
 	mux.Handle("/api/v1/", api)
