@@ -537,9 +537,10 @@ func TestStdioBridge(t *testing.T) {
 }
 
 // TestStdioWithoutMasterKey: when the daemon cannot get the vault's master
-// key (a passphrase vault, and no passphrase given) it cannot start; plexus
-// stdio says why in one JSON-RPC error (the daemon's own message, once)
-// instead of retrying until a timeout.
+// key (a vault made with PLEXUS_MASTER_KEY, which is no longer set) it
+// cannot start; plexus stdio says why in one JSON-RPC error (the daemon's
+// own message, once) instead of retrying until a timeout. (A passphrase
+// vault starts locked instead: TestStdioWhileLocked.)
 func TestStdioWithoutMasterKey(t *testing.T) {
 	in := newInstance(t)
 	env := make([]string, 0, len(in.env))
@@ -548,7 +549,6 @@ func TestStdioWithoutMasterKey(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	in.env = append(env, "PLEXUS_PASSPHRASE=correct horse battery staple")
 	first, _ := in.serve()
 	first.Process.Signal(syscall.SIGTERM)
 	for i := 0; i < 300 && processAlive(first.Process.Pid); i++ {
@@ -572,7 +572,7 @@ func TestStdioWithoutMasterKey(t *testing.T) {
 		t.Fatalf("stdout is not one JSON-RPC answer: %q (stderr %s)", out, stderr.String())
 	}
 	msg := m.Error.Message
-	for _, want := range []string{"could not start", "no master key available", "PLEXUS_PASSPHRASE", localclient.StderrFileName} {
+	for _, want := range []string{"could not start", "no master key available", "PLEXUS_MASTER_KEY", localclient.StderrFileName} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

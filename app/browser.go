@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"runtime"
 )
@@ -16,7 +17,10 @@ import (
 // The link is on the browser's command line for a moment, where other
 // local users may see it; it works only once and only within a minute,
 // and the browser spends it at once.
-func Show(ctx context.Context, getenv func(string) string, login LoginURL) error {
+//
+// The browser cannot be brought to the front: waiting is not followed
+// (a consent link is in the chat anyway).
+func Show(ctx context.Context, getenv func(string) string, login LoginURL, _ Waiting, _ *slog.Logger) error {
 	if err := CheckDisplay(getenv); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -20,17 +22,22 @@ import (
 )
 
 // Show opens the Plexus desktop window on the admin UI, signed in, and
-// returns when the window closes. The daemon keeps running.
+// returns when the window closes. The daemon keeps running. While it is
+// open, the window follows the daemon's events (waiting): when a consent
+// or a key waits for the person, it comes to the front and sends a
+// desktop notification.
 //
 // Cookies do not work under Wails' own wails:// origin, so the window
 // shows a small loader page, mints a single-use login link (login) and
 // moves to it: from then on the window shows the daemon's own pages on the
 // daemon's origin, where the session cookie works. The link never leaves
 // this process.
-func Show(ctx context.Context, getenv func(string) string, login LoginURL) error {
+func Show(ctx context.Context, getenv func(string) string, login LoginURL, waiting Waiting, log *slog.Logger) error {
 	if err := CheckDisplay(getenv); err != nil {
 		return err
 	}
+	fctx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
 	var once sync.Once
 	icon, _ := fs.ReadFile(frontend.Static(), "icon-256.png")
 	err := wails.Run(&options.App{
@@ -49,8 +56,14 @@ func Show(ctx context.Context, getenv func(string) string, login LoginURL) error
 		},
 		OnDomReady: func(wctx context.Context) {
 			// OnDomReady fires again on every page the window loads.
-			once.Do(func() { go signIn(wctx, login) })
+			once.Do(func() {
+				go signIn(wctx, login)
+				if waiting != nil {
+					go Follow(fctx, waiting, newWindowAttention(wctx, getenv), log)
+				}
+			})
 		},
+		OnShutdown: func(wctx context.Context) { stopFollowing() },
 	})
 	if err != nil {
 		return fmt.Errorf("desktop window: %w", err)
@@ -71,4 +84,34 @@ func signIn(wctx context.Context, login LoginURL) {
 	}
 	u, _ := json.Marshal(url)
 	wailsrt.WindowExecJS(wctx, fmt.Sprintf("window.location.replace(%s)", u))
+}
+
+// windowAttention raises the Wails window and sends desktop
+// notifications (when the system has a notification service).
+type windowAttention struct {
+	wctx   context.Context
+	notify bool
+}
+
+func newWindowAttention(wctx context.Context, getenv func(string) string) *windowAttention {
+	a := &windowAttention{wctx: wctx}
+	// On Linux notifications go over the session bus; without one, Wails
+	// would have D-Bus autolaunch a bus that outlives the window.
+	if runtime.GOOS != "linux" || getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		a.notify = wailsrt.InitializeNotifications(wctx) == nil
+	}
+	return a
+}
+
+func (a *windowAttention) Raise() {
+	wailsrt.WindowUnminimise(a.wctx)
+	wailsrt.WindowShow(a.wctx)
+}
+
+func (a *windowAttention) Notify(title, body string) {
+	if !a.notify {
+		return
+	}
+	_ = wailsrt.SendNotification(a.wctx, wailsrt.NotificationOptions{
+		ID: fmt.Sprintf("plexus-%d", time.Now().UnixNano()), Title: title, Body: body})
 }

@@ -5,20 +5,39 @@
 # has served the signed-in Home page to it, save a screenshot of the
 # window, and stop everything this script started.
 #
-#   bash e2e/window.sh PLEXUS_DESKTOP_BINARY OUTDIR
+#   bash e2e/window.sh PLEXUS_DESKTOP_BINARY OUTDIR [--locked]
+#
+# With --locked the data directory first gets a passphrase vault (made
+# through PLEXUS_PASSPHRASE, which the window then does not have): the
+# daemon the window starts is locked, and the window must show the signed-in
+# "Unlock Plexus" page instead.
 #
 # OUTDIR gets window.png, window.log (the window's output) and data/ (the
 # data directory; its plexus.log is the daemon's).
 set -euo pipefail
 BIN="$1"
 OUT="$2"
+MODE="${3:-}"
 mkdir -p "$OUT"
 DATA="$OUT/data"
 rm -rf "$DATA" && mkdir -m 700 "$DATA"
 export PLEXUS_DATA_DIR="$DATA" PLEXUS_LISTEN=127.0.0.1:0 PLEXUS_LOG_LEVEL=debug
 export NO_AT_BRIDGE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1
-export PLEXUS_MASTER_KEY="${PLEXUS_MASTER_KEY:-$(head -c 32 /dev/urandom | base64 -w0)}"
 LOG="$DATA/plexus.log"
+WANT='msg="Admin UI page" path=/ui/$'
+WHAT="the signed-in Home page"
+if [ "$MODE" = --locked ]; then
+  # The vault, with a tenant, through PLEXUS_PASSPHRASE; then stopped.
+  PLEXUS_MASTER_KEY="" PLEXUS_PASSPHRASE="correct horse battery staple" \
+    "$BIN" admin --data "$DATA" tenant create --entity-id personal --name Personal >/dev/null
+  "$BIN" stop --data "$DATA" >/dev/null
+  for _ in $(seq 1 100); do [ -e "$DATA/plexus.runtime.json" ] || break; sleep 0.1; done
+  export PLEXUS_MASTER_KEY="" PLEXUS_PASSPHRASE=""
+  WANT='msg="Admin UI unlock page"'
+  WHAT="the signed-in unlock page"
+else
+  export PLEXUS_MASTER_KEY="${PLEXUS_MASTER_KEY:-$(head -c 32 /dev/urandom | base64 -w0)}"
+fi
 
 WIN_PID=""
 cleanup() {
@@ -43,15 +62,16 @@ trap cleanup EXIT
 WIN_PID=$!
 
 # The daemon logs "Admin UI page" at debug level for every page it serves
-# to a signed-in session: the window has the signed-in Home page.
+# to a signed-in session (and a locked one "Admin UI unlock page"): the
+# window has the page.
 ok=""
 for _ in $(seq 1 300); do # 60 s
-  if grep -q 'msg="Admin UI page" path=/ui/$' "$LOG" 2>/dev/null; then ok=1; break; fi
+  if grep -q "$WANT" "$LOG" 2>/dev/null; then ok=1; break; fi
   kill -0 "$WIN_PID" 2>/dev/null || break
   sleep 0.2
 done
 if [ -z "$ok" ]; then
-  echo "window.sh: the window did not show the signed-in Home page within 60 s" >&2
+  echo "window.sh: the window did not show $WHAT within 60 s" >&2
   tail -n 20 "$OUT/window.log" >&2 || true
   tail -n 20 "$LOG" >&2 || true
   exit 1
@@ -67,4 +87,27 @@ if ! awk -v m="$mean" 'BEGIN { exit !(m > 0.2) }'; then
   echo "window.sh: the screenshot is (nearly) black (mean $mean)" >&2
   exit 1
 fi
-echo "window.sh: the window shows the signed-in Home page; screenshot $OUT/window.png ($size, mean brightness $mean)"
+if [ "$MODE" = --locked ]; then
+  grep -q 'msg="Vault locked: waiting for its passphrase' "$LOG" || { echo "window.sh: the daemon did not start locked" >&2; exit 1; }
+else
+  # A consent waits for the person at this computer: a tool called the way
+  # Claude Desktop calls it (plexus stdio) needs a GitHub connection. The
+  # window hears of it (and raises itself, and notifies).
+  "$BIN" admin --data "$DATA" tenant create --entity-id personal --name Personal >/dev/null
+  PLEXUS_CLIENT_SECRET=window-test-secret "$BIN" admin --data "$DATA" ext-oauth create --entity-id personal --preset github --client-id window-test >/dev/null
+  {
+    printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"claude-ai","version":"1"}}}' \
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"github_list_repos","arguments":{}}}'
+    sleep 5
+  } | timeout 30 "$BIN" stdio --tenant personal --data "$DATA" >"$OUT/stdio.out" 2>"$OUT/stdio.err" || true
+  grep -q '/personal/oauth/consent/' "$OUT/stdio.out" || { echo "window.sh: the tool gave no consent link" >&2; cat "$OUT/stdio.out" "$OUT/stdio.err" >&2; exit 1; }
+  heard=""
+  for _ in $(seq 1 50); do
+    if grep -q 'msg="Something waits for the person at the window" kind=consent tenant=personal provider=github' "$OUT/window.log"; then heard=1; break; fi
+    sleep 0.2
+  done
+  [ -n "$heard" ] || { echo "window.sh: the window did not hear of the consent" >&2; tail -n 20 "$OUT/window.log" >&2; exit 1; }
+  echo "window.sh: the window heard of the consent (raised, notified)"
+fi
+echo "window.sh: the window shows $WHAT; screenshot $OUT/window.png ($size, mean brightness $mean)"

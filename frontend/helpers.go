@@ -59,8 +59,10 @@ func describedBy(f Field) string {
 }
 
 func homeAction(v HomeView) *Action {
-	if len(v.Tenants) == 0 {
-		return nil // the empty state carries the one filled button
+	if len(v.Tenants) == 0 || v.Connect.Claude != nil {
+		// The empty state, or the Claude Desktop card's Connect button,
+		// carries the one filled button.
+		return nil
 	}
 	return &Action{Label: "Connect Claude Desktop", Href: "#connect"}
 }
@@ -142,4 +144,17 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// claudePill is the pill of Claude Desktop's settings state.
+func claudePill(s ClaudeState) (Status, string) {
+	switch s {
+	case ClaudeConnected:
+		return StatusOK, "Connected"
+	case ClaudeDiffers:
+		return StatusWarn, "Entry differs"
+	case ClaudeUnreadable:
+		return StatusBad, "Cannot read settings"
+	}
+	return StatusNever, "Not connected"
 }

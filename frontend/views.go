@@ -146,6 +146,10 @@ type KeyView struct {
 	File    string // the key file, for a file key
 	Warning string // plain words, when weak
 	Fix     []string
+	// Move offers to move a key kept in the generated key file (nil =
+	// no offer).
+	Move *KeyMoveView
+	CSRF string // for Move's forms
 }
 
 // ConnectView is the "Connect Claude Desktop" card: the snippets for each
@@ -154,6 +158,10 @@ type ConnectView struct {
 	Tenant     TenantRef
 	ConfigPath string // Claude Desktop's config file on this OS
 	Snippets   []Snippet
+	// Claude is the state of Claude Desktop's settings file and the
+	// button that writes it (nil: no button, only the snippet).
+	Claude *ClaudeView
+	CSRF   string // for Claude's form
 }
 
 // Snippet is copyable text for one app.

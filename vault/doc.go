@@ -13,6 +13,24 @@
 // the key file's path), so a later run opens it the same way and never
 // silently creates a second key. KeyInfo and Inspect tell where it is.
 //
+// # Locked vaults and key moves
+//
+// OpenOrLock is Open for a daemon that nobody can answer at a terminal (the
+// desktop window started it): where Open would fail for want of a
+// passphrase, or (LockOptions.NewPassphrase) give a new vault a generated
+// key file, it returns a Locked vault instead. A Locked vault holds the
+// file lock and waits for Unlock (a wrong passphrase is answered after a
+// growing wait, with no limit on attempts) or, for a new vault, Create or
+// UseKeyFile; meanwhile it keeps the admin UI's login in memory so a
+// window can sign in to type the passphrase.
+//
+// A vault whose key is in a key file can move it without touching any
+// sealed value: MoveKeyToKeyring stores the same key in the OS keyring,
+// ProtectWithPassphrase wraps it under a passphrase (keymove.go says why
+// wrapping, not re-sealing). Either records the new place in one
+// transaction after proving it opens the vault, and only then removes the
+// key file.
+//
 // # Records
 //
 // The file holds tenants, users, user tokens, MCP sessions and session

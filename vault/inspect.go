@@ -48,6 +48,7 @@ func Inspect(ctx context.Context, path string, lockTimeout time.Duration) (Info,
 	info := Info{SchemaVersion: st.version, Key: KeyInfo{Source: st.source}}
 	if st.source == KeySourceFile {
 		info.Key.File = resolveKeyFile(path, st.keyFile)
+		info.Key.Generated = st.keyFile == KeyFileName
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTenants)

@@ -69,8 +69,11 @@ type keyResult struct {
 	kdf    *kdfParams // passphrase vaults only
 	// Key file vaults only: keyFile is the path recorded in meta for a new
 	// vault (relative to the data directory for the generated one), and
-	// keyFilePath the file actually used.
+	// keyFilePath the file actually used; generated says it is the
+	// generated <dir>/plexus.key.
 	keyFile, keyFilePath string
+	generated            bool
+	key                  []byte // the master key itself
 }
 
 // parseMasterKey decodes a base64 (standard or URL alphabet, padded or not)
@@ -141,7 +144,7 @@ func checkKey(k []byte, src KeySource, kdf *kdfParams, st metaState) (keyResult,
 	if _, err := unsealWith(aead, canaryAAD, st.canary); err != nil {
 		return keyResult{}, fmt.Errorf("%w (key source: %s)", ErrWrongKey, src)
 	}
-	return keyResult{aead: aead, source: src, kdf: kdf}, nil
+	return keyResult{aead: aead, source: src, kdf: kdf, key: k}, nil
 }
 
 // existingKeyFile reads the key file of a vault: Config.KeyFile when given,
@@ -167,6 +170,7 @@ func existingKeyFile(cfg Config, st metaState) (keyResult, error) {
 		path = abs
 	}
 	r.keyFilePath = path
+	r.generated = cfg.KeyFile == "" && st.keyFile == KeyFileName
 	return r, err
 }
 
@@ -206,30 +210,10 @@ func existingKeyringKey(cfg Config, st metaState) (keyResult, error) {
 // (or a UI that moves a vault from one source to another) adds a case here
 // and in obtainKey, and nothing else.
 func newVaultKey(ctx context.Context, cfg Config, o options) (keyResult, error) {
-	// 1. Explicit choices.
-	if s := cfg.Getenv(envMasterKey); s != "" {
-		k, err := parseMasterKey(s)
-		if err != nil {
-			return keyResult{}, fmt.Errorf("%s: %w", envMasterKey, err)
-		}
-		return newResult(k, KeySourceEnv, nil)
+	r, found, krErr, err := givenOrKeyringKey(cfg, o)
+	if err != nil || found {
+		return r, err
 	}
-	if p := cfg.Getenv(envPassphrase); p != "" {
-		if err := checkNewPassphrase(p); err != nil {
-			return keyResult{}, fmt.Errorf("%s: %w", envPassphrase, err)
-		}
-		return newPassphraseResult(cfg, o, p)
-	}
-	if cfg.KeyFile != "" {
-		return explicitKeyFile(cfg)
-	}
-
-	// 2. OS keyring.
-	k, krErr := keyringKey(cfg)
-	if krErr == nil {
-		return newResult(k, KeySourceKeyring, nil)
-	}
-	cfg.Logger.Debug("OS keyring unavailable for the new vault", "cause", krErr.Error())
 
 	// 3. A passphrase typed at a terminal; an empty answer declines it.
 	if cfg.NewPassphrase != nil || cfg.Passphrase != nil {
@@ -244,6 +228,41 @@ func newVaultKey(ctx context.Context, cfg Config, o options) (keyResult, error) 
 
 	// 4. A generated key file in the data directory.
 	return generatedKeyFile(cfg, krErr)
+}
+
+// givenOrKeyringKey is steps 1 and 2 of newVaultKey: a key the user gave
+// explicitly, else the OS keyring. found is false when neither gave one;
+// krErr then says why the keyring could not.
+func givenOrKeyringKey(cfg Config, o options) (r keyResult, found bool, krErr, err error) {
+	// 1. Explicit choices.
+	if s := cfg.Getenv(envMasterKey); s != "" {
+		k, err := parseMasterKey(s)
+		if err != nil {
+			return keyResult{}, false, nil, fmt.Errorf("%s: %w", envMasterKey, err)
+		}
+		r, err = newResult(k, KeySourceEnv, nil)
+		return r, true, nil, err
+	}
+	if p := cfg.Getenv(envPassphrase); p != "" {
+		if err := checkNewPassphrase(p); err != nil {
+			return keyResult{}, false, nil, fmt.Errorf("%s: %w", envPassphrase, err)
+		}
+		r, err = newPassphraseResult(cfg, o, p)
+		return r, true, nil, err
+	}
+	if cfg.KeyFile != "" {
+		r, err = explicitKeyFile(cfg)
+		return r, true, nil, err
+	}
+
+	// 2. OS keyring.
+	k, krErr := keyringKey(cfg)
+	if krErr == nil {
+		r, err = newResult(k, KeySourceKeyring, nil)
+		return r, true, nil, err
+	}
+	cfg.Logger.Debug("OS keyring unavailable for the new vault", "cause", krErr.Error())
+	return keyResult{}, false, krErr, nil
 }
 
 // MinPassphraseLen is the least number of characters (Unicode code points)
@@ -309,7 +328,7 @@ func generatedKeyFile(cfg Config, krErr error) (keyResult, error) {
 		"for stronger protection use an OS keyring, a passphrase (PLEXUS_PASSPHRASE or a terminal) or PLEXUS_MASTER_KEY",
 		"keyFile", path)
 	r, err := newResult(k, KeySourceFile, nil)
-	r.keyFile, r.keyFilePath = KeyFileName, path
+	r.keyFile, r.keyFilePath, r.generated = KeyFileName, path, true
 	return r, err
 }
 
@@ -323,6 +342,11 @@ type KeyInfo struct {
 	// File is the key file's path when Source is KeySourceFile and the
 	// path is known.
 	File string `json:"file,omitempty"`
+	// Generated is true when File is the key file Plexus generated in the
+	// data directory for want of a better place (not one the user named):
+	// the vault offers to move such a key (MoveKeyToKeyring,
+	// ProtectWithPassphrase).
+	Generated bool `json:"generated,omitempty"`
 }
 
 // Warning is one line of advice when the key is weakly kept (a plain key
@@ -336,7 +360,11 @@ func (k KeyInfo) Warning() string {
 }
 
 // KeyInfo reports where this vault's master key is kept.
-func (v *Vault) KeyInfo() KeyInfo { return KeyInfo{Source: v.source, File: v.keyFile} }
+func (v *Vault) KeyInfo() KeyInfo {
+	v.keyMu.Lock()
+	defer v.keyMu.Unlock()
+	return KeyInfo{Source: v.source, File: v.keyFile, Generated: v.keyFile != "" && v.keyFileGenerated}
+}
 
 // resolveKeyFile turns the key_file path recorded in meta into a path:
 // relative ones are relative to the vault file's directory.
@@ -352,7 +380,7 @@ func newResult(k []byte, src KeySource, kdf *kdfParams) (keyResult, error) {
 	if err != nil {
 		return keyResult{}, err
 	}
-	return keyResult{aead: aead, source: src, kdf: kdf}, nil
+	return keyResult{aead: aead, source: src, kdf: kdf, key: k}, nil
 }
 
 // keyringKey returns the keyring's master key, creating it if absent. Any
@@ -425,7 +453,7 @@ func existingPassphraseKey(ctx context.Context, cfg Config, o options, st metaSt
 	}
 	kdf := *st.kdf
 	if p := cfg.Getenv(envPassphrase); p != "" {
-		r, err := checkKey(kdf.derive(p), KeySourcePassphrase, &kdf, st)
+		r, err := passphraseKey(p, &kdf, st)
 		if err == nil || cfg.Passphrase == nil {
 			if err != nil {
 				return keyResult{}, fmt.Errorf("%s: %w", envPassphrase, err)
@@ -443,7 +471,7 @@ func existingPassphraseKey(ctx context.Context, cfg Config, o options, st metaSt
 		if err != nil {
 			return keyResult{}, fmt.Errorf("read passphrase: %w", err)
 		}
-		r, err := checkKey(kdf.derive(p), KeySourcePassphrase, &kdf, st)
+		r, err := passphraseKey(p, &kdf, st)
 		if err == nil {
 			return r, nil
 		}

@@ -33,7 +33,17 @@ type Vault struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	keyFile string // the key file used, when source is KeySourceFile
+	// The master key and where it is kept: a key move (keymove.go)
+	// changes the place, never the key. keyMu guards source, keyFile and
+	// keyFileGenerated, and serializes moves.
+	keyMu            sync.Mutex
+	master           []byte
+	keyFile          string // the key file used, when source is KeySourceFile
+	keyFileGenerated bool   // keyFile is the generated <dir>/plexus.key
+	path             string // the bbolt file
+	keyring          Keyring
+	keyringAccount   string // Config.KeyringAccount (the default account)
+	opts             options
 }
 
 // options are the knobs tests change; Open uses defaultOptions.
@@ -41,6 +51,9 @@ type options struct {
 	migrations []migration
 	retryDelay time.Duration // base wait after a wrong passphrase
 	kdf        kdfParams     // Argon2id cost for new passphrase vaults
+	// removeKeyFile removes a key file a key move made unneeded; nil =
+	// os.Remove. Tests check what is true when it is called.
+	removeKeyFile func(path string) error
 }
 
 func defaultOptions() options {
@@ -93,11 +106,41 @@ type metaState struct {
 	keyFile string // key_file as recorded (KeySourceFile vaults)
 	canary  []byte
 	kdf     *kdfParams
+	// wrapped is the master key sealed under a key derived from the
+	// passphrase (a vault moved to a passphrase), nil when the passphrase
+	// derives the master key itself.
+	wrapped []byte
 }
 
 func (m metaState) isNew() bool { return m.canary == nil }
 
 func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
+	p, err := begin(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := obtainKey(ctx, p.cfg, o, p.st)
+	if err != nil {
+		p.abort()
+		return nil, fmt.Errorf("open vault %s: %w", p.cfg.Path, err)
+	}
+	return p.finish(kr)
+}
+
+// opening is a vault file whose lock is taken and whose meta is read, but
+// whose master key is not known yet: what Open does before and after it
+// obtains the key (and what a Locked vault holds while it waits).
+type opening struct {
+	db  *bolt.DB
+	cfg Config // defaults filled in
+	o   options
+	st  metaState
+}
+
+// begin takes the file lock (ErrLocked if held), makes the file private
+// and reads what meta says about the key (ErrSchemaTooNew for a file
+// newer than this binary).
+func begin(ctx context.Context, cfg Config, o options) (*opening, error) {
 	if cfg.Path == "" {
 		return nil, invalidf("vault path: must not be empty")
 	}
@@ -115,35 +158,46 @@ func openWith(ctx context.Context, cfg Config, o options) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
 	}
+	p := &opening{db: db, cfg: cfg, o: o}
+	if fi, err := os.Stat(cfg.Path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		cfg.Logger.Warn("Vault file was readable by others; setting mode 0600", "path", cfg.Path, "mode", fi.Mode().Perm().String())
+		if err := os.Chmod(cfg.Path, 0o600); err != nil {
+			p.abort()
+			return nil, fmt.Errorf("open vault %s: chmod 0600: %w", cfg.Path, err)
+		}
+	}
+	if p.st, err = readMeta(db); err != nil {
+		p.abort()
+		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
+	}
+	if p.st.version > len(o.migrations) {
+		p.abort()
+		return nil, fmt.Errorf("open vault %s: %w: file version %d, this binary knows up to %d; use a newer plexus",
+			cfg.Path, ErrSchemaTooNew, p.st.version, len(o.migrations))
+	}
+	return p, nil
+}
+
+// abort releases the file.
+func (p *opening) abort() { _ = p.db.Close() }
+
+// finish opens the vault with the key obtained: it runs the migrations,
+// records a new vault's key source, and compacts the file after a
+// migration that leaves old secrets in freed pages. On failure the file is
+// released.
+func (p *opening) finish(kr keyResult) (*Vault, error) {
+	cfg, o, st, db := p.cfg, p.o, p.st, p.db
 	ok := false
 	defer func() {
 		if !ok && db != nil {
 			_ = db.Close()
 		}
 	}()
-	if fi, err := os.Stat(cfg.Path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		cfg.Logger.Warn("Vault file was readable by others; setting mode 0600", "path", cfg.Path, "mode", fi.Mode().Perm().String())
-		if err := os.Chmod(cfg.Path, 0o600); err != nil {
-			return nil, fmt.Errorf("open vault %s: chmod 0600: %w", cfg.Path, err)
-		}
-	}
+	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger,
+		master: kr.key, keyFile: kr.keyFilePath, keyFileGenerated: kr.generated,
+		path: cfg.Path, keyring: cfg.Keyring, keyringAccount: cfg.KeyringAccount, opts: o}
 
-	st, err := readMeta(db)
-	if err != nil {
-		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
-	}
-	if st.version > len(o.migrations) {
-		return nil, fmt.Errorf("open vault %s: %w: file version %d, this binary knows up to %d; use a newer plexus",
-			cfg.Path, ErrSchemaTooNew, st.version, len(o.migrations))
-	}
-
-	kr, err := obtainKey(ctx, cfg, o, st)
-	if err != nil {
-		return nil, fmt.Errorf("open vault %s: %w", cfg.Path, err)
-	}
-	v := &Vault{db: db, aead: kr.aead, source: kr.source, now: cfg.Now, log: cfg.Logger, keyFile: kr.keyFilePath}
-
-	err = db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		if _, err := migrate(tx, kr.aead, o.migrations); err != nil {
 			return err
 		}
@@ -182,6 +236,14 @@ func readMeta(db *bolt.DB) (metaState, error) {
 			return nil
 		}
 		st.source = KeySource(m.Get(metaKeySource))
+		if st.source == keySourceWrapped {
+			// A passphrase that unwraps the key (see keymove.go).
+			st.source = KeySourcePassphrase
+			st.wrapped = append([]byte(nil), m.Get(metaWrappedKey)...)
+			if len(st.wrapped) == 0 {
+				return errors.New("meta: a wrapped-key vault without its wrapped key")
+			}
+		}
 		st.account = string(m.Get(metaKeyringAccount))
 		st.keyFile = string(m.Get(metaKeyFile))
 		if c := m.Get(metaCanary); c != nil {
@@ -243,8 +305,12 @@ func (v *Vault) Close() error {
 	return v.closeErr
 }
 
-// KeySource reports where this vault's master key came from.
-func (v *Vault) KeySource() KeySource { return v.source }
+// KeySource reports where this vault's master key is kept.
+func (v *Vault) KeySource() KeySource {
+	v.keyMu.Lock()
+	defer v.keyMu.Unlock()
+	return v.source
+}
 
 // invalidError is a validation failure; it matches ErrInvalid.
 type invalidError struct{ msg string }

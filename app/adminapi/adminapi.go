@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/apiv1"
@@ -51,6 +52,9 @@ type Options struct {
 	Tokens []string
 	// Logger for server-side failures; nil = discard.
 	Logger *slog.Logger
+	// Events feeds GET /api/v1/events, the desktop window's stream of
+	// "something waits for you" events; nil = 501.
+	Events EventSource
 }
 
 // MaxBodyBytes bounds every request body.
@@ -58,7 +62,7 @@ const MaxBodyBytes = 1 << 20
 
 // New returns the handler for paths starting /api/v1/, serving ops.
 func New(ops *adminops.Service, o Options) http.Handler {
-	a := &api{ops: ops, log: o.Logger}
+	a := &api{ops: ops, log: o.Logger, events: o.Events, heartbeat: apiv1.EventsHeartbeat}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -75,10 +79,12 @@ func New(ops *adminops.Service, o Options) http.Handler {
 }
 
 type api struct {
-	ops    *adminops.Service
-	log    *slog.Logger
-	tokens []vault.SecretDigest
-	mux    *http.ServeMux
+	ops       *adminops.Service
+	log       *slog.Logger
+	tokens    []vault.SecretDigest
+	mux       *http.ServeMux
+	events    EventSource
+	heartbeat time.Duration
 }
 
 // ServeHTTP applies the checks every request passes (origin, then bearer

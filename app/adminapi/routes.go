@@ -125,6 +125,7 @@ func (a *api) routes() []route {
 		{"POST /api/v1/ui/login-ticket", serve(http.StatusCreated, func(r *http.Request) (apiv1.LoginTicket, error) {
 			return ops.MintLoginTicket(r.Context())
 		})},
+		{"GET " + apiv1.EventsPath, a.serveEvents},
 	}
 }
 

@@ -161,6 +161,8 @@ type Service struct {
 	// toolsMu serializes read-modify-write of tool settings, so two
 	// concurrent enable/disable calls cannot lose one another's change.
 	toolsMu sync.Mutex
+
+	keyring keyringProbe // see keys.go
 }
 
 // New returns the operations over store, configured by o.

@@ -45,7 +45,7 @@ func Open(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log})
+	rt, err := localclient.EnsureDaemon(ctx, localclient.EnsureOptions{DataDir: dir, Exe: env.Exe, Logger: log, ForWindow: true})
 	if err != nil {
 		return fmt.Errorf("start the daemon: %w", err)
 	}
@@ -60,5 +60,7 @@ func Open(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	fmt.Fprintf(env.Stderr, "Plexus is running at %s (data: %s)\n", rt.BaseURL(), dir)
-	return app.Show(ctx, env.Getenv, login)
+	// The events stream goes only to the daemon that proves its identity.
+	events := localclient.NewClient(rt)
+	return app.Show(ctx, env.Getenv, login, events.Events, log)
 }

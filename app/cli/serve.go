@@ -28,7 +28,11 @@ The vault's master key comes from PLEXUS_MASTER_KEY, PLEXUS_PASSPHRASE or
 --key-file when given; else from the OS keyring; else a passphrase is asked
 for when there is a terminal; else a generated key is kept in
 <data dir>/plexus.key (mode 0600) with a warning. The vault remembers where
-its key is, so later starts open it the same way.`
+its key is, so later starts open it the same way.
+
+Without a terminal, a passphrase vault (PLEXUS_PASSPHRASE unset) starts
+locked: it answers apps that Plexus is locked until the passphrase is typed
+in the Plexus window (plexus open).`
 
 // Serve runs the daemon in the foreground until ctx ends (SIGINT/SIGTERM).
 func Serve(ctx context.Context, args []string, env Env) error {
@@ -45,6 +49,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	logFile := fs.String("log-file", "", "write the log to this file, rotated at 10 MB, 5 old files kept (default: stderr)")
+	forWindow := fs.Bool("ask-in-window", false, "started for the desktop window: a new vault with no OS keyring waits, locked, for a passphrase chosen in the window (instead of a generated key file)")
 	if err := parseFlags(fs, args, env, "serve", commandHelp(fs, "plexus serve [flags]", serveHelp)); err != nil {
 		return helpOK(err)
 	}
@@ -94,8 +99,9 @@ func Serve(ctx context.Context, args []string, env Env) error {
 			Passphrase:    ask,
 			NewPassphrase: askNew,
 		},
-		Version: Version,
-		Logger:  log,
+		ForWindow: *forWindow,
+		Version:   Version,
+		Logger:    log,
 	})
 	if err != nil && *logFile != "" {
 		log.Error("Plexus stopped", "error", err) // main also prints it to stderr

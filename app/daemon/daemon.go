@@ -25,6 +25,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/adminapi"
 	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/apiv1"
+	"github.com/plexus-mcp/plexus/app/events"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
@@ -79,6 +80,12 @@ type Config struct {
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
 	Vault vault.Config
+	// ForWindow says the daemon was started for the desktop window
+	// (plexus open): a new vault with no OS keyring waits, locked, for a
+	// passphrase chosen in the window instead of keeping a generated key
+	// file. (An existing passphrase vault that nobody can unlock at a
+	// terminal always waits, locked, for the window; see Run.)
+	ForWindow bool
 
 	Version string
 	Logger  *slog.Logger // nil = discard
@@ -90,6 +97,14 @@ type Config struct {
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
 // get ShutdownTimeout to finish, streams are closed, the vault is closed and
 // the runtime file removed.
+//
+// When the vault's passphrase cannot be had (an existing passphrase vault,
+// PLEXUS_PASSPHRASE unset or wrong, no terminal to ask at) or, with
+// ForWindow, a new vault has no keyring, the daemon starts locked (see
+// locked.go): it holds the vault file, writes its runtime file and serves
+// only /healthz, the admin UI's sign-in and unlock page, and an answer to
+// everything else that says Plexus is locked, until the passphrase is
+// typed in the window; then it serves everything.
 func Run(ctx context.Context, cfg Config) (err error) {
 	log := cfg.Logger
 	if log == nil {
@@ -124,19 +139,25 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if vcfg.Logger == nil {
 		vcfg.Logger = log
 	}
-	v, err := vault.Open(ctx, vcfg)
+	v, locked, err := vault.OpenOrLock(ctx, vcfg, vault.LockOptions{NewPassphrase: cfg.ForWindow})
 	if errors.Is(err, vault.ErrLocked) {
 		return alreadyRunning(cfg.DataDir)
 	}
 	if err != nil {
 		return err // it names the vault file already
 	}
+	vh := &vaultHolder{v: v, locked: locked}
 	defer func() {
-		if cerr := v.Close(); cerr != nil && err == nil {
+		if cerr := vh.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close vault: %w", cerr)
 		}
 	}()
-	log.Info("Vault open", "path", vcfg.Path, "keySource", string(v.KeySource()))
+	if v != nil {
+		log.Info("Vault open", "path", vcfg.Path, "keySource", string(v.KeySource()))
+	} else {
+		log.Warn("Vault locked: waiting for its passphrase in the Plexus window (plexus open); until then apps are told Plexus is locked",
+			"path", vcfg.Path, "newVault", locked.NewVault())
+	}
 
 	// No TCP keep-alive probes on accepted connections: the daemon's
 	// peers are on this machine, idle connections end with IdleTimeout,
@@ -148,11 +169,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another program using this port? choose another with --listen)", listen, err)
 	}
-	return serve(ctx, cfg, v, ln, log)
+	return serve(ctx, cfg, vh, ln, log)
 }
 
-// serve runs the HTTP server on ln until ctx ends.
-func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log *slog.Logger) error {
+// serve runs the HTTP server on ln until ctx ends: the full daemon when the
+// vault is open, else the locked one until it opens.
+func serve(ctx context.Context, cfg Config, vh *vaultHolder, ln net.Listener, log *slog.Logger) error {
 	// POST /api/v1/shutdown (plexus stop) ends ctx like a signal does.
 	ctx, shutdown := context.WithCancel(ctx)
 	defer shutdown()
@@ -162,17 +184,150 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		ln.Close()
 		return err
 	}
-
-	registry := tools.NewRegistry()
-	if err := examples.Register(registry, cfg.Examples); err != nil {
-		ln.Close()
-		return fmt.Errorf("register example tools: %w", err)
-	}
 	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL))
+	rt := localclient.Runtime{
+		PID:       os.Getpid(),
+		Addr:      ln.Addr().String(),
+		Token:     token,
+		Instance:  localclient.NewInstanceID(),
+		StartedAt: startedAt,
+		Version:   cfg.Version,
+	}
+	bg, cancelBG := context.WithCancel(ctx)
+	defer cancelBG()
+	s := &daemonApp{cfg: cfg, log: log, rt: rt, publicURL: publicURL, startedAt: startedAt, shutdown: shutdown, bg: bg,
+		events: events.New()}
+
+	var gate handlerGate
+	if v := vh.vault(); v != nil {
+		h, err := s.app(ctx, v)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		gate.set(h)
+	} else {
+		h, err := s.lockedApp(ctx, vh, &gate)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		gate.set(h)
+	}
+
+	// Long-lived streams (GET SSE, subscriptions/listen) end when shutdown
+	// begins; ordinary requests are left to finish.
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
+	handler := edge.Guard(endStreamsOn(stopping, &gate), edge.Options{
+		ListenAddr:   ln.Addr().String(),
+		AllowAnyHost: cfg.AllowNonLoopback,
+	})
+
+	bodyTimeout := cfg.BodyReadTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultBodyReadTimeout
+	}
+	limited := newConnLimiter(ln, maxConns(cfg.MaxConns))
+	srv := &http.Server{
+		Handler:        handler,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:       slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+	applyLimits(srv, bodyTimeout) // header and body deadlines, room for /healthz
+
+	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
+		ln.Close()
+		return fmt.Errorf("write runtime file: %w", err)
+	}
+	defer func() {
+		if err := localclient.RemoveRuntime(cfg.DataDir, rt.PID); err != nil {
+			log.Warn("Could not remove runtime file", "error", err)
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(limited) }()
+	log.Info("Plexus serving", "addr", rt.Addr, "pid", rt.PID, "dataDir", cfg.DataDir, "maxConns", limited.max, "locked", vh.vault() == nil)
+	if cfg.Ready != nil {
+		cfg.Ready(rt)
+	}
+
+	select {
+	case err := <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("Shutting down")
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	stop()
+	cancelBG()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("Graceful shutdown timed out; closing connections", "error", err)
+		srv.Close()
+	}
+	log.Info("Stopped")
+	return nil
+}
+
+// daemonApp is what the daemon's handlers are built from.
+type daemonApp struct {
+	cfg       Config
+	log       *slog.Logger
+	rt        localclient.Runtime
+	publicURL string
+	startedAt time.Time
+	shutdown  func()
+	// bg is the context of background work (session sweeps), started
+	// with the full daemon; it ends when shutdown begins.
+	bg context.Context
+	// events tells the desktop window (GET /api/v1/events) when something
+	// waits for the person at this computer.
+	events *events.Hub
+}
+
+// consentWaiting tells the window that a consent link was made for a
+// tenant's local owner (Claude Desktop, through plexus stdio): it is the
+// person at this computer who has to approve it. Links for registered
+// users and guests are someone else's business: nothing is told.
+func (s *daemonApp) consentWaiting(ctx context.Context, v *vault.Vault, req oauth.ConsentRequest) {
+	o := req.Owner
+	if o.UserID == "" {
+		return
+	}
+	u, err := v.GetUser(ctx, o.TenantID, o.UserID)
+	if err != nil || u.HostUserID != vault.LocalOwnerHostUserID {
+		return
+	}
+	s.events.Publish(apiv1.Event{Kind: apiv1.EventConsent, Tenant: o.TenantID, Provider: req.Provider,
+		Tool: req.Tool, Client: req.Client, At: time.Now().UTC()})
+}
+
+// app builds the full daemon's handler over the open vault v and starts
+// its background work.
+func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, error) {
+	cfg, log, rt, publicURL, startedAt, shutdown := s.cfg, s.log, s.rt, s.publicURL, s.startedAt, s.shutdown
+	token := rt.Token
+	registry := tools.NewRegistry()
+	if err := examples.Register(registry, cfg.Examples); err != nil {
+		return nil, fmt.Errorf("register example tools: %w", err)
+	}
+	om := oauth.NewManager(v, oauth.WithLogger(log), oauth.WithBaseURL(publicURL),
+		oauth.WithConsentHook(func(ctx context.Context, req oauth.ConsentRequest) { s.consentWaiting(ctx, v, req) }))
 	metrics := newTelemetry(cfg.Version, v) // metrics.go
 
 	mcpOpts := []mcpserver.Option{
@@ -209,31 +364,22 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		RedirectURL:         om.RedirectURL,
 		System: adminops.System{
 			Info: func() adminops.DaemonInfo {
-				return adminops.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: ln.Addr().String(),
+				return adminops.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: rt.Addr,
 					StartedAt: startedAt, DataDir: absPath(cfg.DataDir), Key: v.KeyInfo()}
 			},
 			Shutdown: shutdown,
 			Health:   metrics.Health,
 		},
 	})
-	adminOpts := adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log}
+	adminOpts := adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log, Events: s.events}
 	admin := adminapi.New(ops, adminOpts)
 	mux.Handle("GET "+MetricsPath, metricsHandler(metrics, adminOpts))
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
-	rt := localclient.Runtime{
-		PID:       os.Getpid(),
-		Addr:      ln.Addr().String(),
-		Token:     token,
-		Instance:  localclient.NewInstanceID(),
-		StartedAt: startedAt,
-		Version:   cfg.Version,
-	}
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
-	uiHandler, err := newUI(ctx, cfg, v, ops, ln.Addr().String(), publicURL, startedAt)
+	uiHandler, err := newUI(ctx, cfg, v, ops, rt.Addr, publicURL, startedAt)
 	if err != nil {
-		ln.Close()
-		return err
+		return nil, err
 	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := v.SchemaVersion(r.Context()); err != nil {
@@ -248,78 +394,12 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		fmt.Fprintf(w, "Plexus %s is running.\nMCP endpoint: http://%s/{tenant}/mcp\nAdmin API: http://%s/api/v1/\n", cfg.Version, r.Host, r.Host)
 	})
 
-	// Long-lived streams (GET SSE, subscriptions/listen) end when shutdown
-	// begins; ordinary requests are left to finish.
-	stopping, stop := context.WithCancel(context.Background())
-	defer stop()
-	handler := edge.Guard(endStreamsOn(stopping, withUI(uiHandler, mux)), edge.Options{
-		ListenAddr:   ln.Addr().String(),
-		AllowAnyHost: cfg.AllowNonLoopback,
-	})
-
-	bodyTimeout := cfg.BodyReadTimeout
-	if bodyTimeout <= 0 {
-		bodyTimeout = DefaultBodyReadTimeout
-	}
-	limited := newConnLimiter(ln, maxConns(cfg.MaxConns))
-	srv := &http.Server{
-		Handler:        handler,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:       slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
-	}
-	applyLimits(srv, bodyTimeout) // header and body deadlines, room for /healthz
-
-	if err := localclient.WriteRuntime(cfg.DataDir, rt); err != nil {
-		ln.Close()
-		return fmt.Errorf("write runtime file: %w", err)
-	}
-	defer func() {
-		if err := localclient.RemoveRuntime(cfg.DataDir, rt.PID); err != nil {
-			log.Warn("Could not remove runtime file", "error", err)
-		}
-	}()
-
-	bg, cancelBG := context.WithCancel(ctx)
-	defer cancelBG()
 	go func() {
-		if err := mcp.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+		if err := mcp.Run(s.bg); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("Background work stopped", "error", err)
 		}
 	}()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(limited) }()
-	log.Info("Plexus serving", "addr", rt.Addr, "pid", rt.PID, "dataDir", cfg.DataDir, "maxConns", limited.max)
-	if cfg.Ready != nil {
-		cfg.Ready(rt)
-	}
-
-	select {
-	case err := <-serveErr:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("serve http: %w", err)
-	case <-ctx.Done():
-	}
-
-	log.Info("Shutting down")
-	timeout := cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	stop()
-	cancelBG()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("Graceful shutdown timed out; closing connections", "error", err)
-		srv.Close()
-	}
-	log.Info("Stopped")
-	return nil
+	return withUI(uiHandler, mux), nil
 }
 
 // alreadyRunning builds the error for a data directory held by another

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 )
 
@@ -15,7 +16,7 @@ import (
 func endStreamsOn(stopping context.Context, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimSuffix(r.URL.Path, "/")
-		long := r.Method == http.MethodGet && (strings.HasSuffix(p, "/mcp") || strings.Contains(p, "/mcp/token_auth/")) ||
+		long := r.Method == http.MethodGet && (strings.HasSuffix(p, "/mcp") || strings.Contains(p, "/mcp/token_auth/") || p == apiv1.EventsPath) ||
 			r.Method == http.MethodPost && r.Header.Get("Mcp-Method") == "subscriptions/listen"
 		if !long {
 			next.ServeHTTP(w, r)

@@ -20,6 +20,7 @@ func newUI(ctx context.Context, cfg Config, v *vault.Vault, ops *adminops.Servic
 	return ui.New(ctx, ui.Options{
 		Ops:   ops,
 		Login: v,
+		Keys:  ops,
 		Info: func() ui.DaemonInfo {
 			return ui.DaemonInfo{Version: cfg.Version, Addr: addr, DataDir: absPath(cfg.DataDir),
 				StartedAt: startedAt, Key: v.KeyInfo()}

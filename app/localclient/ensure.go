@@ -51,7 +51,11 @@ const ExitAlreadyRunning = 3
 type EnsureOptions struct {
 	DataDir string   // required
 	Exe     string   // the plexus binary; required when a daemon must be started
-	Args    []string // default: serve --data DataDir --log-file DataDir/plexus.log
+	Args    []string // default: serve --data DataDir --log-file DataDir/plexus.log [--ask-in-window]
+	// ForWindow starts the daemon for the desktop window (plexus open):
+	// with the default Args it adds --ask-in-window, so a new vault with no
+	// OS keyring waits for a passphrase chosen in the window.
+	ForWindow bool
 	// Env is the started daemon's whole environment, used as given; nil
 	// means DaemonEnv(os.Environ()): the daemon's configuration and the OS
 	// variables it needs, never the client's own secrets.
@@ -113,6 +117,9 @@ func EnsureDaemon(ctx context.Context, o EnsureOptions) (Runtime, error) {
 	logPath := filepath.Join(dir, LogFileName)
 	if o.Args == nil {
 		o.Args = []string{"serve", "--data", dir, "--log-file", logPath}
+		if o.ForWindow {
+			o.Args = append(o.Args, "--ask-in-window")
+		}
 	}
 	if o.Env == nil {
 		o.Env = DaemonEnv(os.Environ())

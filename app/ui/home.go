@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,7 +49,12 @@ func currentTenant(s *session, tenants []apiv1.Tenant) apiv1.Tenant {
 type homeHandler struct{ h *Handler }
 
 func (p homeHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {
-	h := p.h
+	p.h.renderHome(w, r, s, http.StatusOK, nil)
+}
+
+// renderHome renders Home; keyForm, when set, is the key move's
+// passphrase form after an error.
+func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, s *session, status int, keyForm *frontend.KeyMoveView) {
 	tenants, err := h.opts.Ops.ListTenants(r.Context())
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list tenants: %w", err))
@@ -73,8 +77,11 @@ func (p homeHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if cur := currentTenant(s, tenants); cur.ID != "" {
 		v.Connect = h.connectView(cur, len(tenants))
+		v.Connect.Claude, v.Connect.CSRF = h.claudeView(r.Context(), cur, len(tenants)), s.csrf
 	}
-	h.render(w, r, http.StatusOK, s, frontend.HomePage(v))
+	h.addKeyMove(r.Context(), &v.Key, info.Key, keyForm)
+	v.Key.CSRF = s.csrf
+	h.render(w, r, status, s, frontend.HomePage(v))
 }
 
 // keyView describes where the master key is kept, in plain words, with the
@@ -97,7 +104,6 @@ func keyView(k vault.KeyInfo) frontend.KeyView {
 			Fix: []string{
 				"Keep the file private, as it is now: only your user account can read it.",
 				"Leave it out of backups and synced folders, or keep those just as private.",
-				"Soon you can move the key into the system keyring, or behind a passphrase, right here.",
 			}}
 	}
 	return frontend.KeyView{Status: frontend.StatusNever, Label: "Unknown",
@@ -130,16 +136,9 @@ func since(now, t time.Time) string {
 // connectView is the "Connect Claude Desktop" card for tenant t: what to
 // put in each app's settings to start `plexus stdio --tenant ID`.
 func (h *Handler) connectView(t apiv1.Tenant, nTenants int) frontend.ConnectView {
-	name := "plexus"
-	if nTenants > 1 {
-		name = "plexus-" + t.ID
-	}
-	cmd := h.opts.StdioCommand[0]
-	args := append(append([]string{}, h.opts.StdioCommand[1:]...), "--tenant", t.ID)
+	name, cmd, args := h.stdioEntry(t.ID, nTenants)
 	cv := frontend.ConnectView{Tenant: frontend.TenantRef{ID: t.ID, Name: t.Name}}
-	if dir, err := h.opts.UserConfigDir(); err == nil && dir != "" {
-		cv.ConfigPath = filepath.Join(dir, "Claude", "claude_desktop_config.json")
-	}
+	cv.ConfigPath = h.claudeConfigPath()
 	cv.Snippets = []frontend.Snippet{
 		{ID: "claude-desktop", App: "Claude Desktop", Code: serversJSON("mcpServers", name, "", cmd, args)},
 		{ID: "claude-code", App: "Claude Code",

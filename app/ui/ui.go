@@ -82,10 +82,13 @@ type Options struct {
 	// "--tenant ID". Empty: ["plexus", "stdio"].
 	StdioCommand []string
 	// UserConfigDir locates Claude Desktop's config file; nil =
-	// os.UserConfigDir.
+	// os.UserConfigDir. Home's Connect button writes that file.
 	UserConfigDir func() (string, error)
-	Logger        *slog.Logger     // nil = discard
-	Now           func() time.Time // nil = time.Now
+	// Keys moves the master key out of the generated key file (the admin
+	// operations); nil = Home only says where the key is.
+	Keys   KeyOps
+	Logger *slog.Logger     // nil = discard
+	Now    func() time.Time // nil = time.Now
 }
 
 // maxFormBytes bounds a form body.
@@ -164,6 +167,10 @@ func (h *Handler) routes() {
 	m.Handle("POST /ui/users/{user}/tokens/{token}/revoke", h.form(revokeTokenHandler{h}))
 	m.Handle("POST /ui/users/{user}/delete", h.form(deleteUserHandler{h}))
 	m.Handle("POST /ui/sessions/{ref}/end", h.form(endSessionHandler{h}))
+
+	m.Handle("POST /ui/claude-desktop", h.form(connectClaudeHandler{h}))
+	m.Handle("POST /ui/key/keyring", h.form(keyringMoveHandler{h}))
+	m.Handle("POST /ui/key/passphrase", h.form(passphraseMoveHandler{h}))
 	for _, s := range soonPages() {
 		m.Handle("GET "+s.path, h.page(soonHandler{h, s}))
 	}

@@ -53,6 +53,19 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // Slow forms (the passphrase takes a moment to check): say so on the
+  // button and keep it from being sent twice.
+  document.querySelectorAll("form[data-busy]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var btn = form.querySelector("button[type=submit]");
+      if (!btn) return;
+      btn.setAttribute("data-busy-label", btn.textContent);
+      btn.textContent = form.getAttribute("data-busy");
+      // After this event: a disabled button is not sent with the form.
+      setTimeout(function () { btn.disabled = true; }, 0);
+    });
+  });
+
   // Forms that send themselves on change (the tenant switcher).
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
     var button = form.querySelector("[data-autosubmit-button]");

@@ -74,6 +74,9 @@ func (m *Manager) ConsentURL(ctx context.Context, req ConsentRequest) (string, e
 	if err := m.store.PutOAuthConsent(ctx, c); err != nil {
 		return "", fmt.Errorf("store consent link: %w", err)
 	}
+	if m.onConsent != nil {
+		m.onConsent(ctx, ConsentRequest{Owner: o, Provider: req.Provider, Scopes: slices.Clone(scopes), Tool: c.Tool, Client: c.Client})
+	}
 	return m.baseURL + "/" + url.PathEscape(o.TenantID) + "/oauth/consent/" + id, nil
 }
 

@@ -99,6 +99,7 @@ type Manager struct {
 	stateTTL time.Duration
 
 	onConnect func(ctx context.Context, o Owner, provider string)
+	onConsent func(ctx context.Context, req ConsentRequest)
 
 	// retry policy (tests shorten it)
 	retryBase time.Duration
@@ -144,6 +145,14 @@ func WithStateTTL(d time.Duration) Option { return func(m *Manager) { m.stateTTL
 // waiting tool call or upstream can resume at once instead of polling.
 func WithConnectHook(f func(ctx context.Context, o Owner, provider string)) Option {
 	return func(m *Manager) { m.onConnect = f }
+}
+
+// WithConsentHook sets a function called (synchronously, after the link
+// is stored) each time ConsentURL makes a consent link, with the request
+// it was made for (never the link), so the desktop window can tell the
+// person that a consent waits. It must not block.
+func WithConsentHook(f func(ctx context.Context, req ConsentRequest)) Option {
+	return func(m *Manager) { m.onConsent = f }
 }
 
 // NewManager returns a Manager over store.
