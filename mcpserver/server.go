@@ -236,6 +236,7 @@ type Server struct {
 	oauth             *oauth.Manager
 	consentWait       time.Duration
 	bounds            SessionBounds
+	recorder          CallRecorder
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -538,13 +539,19 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 			}
 		}
 	})
-	opts := []server.ServerOption{
+	var opts []server.ServerOption
+	if s.recorder != nil {
+		// Outermost, so a panic reaches it as the recovery's error.
+		opts = append(opts, server.WithToolHandlerMiddleware(s.recordCalls(id)))
+		hooks.AddOnError(s.recordUnknownTool(id))
+	}
+	opts = append(opts,
 		server.WithToolCapabilities(true),
 		server.WithRecovery(),
 		server.WithHooks(hooks),
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
-	}
+	)
 	var register []func(*server.MCPServer)
 	for _, e := range s.extraTenantSetups {
 		if e.tenant == id {

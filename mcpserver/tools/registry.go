@@ -84,6 +84,10 @@ func (t Tool) allowedFor(tenantID string) bool {
 // toolName is the MCP tool-name rule (1-128 of A-Z a-z 0-9 _ - .).
 var toolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
+// ValidToolName reports whether name follows the MCP tool-name rule (1-128
+// of A-Z a-z 0-9 _ - .).
+func ValidToolName(name string) bool { return toolName.MatchString(name) }
+
 // Registry is a set of tools, safe for concurrent use. Tenants' MCP servers
 // are built from it when first used, so register tools before serving.
 type Registry struct {
