@@ -67,12 +67,12 @@ func TestCallsAreRecorded(t *testing.T) {
 	guest := caller{tenant: "acme", sid: guestSID}
 	local := caller{tenant: "acme", token: localToken}
 
-	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                              // ok
-	toolText(t, ce.callAs(alice, "always_fails", `{"q":"`+secretArg+`"}`))           // tool error
+	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                               // ok
+	toolText(t, ce.callAs(alice, "always_fails", `{"q":"`+secretArg+`"}`))            // tool error
 	credResult(t, ce.callAs(guest, examples.WeatherName, `{"city":"`+secretArg+`"}`)) // needs key
-	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))                   // needs consent
-	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")                    // protocol error
-	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")          // unknown
+	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))                    // needs consent
+	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")                     // protocol error
+	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")           // unknown
 	if _, err := ce.v.GetToolSettings(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}

@@ -307,7 +307,9 @@ func TestReopenContinuesAndRepairsACutLine(t *testing.T) {
 func TestHourly(t *testing.T) {
 	l, _ := open(t, Options{})
 	end := t0 // 10:30
-	at := func(h int, m int) time.Time { return end.Truncate(time.Hour).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	at := func(h int, m int) time.Time {
+		return end.Truncate(time.Hour).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
 	for _, c := range []Call{
 		call("acme", "a", at(0, 5), OutcomeOK),
 		call("acme", "a", at(0, 6), OutcomeToolError),
