@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,10 @@ const (
 	maxKeyNameLen     = 200
 	maxInstructionLen = 2000
 )
+
+// ErrOwnerGone is matched (with ErrNotFound) by RedeemAPIKeyLink's error
+// when the link's user or guest session no longer exists.
+var ErrOwnerGone = errors.New("the user or session the link is for no longer exists")
 
 // GuestAPIKeyPrefix prefixes the session value key under which a guest's
 // API key for a provider is kept ("api_key:<provider>").
@@ -204,7 +209,8 @@ func (v *Vault) TakeAPIKeyLink(ctx context.Context, tenantID, id string) (APIKey
 // ValidateAPIKeyValue (ErrInvalid; nothing is consumed). An unknown, used,
 // malformed or other tenant's link is ErrNotFound; an expired one is
 // consumed and ErrExpired; when the user or the guest's session no longer
-// exists the result wraps ErrNotFound and nothing changes. The key never
+// exists the result wraps ErrOwnerGone and ErrNotFound, and nothing
+// changes. The key never
 // appears in an error.
 func (v *Vault) RedeemAPIKeyLink(ctx context.Context, tenantID, id string, key []byte) (APIKeyLink, error) {
 	if err := ctx.Err(); err != nil {
@@ -232,16 +238,22 @@ func (v *Vault) RedeemAPIKeyLink(ctx context.Context, tenantID, id string, key [
 		if l, err = v.openAPIKeyLink(id, r); err != nil {
 			return err
 		}
+		ownerGone := func(err error) error {
+			if errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("%w: %w", ErrOwnerGone, err)
+			}
+			return err
+		}
 		if l.UserID != "" {
 			_, err := v.putCredentialTx(tx, announce, l.TenantID, l.UserID, CredentialAPIKey, l.Provider, key, nil)
-			return err
+			return ownerGone(err)
 		}
 		valueKey := GuestAPIKeyPrefix + l.Provider
 		if err := checkSessionValue(ctx, l.TenantID, l.SessionID, valueKey, key); err != nil {
 			return err
 		}
 		if _, err := getSessionRecord(tx, l.TenantID, SessionHash(l.SessionID), v.now()); err != nil {
-			return fmt.Errorf("key link's session: %w", err)
+			return ownerGone(fmt.Errorf("key link's session: %w", err))
 		}
 		sealed, err := v.Seal(sessionValueAAD(l.TenantID, l.SessionID, valueKey), key)
 		if err != nil {

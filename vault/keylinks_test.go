@@ -116,8 +116,8 @@ func TestAPIKeyLinkGuestKeyGoesToItsSession(t *testing.T) {
 	if err := v.DeleteSession(ctx, "acme", "guest-2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.RedeemAPIKeyLink(ctx, "acme", gone.ID, []byte(testLinkKey)); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("redeem for a deleted session = %v, want ErrNotFound", err)
+	if _, err := v.RedeemAPIKeyLink(ctx, "acme", gone.ID, []byte(testLinkKey)); !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrOwnerGone) {
+		t.Fatalf("redeem for a deleted session = %v, want ErrOwnerGone", err)
 	}
 }
 
