@@ -323,7 +323,7 @@ func TestHourly(t *testing.T) {
 		l.Record(c)
 	}
 	flush(t, l)
-	b, err := l.Hourly(t.Context(), "acme", end, 24)
+	b, err := l.Hourly(t.Context(), Query{Tenant: "acme"}, end, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,8 +341,11 @@ func TestHourly(t *testing.T) {
 			t.Errorf("bucket %d = %+v, want %+v", i, got, w)
 		}
 	}
-	if _, err := l.Hourly(t.Context(), "acme", end, 0); err == nil {
+	if _, err := l.Hourly(t.Context(), Query{Tenant: "acme"}, end, 0); err == nil {
 		t.Error("0 hours accepted")
+	}
+	if b, err := l.Hourly(t.Context(), Query{Tenant: "acme", Outcome: OutcomeToolError}, end, 24); err != nil || b[23].Calls != 1 || b[22].Calls != 0 {
+		t.Errorf("filtered: %+v, %v", b[22:], err)
 	}
 }
 
@@ -449,7 +452,7 @@ func FuzzReadFiles(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := l.Hourly(context.Background(), "acme", t0, 24); err != nil {
+		if _, err := l.Hourly(context.Background(), Query{Tenant: "acme", Tool: "t"}, t0, 24); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -57,6 +57,11 @@ type Query struct {
 	Limit int
 }
 
+// match reports whether c is q.Tenant's and passes q's filters.
+func (q Query) match(c Call) bool {
+	return c.Tenant == q.Tenant && (q.Tool == "" || c.Tool == q.Tool) && (q.Outcome == "" || c.Outcome == q.Outcome) && q.Who.match(c)
+}
+
 // Page sizes.
 const (
 	DefaultLimit = 50
@@ -144,7 +149,7 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 		}
 		more := false
 		err := l.scanBack(f, end, func(off int64, c Call) bool {
-			if c.Tenant != q.Tenant || (q.Tool != "" && c.Tool != q.Tool) || (q.Outcome != "" && c.Outcome != q.Outcome) || !q.Who.match(c) {
+			if !q.match(c) {
 				return true
 			}
 			if len(page.Calls) == q.Limit {
@@ -174,9 +179,13 @@ type Bucket struct {
 	Waiting int // calls that needed a connection or a key
 }
 
-// Hourly counts tenant's calls in the n hours up to and including the one
-// that holds end: Bucket i starts at end's hour minus n-1-i hours.
-func (l *Log) Hourly(ctx context.Context, tenant string, end time.Time, n int) ([]Bucket, error) {
+// Hourly counts q's calls (q.Tenant's, matching its filters; the cursor
+// and limit do not apply) in the n hours up to and including the one that
+// holds end: Bucket i starts at end's hour minus n-1-i hours.
+func (l *Log) Hourly(ctx context.Context, q Query, end time.Time, n int) ([]Bucket, error) {
+	if q.Tenant == "" {
+		return nil, errors.New("audit hourly: no tenant")
+	}
 	if n <= 0 || n > 24*31 {
 		return nil, fmt.Errorf("audit hourly: %d hours: want 1-%d", n, 24*31)
 	}
@@ -196,7 +205,7 @@ func (l *Log) Hourly(ctx context.Context, tenant string, end time.Time, n int) (
 			return nil, err
 		}
 		err := l.scanBack(files[i], -1, func(_ int64, c Call) bool {
-			if c.Tenant != tenant || c.Time.Before(first) {
+			if !q.match(c) || c.Time.Before(first) {
 				return true
 			}
 			h := int(c.Time.Sub(first) / time.Hour)
