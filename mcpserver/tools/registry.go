@@ -43,6 +43,11 @@ var (
 type Tool struct {
 	// Definition is the MCP tool definition (name, description, schema).
 	Definition mcp.Tool
+	// Summary says in plain words, for a person who never heard of MCP,
+	// what the tool lets an AI app do ("See which GitHub account you
+	// connected."); the admin UI's Tools page shows it. Empty: the page
+	// shows the description.
+	Summary string
 	// Handler runs the tool. It finds the caller with CallerFrom and the
 	// session's values with SessionValues.
 	Handler server.ToolHandlerFunc
