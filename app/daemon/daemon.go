@@ -26,6 +26,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
@@ -38,6 +39,10 @@ const DefaultListen = "127.0.0.1:8765"
 
 // DBFileName is the name of the bbolt file inside the data directory.
 const DBFileName = "plexus.db"
+
+// ActivityDirName is the directory, inside the data directory, of the
+// record of tool calls (package audit).
+const ActivityDirName = "audit"
 
 // ErrAlreadyRunning is returned by Run when another daemon holds the data
 // directory. The wrapping error names that daemon's pid and address.
@@ -178,6 +183,17 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		mcpserver.WithLocalToken(token),
 		mcpserver.WithRegistry(registry),
 		mcpserver.WithOAuth(om),
+		mcpserver.WithPublicURL(publicURL),
+	}
+	// The record of tool calls (the Activity page): written after each
+	// call, never in its way; closed once the server has stopped.
+	var activity adminops.ActivityLog
+	if al, err := audit.Open(audit.Options{Dir: filepath.Join(cfg.DataDir, ActivityDirName), Logger: log}); err != nil {
+		log.Warn("Tool calls will not be recorded", "error", err)
+	} else {
+		defer al.Close()
+		activity = al
+		mcpOpts = append(mcpOpts, mcpserver.WithCallRecorder(al))
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -203,6 +219,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		OAuth:               om,
 		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, tenantID) },
 		RedirectURL:         om.RedirectURL,
+		Activity:            activity,
 		System: adminops.System{
 			Info: func() adminops.DaemonInfo {
 				return adminops.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: ln.Addr().String(),
@@ -223,7 +240,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		Version:   cfg.Version,
 	}
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
-	uiHandler, err := newUI(ctx, cfg, v, ln.Addr().String(), publicURL, startedAt)
+	uiHandler, err := newUI(ctx, cfg, v, ops, ln.Addr().String(), publicURL, startedAt)
 	if err != nil {
 		ln.Close()
 		return err
@@ -356,8 +373,10 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 		info := apiv1.ToolInfo{
 			Name:        t.Definition.Name,
 			Description: t.Definition.Description,
+			Summary:     t.Summary,
 			ToolSets:    append([]string{}, t.ToolSets...),
 			Enabled:     true,
+			Source:      apiv1.ToolSource{Kind: apiv1.ToolSourceBuiltIn},
 		}
 		switch req := t.Requires; {
 		case req == nil:
@@ -365,6 +384,13 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 			info.Requires = "oauth:" + req.OAuth.Provider
 		case req.APIKey != nil:
 			info.Requires = "api_key:" + req.APIKey.Provider
+		}
+		if req := t.Requires; req != nil && req.OAuth != nil {
+			info.Credentials = append(info.Credentials, apiv1.ToolCredential{Kind: apiv1.CredentialKindOAuth, Provider: req.OAuth.Provider})
+		}
+		if req := t.Requires; req != nil && req.APIKey != nil {
+			info.Credentials = append(info.Credentials, apiv1.ToolCredential{Kind: apiv1.CredentialKindAPIKey,
+				Provider: req.APIKey.Provider, DisplayName: req.APIKey.DisplayName, Instructions: req.APIKey.Instructions})
 		}
 		out = append(out, info)
 	}

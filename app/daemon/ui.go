@@ -8,13 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/app/ui"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
 // newUI builds the admin UI's handler.
-func newUI(ctx context.Context, cfg Config, v *vault.Vault, addr, publicURL string, startedAt time.Time) (http.Handler, error) {
+func newUI(ctx context.Context, cfg Config, v *vault.Vault, ops *adminops.Service, addr, publicURL string, startedAt time.Time) (http.Handler, error) {
 	return ui.New(ctx, ui.Options{
 		Backend: v,
 		Login:   v,
@@ -25,6 +26,8 @@ func newUI(ctx context.Context, cfg Config, v *vault.Vault, addr, publicURL stri
 		SecureCookies: strings.HasPrefix(publicURL, "https://"),
 		StdioCommand:  stdioCommand(cfg.DataDir),
 		Logger:        cfg.Logger,
+		Tools:         ops,
+		Activity:      ops,
 	})
 }
 

@@ -90,6 +90,10 @@ type Options struct {
 	UserConfigDir func() (string, error)
 	Logger        *slog.Logger     // nil = discard
 	Now           func() time.Time // nil = time.Now
+	// Tools and Activity run the Tools and Activity pages' operations
+	// (*adminops.Service); nil: the page says it is not available.
+	Tools    ToolsOps
+	Activity ActivityOps
 }
 
 // maxFormBytes bounds a form body.
@@ -143,6 +147,9 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tenants/{id}", h.page(tenantHandler{h}))
 	m.Handle("POST /ui/tenants/{id}/delete", h.form(deleteTenantHandler{h}))
 	m.Handle("POST /ui/tenant", h.form(switchTenantHandler{h}))
+	m.Handle("GET /ui/tools", h.page(toolsHandler{h}))
+	m.Handle("POST /ui/tools", h.form(switchToolHandler{h}))
+	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
 	for _, s := range soonPages() {
 		m.Handle("GET "+s.path, h.page(soonHandler{h, s}))
 	}
