@@ -267,14 +267,7 @@ func render(w http.ResponseWriter, r *http.Request, status int, v view) {
 
 // message writes a page that only says something.
 func message(w http.ResponseWriter, r *http.Request, status int, title string, paragraphs ...string) {
-	v := view{Title: title, Paragraphs: paragraphs}
-	switch {
-	case status == http.StatusOK:
-		v.Status, v.StatusText = "ok", "Done"
-	case status >= 400:
-		v.Status, v.StatusText = "bad", "Not saved"
-	}
-	render(w, r, status, v)
+	render(w, r, status, view{Title: title, Paragraphs: paragraphs})
 }
 
 // csrfCookie holds the page's token (double submit); SameSite=Strict.
@@ -516,14 +509,12 @@ func (m *Manager) answer(w http.ResponseWriter, r *http.Request, tenant, id stri
 	if client == "" {
 		client = "your AI assistant"
 	}
-	again := "Go back to your chat and ask " + client + " to try again"
+	again := "Go back to your chat and ask " + client + " to try again."
 	if l.Tool != "" {
-		again += ": " + l.Tool + " can use it now."
-	} else {
-		again += "."
+		again += " The " + l.Tool + " tool can use your key now."
 	}
-	message(w, r, http.StatusOK, "Key saved", again,
-		"Plexus keeps the key locked on this computer. You can replace or delete it in the Plexus window, under Connections & keys.")
+	render(w, r, http.StatusOK, view{Title: "Key saved", Status: "ok", StatusText: "Saved", Paragraphs: []string{again,
+		"Plexus keeps the key locked on this computer. You can replace or delete it in the Plexus window, under Connections & keys."}})
 }
 
 // keyProblem says what is wrong with a typed key, in plain words, without
@@ -531,7 +522,7 @@ func (m *Manager) answer(w http.ResponseWriter, r *http.Request, tenant, id stri
 func keyProblem(key string) string {
 	switch {
 	case strings.TrimSpace(key) == "":
-		return "Paste your key into the field first."
+		return "The field was empty. Paste your key, then press Save key."
 	case len(key) > vault.MaxAPIKeyLen:
 		return "This is longer than any key Plexus accepts (8 KiB). Check that you copied only the key."
 	}

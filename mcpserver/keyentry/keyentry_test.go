@@ -238,7 +238,7 @@ func TestLinkWorksOnce(t *testing.T) {
 		t.Fatalf("second GET: %d", p2.status)
 	}
 	p = b.save(u, csrf, "  "+theKey+"\n")
-	if p.status != http.StatusOK || !strings.Contains(p.body, "Key saved") || !strings.Contains(p.body, "weather can use it now") {
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Key saved") || !strings.Contains(p.body, "The weather tool can use your key now.") {
 		t.Fatalf("save: %d\n%s", p.status, p.body)
 	}
 	if got := f.keyOf(f.alice, "weather"); got != theKey {
@@ -347,7 +347,7 @@ func TestBadInput(t *testing.T) {
 		status   int
 		want     string
 	}{
-		{"blank key", url.Values{"csrf": {csrf}, "action": {"save"}, "api_key": {"   "}}, nil, false, 400, "Paste your key into the field first."},
+		{"blank key", url.Values{"csrf": {csrf}, "action": {"save"}, "api_key": {"   "}}, nil, false, 400, "The field was empty."},
 		{"key with a tab", url.Values{"csrf": {csrf}, "action": {"save"}, "api_key": {theKey + "\tx"}}, nil, false, 400, "without tabs or line breaks"},
 		{"no csrf", url.Values{"action": {"save"}, "api_key": {theKey}}, nil, false, 403, "expired or was opened in another browser"},
 		{"wrong csrf", url.Values{"csrf": {strings.Repeat("A", 43)}, "action": {"save"}, "api_key": {theKey}}, nil, false, 403, "expired or was opened in another browser"},
