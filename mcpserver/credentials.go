@@ -374,7 +374,9 @@ func (s *Server) keyEntryURL(ctx context.Context, c tools.Caller, tool string, r
 	}
 	u, err := s.keys.Link(ctx, req)
 	if err != nil {
-		if !errors.Is(err, keyentry.ErrNoBaseURL) {
+		if errors.Is(err, keyentry.ErrTooManyLinks) {
+			s.log.WarnContext(ctx, "Too many key-entry links; answering without one", "tenant", c.TenantID)
+		} else if !errors.Is(err, keyentry.ErrNoBaseURL) {
 			s.log.ErrorContext(ctx, "Making a key-entry link", "tenant", c.TenantID, "provider", r.Provider, "err", err)
 		}
 		return ""

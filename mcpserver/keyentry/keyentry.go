@@ -37,6 +37,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -81,6 +82,50 @@ type Manager struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
+
+	// A link is a vault write: each tenant may make at most linkBurst at
+	// once and linkRate a minute after that, so a caller looping on a
+	// tool cannot fill the vault with pending links.
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+// Link budget per tenant.
+const (
+	linkBurst = 30
+	linkRate  = 30 // per minute
+)
+
+// bucket is a token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// ErrTooManyLinks is returned by Link when the tenant made too many links
+// in the last minute.
+var ErrTooManyLinks = errors.New("key entry: too many links for this tenant; try again in a minute")
+
+// allow takes a token of tenant's bucket.
+func (m *Manager) allow(tenant string) bool {
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.buckets[tenant]
+	if b == nil {
+		if len(m.buckets) >= 10000 {
+			clear(m.buckets) // tenants come and go; start over rather than grow
+		}
+		b = &bucket{tokens: linkBurst, last: now}
+		m.buckets[tenant] = b
+	}
+	b.tokens = min(linkBurst, b.tokens+now.Sub(b.last).Minutes()*linkRate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // New returns a Manager over st.
@@ -95,7 +140,7 @@ func New(st Store, o Options) *Manager {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{store: st, opts: o, log: o.Logger}
+	return &Manager{store: st, opts: o, log: o.Logger, buckets: map[string]*bucket{}}
 }
 
 // TTL is how long a new link works.
@@ -122,6 +167,9 @@ var ErrNoBaseURL = errors.New("key entry: no base url for links")
 func (m *Manager) Link(ctx context.Context, r Request) (string, error) {
 	if m.opts.BaseURL == "" {
 		return "", ErrNoBaseURL
+	}
+	if !m.allow(r.TenantID) {
+		return "", ErrTooManyLinks
 	}
 	id, err := randomID()
 	if err != nil {

@@ -497,3 +497,36 @@ func FuzzLinkify(f *testing.F) {
 		}
 	})
 }
+
+// TestLinksAreBudgeted: a caller looping on a tool gets at most linkBurst
+// links at once per tenant (each is a vault write), then linkRate a
+// minute; other tenants are not held up.
+func TestLinksAreBudgeted(t *testing.T) {
+	f := newFixture(t)
+	req := Request{TenantID: "acme", UserID: f.alice, Provider: "weather", KeyName: "Weather API key"}
+	for i := range linkBurst {
+		if _, err := f.m.Link(t.Context(), req); err != nil {
+			t.Fatalf("link %d: %v", i, err)
+		}
+	}
+	if _, err := f.m.Link(t.Context(), req); !errors.Is(err, ErrTooManyLinks) {
+		t.Fatalf("link past the burst: %v", err)
+	}
+	other := req
+	other.TenantID, other.UserID, other.SessionID = "beta", "", "none"
+	if err := f.v.CreateSession(t.Context(), vault.Session{ID: "none", TenantID: "beta"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Link(t.Context(), other); err != nil {
+		t.Fatalf("another tenant was held up: %v", err)
+	}
+	f.clk.Add(10 * time.Second) // 5 more
+	for i := range 5 {
+		if _, err := f.m.Link(t.Context(), req); err != nil {
+			t.Fatalf("link %d after 10s: %v", i, err)
+		}
+	}
+	if _, err := f.m.Link(t.Context(), req); !errors.Is(err, ErrTooManyLinks) {
+		t.Fatalf("link past the rate: %v", err)
+	}
+}
