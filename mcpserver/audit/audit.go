@@ -24,8 +24,9 @@
 // # Never in the way of a call
 //
 // Record does not block and does no I/O: it puts the call in a bounded
-// queue that one goroutine drains, writing each batch with a single
-// append. When the queue is full the call is dropped and counted
+// queue. One goroutine drains it, letting calls gather for 100 ms after
+// the first (so a busy server wakes it ten times a second, not once a
+// call) and writing each batch with one append; Flush writes at once. When the queue is full the call is dropped and counted
 // (Stats.Dropped); so is a call whose write failed (Stats.Failed).
 package audit
 

@@ -457,3 +457,20 @@ func FuzzReadFiles(f *testing.F) {
 		}
 	})
 }
+
+// TestWrittenWithoutFlush: a call reaches its file on its own, soon
+// (after the gather delay), without anyone flushing.
+func TestWrittenWithoutFlush(t *testing.T) {
+	l, _ := open(t, Options{})
+	l.Record(call("acme", "t", t0, OutcomeOK))
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Stats().Written == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not written within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p, err := l.Query(t.Context(), Query{Tenant: "acme"}); err != nil || len(p.Calls) != 1 {
+		t.Fatalf("%v %v", p, err)
+	}
+}

@@ -64,6 +64,7 @@ type Log struct {
 	opts  Options
 	log   *slog.Logger
 	queue chan item
+	kick  chan struct{} // a Flush waits: write now
 	stop  chan struct{}
 	done  chan struct{}
 
@@ -117,6 +118,7 @@ func Open(o Options) (*Log, error) {
 		opts:  o,
 		log:   o.Logger,
 		queue: make(chan item, o.QueueSize),
+		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -159,6 +161,10 @@ func (l *Log) Flush(ctx context.Context) error {
 		return nil
 	}
 	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
@@ -184,66 +190,80 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// run is the writer: it drains the queue in batches until Close.
+// gatherDelay is how long the writer lets calls gather after the first
+// one before it writes them: a write (and a wake-up of the writer) per
+// batch, not per call.
+const gatherDelay = 100 * time.Millisecond
+
+// run is the writer: it takes a call (or a flush marker) from the queue,
+// lets more gather for gatherDelay unless a Flush waits, drains the
+// queue, writes, and answers the flushes; until Close.
 func (l *Log) run() {
 	defer close(l.done)
 	defer l.closeFile()
-	batch := make([]Call, 0, maxBatch)
-	var flushes []chan struct{}
-	for {
-		var it item
-		select {
-		case it = <-l.queue:
-		case <-l.stop:
-			// Write what is left, then stop.
-			for {
-				select {
-				case it = <-l.queue:
-					if it.done != nil {
-						close(it.done)
-					} else {
-						batch = append(batch, it.call)
-					}
-					if len(batch) == maxBatch {
-						l.write(batch)
-						batch = batch[:0]
-					}
-					continue
-				default:
-				}
-				break
-			}
-			l.write(batch)
-			return
+	var (
+		batch   []Call
+		flushes []chan struct{}
+	)
+	take := func(it item) {
+		if it.done != nil {
+			flushes = append(flushes, it.done)
+		} else {
+			batch = append(batch, it.call)
 		}
+	}
+	drain := func() {
 		for {
-			if it.done != nil {
-				flushes = append(flushes, it.done)
-			} else {
-				batch = append(batch, it.call)
-			}
-			if len(batch) == maxBatch {
-				break
-			}
 			select {
-			case it = <-l.queue:
-				continue
+			case it := <-l.queue:
+				take(it)
 			default:
+				return
 			}
-			break
 		}
-		if l.opts.gate != nil && len(batch) > 0 {
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		stopping := false
+		select {
+		case it := <-l.queue:
+			take(it)
+			if len(flushes) == 0 {
+				timer.Reset(gatherDelay)
+				select {
+				case <-timer.C:
+				case <-l.kick:
+				case <-l.stop:
+					stopping = true
+				}
+				timer.Stop()
+			}
+		case <-l.stop:
+			stopping = true
+		}
+		drain()
+		if l.opts.gate != nil && len(batch) > 0 && !stopping {
 			select {
 			case <-l.opts.gate:
 			case <-l.stop:
+				stopping = true
+				drain()
 			}
 		}
-		l.write(batch)
-		batch = batch[:0]
+		for len(batch) > 0 {
+			n := min(len(batch), maxBatch)
+			l.write(batch[:n])
+			batch = batch[n:]
+		}
+		batch = nil
 		for _, d := range flushes {
 			close(d)
 		}
 		flushes = flushes[:0]
+		if stopping {
+			return
+		}
 	}
 }
 
