@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
+	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
 
 // activityEnv is a credEnv whose calls go to a real audit.Log in a temp
@@ -190,5 +194,92 @@ func TestOutcomeOf(t *testing.T) {
 	}
 	if n := argsSize(map[string]any{"a": strings.Repeat("x", 10)}); n != len(`{"a":"xxxxxxxxxx"}`) {
 		t.Errorf("argsSize = %d", n)
+	}
+}
+
+// BenchmarkRecordingCost compares tools/call on two servers over the same
+// vault, one recording every call in an audit.Log, alternately in chunks
+// of 50 calls on one connection each, and reports the ratio of their
+// times (recorded/plain; 1 = no cost):
+//
+//	go test -run '^$' -bench RecordingCost -benchtime 4000x ./mcpserver/
+func BenchmarkRecordingCost(b *testing.B) {
+	v := vaulttest.New(b)
+	if _, err := v.CreateTenant(b.Context(), vault.Tenant{ID: "acme", Name: "acme"}); err != nil {
+		b.Fatal(err)
+	}
+	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { log.Close() })
+	serve := func(opts ...Option) func() {
+		mux := http.NewServeMux()
+		New(v, append([]Option{WithLocalToken(localToken)}, opts...)...).Routes(mux)
+		hs := httptest.NewServer(mux)
+		b.Cleanup(hs.Close)
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"` + tools.WhoamiName + `","arguments":{},` + modernMeta + `}}`
+		return func() {
+			hr, _ := http.NewRequest(http.MethodPost, hs.URL+"/acme/mcp", strings.NewReader(body))
+			hr.Header.Set("Content-Type", "application/json")
+			hr.Header.Set("Accept", "application/json, text/event-stream")
+			hr.Header.Set("Authorization", "Bearer "+localToken)
+			hr.Header.Set("Mcp-Protocol-Version", modern)
+			hr.Header.Set("Mcp-Method", "tools/call")
+			hr.Header.Set("Mcp-Name", tools.WhoamiName)
+			resp, err := hs.Client().Do(hr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	plain, recorded := serve(), serve(WithCallRecorder(log))
+	plain()
+	recorded()
+	var tp, tr time.Duration
+	for i := 0; i < b.N; i += 100 {
+		start := time.Now()
+		for range 50 {
+			plain()
+		}
+		tp += time.Since(start)
+		start = time.Now()
+		for range 50 {
+			recorded()
+		}
+		tr += time.Since(start)
+	}
+	b.ReportMetric(float64(tr)/float64(tp), "recorded/plain")
+	b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N/2), "plain-ns/call")
+	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N/2), "recorded-ns/call")
+	if st := log.Stats(); st.Dropped != 0 {
+		b.Errorf("dropped %d calls", st.Dropped)
+	}
+}
+
+// BenchmarkRecordMiddleware is what recording adds to one call, without
+// the HTTP path around it: the middleware's bookkeeping and the queueing
+// (the writer runs on its own goroutine, so this is the call's share).
+func BenchmarkRecordMiddleware(b *testing.B) {
+	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit"), QueueSize: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { log.Close() })
+	s := &Server{now: time.Now, recorder: log}
+	h := s.recordCalls("acme")(func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("ok"), nil
+	})
+	ctx := tools.WithCaller(b.Context(), tools.Caller{TenantID: "acme", UserID: "u", Local: true})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = tools.WhoamiName
+	req.Params.Arguments = map[string]any{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h(ctx, req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

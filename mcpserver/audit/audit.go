@@ -31,6 +31,7 @@
 package audit
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -174,9 +175,51 @@ type line struct {
 	ArgsBytes int       `json:"args_bytes,omitempty"`
 }
 
-func toLine(c Call) line {
-	return line{Time: c.Time, Tenant: c.Tenant, Tool: c.Tool, User: c.User, Local: c.Local, Session: c.Session,
-		Client: c.Client, Outcome: c.Outcome, Reason: c.Reason, Micros: c.Duration.Microseconds(), ArgsBytes: c.ArgsBytes}
+// appendLine appends c (cleaned: no control characters, valid UTF-8) as
+// one JSON line, the encoding of line, without reflection: only '"' and
+// '\\' need escaping in a clean string.
+func appendLine(b []byte, c Call) []byte {
+	b = append(b, `{"time":"`...)
+	b = c.Time.AppendFormat(b, time.RFC3339Nano)
+	b = appendField(b, `","tenant":`, c.Tenant)
+	b = appendField(b, `,"tool":`, c.Tool)
+	if c.User != "" {
+		b = appendField(b, `,"user":`, c.User)
+	}
+	if c.Local {
+		b = append(b, `,"local":true`...)
+	}
+	if c.Session != "" {
+		b = appendField(b, `,"session":`, c.Session)
+	}
+	if c.Client != "" {
+		b = appendField(b, `,"client":`, c.Client)
+	}
+	b = appendField(b, `,"outcome":`, string(c.Outcome))
+	if c.Reason != "" {
+		b = appendField(b, `,"reason":`, c.Reason)
+	}
+	b = append(b, `,"duration_us":`...)
+	b = strconv.AppendInt(b, c.Duration.Microseconds(), 10)
+	if c.ArgsBytes != 0 {
+		b = append(b, `,"args_bytes":`...)
+		b = strconv.AppendInt(b, int64(c.ArgsBytes), 10)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendField appends key (with its leading comma and colon) and s as a
+// JSON string.
+func appendField(b []byte, key, s string) []byte {
+	b = append(append(b, key...), '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\', c)
+		} else {
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 func (l line) call() Call {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -473,4 +474,65 @@ func TestWrittenWithoutFlush(t *testing.T) {
 	if p, err := l.Query(t.Context(), Query{Tenant: "acme"}); err != nil || len(p.Calls) != 1 {
 		t.Fatalf("%v %v", p, err)
 	}
+}
+
+// BenchmarkWriter is the writer's cost per call (encoding and the
+// batched append), which runs beside the calls, not in them.
+func BenchmarkWriter(b *testing.B) {
+	l, err := Open(Options{Dir: filepath.Join(b.TempDir(), "audit"), QueueSize: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	c := Call{Time: t0, Tenant: "personal", Tool: "github_list_repos", User: "3f1c2a9e-7b1d-4c55-9f0e-0123456789ab",
+		Client: "Claude", Outcome: OutcomeOK, Duration: 123 * time.Millisecond, ArgsBytes: 42}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for !l.Record(c) {
+			if err := l.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func toLine(c Call) line {
+	return line{Time: c.Time, Tenant: c.Tenant, Tool: c.Tool, User: c.User, Local: c.Local, Session: c.Session,
+		Client: c.Client, Outcome: c.Outcome, Reason: c.Reason, Micros: c.Duration.Microseconds(), ArgsBytes: c.ArgsBytes}
+}
+
+// FuzzAppendLine: the hand-written encoding of a cleaned call is one
+// line of JSON that decodes to the same call as encoding/json's.
+func FuzzAppendLine(f *testing.F) {
+	f.Add("acme", "tool\"x\\", "user", "1a2b", "Claude \u2028", "ok", "", int64(1500), 12, true, int64(0))
+	f.Add("", "", "", "", "\x00\xff", "bogus", "unknown_tool", int64(-5), -1, false, int64(1<<62))
+	f.Fuzz(func(t *testing.T, tenant, tool, user, session, client, outcome, reason string, us int64, args int, local bool, nanos int64) {
+		c := Call{Time: time.Unix(0, nanos), Tenant: tenant, Tool: tool, User: user, Session: session, Client: client,
+			Outcome: Outcome(outcome), Reason: reason, Duration: time.Duration(us) * time.Microsecond, ArgsBytes: args, Local: local}.clean()
+		got := appendLine(nil, c)
+		if bytes.Count(got, []byte("\n")) != 1 || got[len(got)-1] != '\n' {
+			t.Fatalf("not one line: %q", got)
+		}
+		var a, b line
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("%q: %v", got, err)
+		}
+		want, err := json.Marshal(toLine(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(want, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !a.Time.Equal(b.Time) {
+			t.Fatalf("time %v, want %v", a.Time, b.Time)
+		}
+		a.Time, b.Time = time.Time{}, time.Time{}
+		if a != b {
+			t.Fatalf("decoded %+v, want %+v", a, b)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,30 +201,38 @@ func (l *Log) run() {
 	defer close(l.done)
 	defer l.closeFile()
 	var (
-		batch   []Call
-		flushes []chan struct{}
+		batch    = make([]Call, 0, maxBatch)
+		flushes  []chan struct{}
+		stopping bool
 	)
+	// writeBatch writes what is gathered (after the test gate, if any).
+	writeBatch := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if l.opts.gate != nil && !stopping {
+			select {
+			case <-l.opts.gate:
+			case <-l.stop:
+				stopping = true
+			}
+		}
+		l.write(batch)
+		batch = batch[:0]
+	}
 	take := func(it item) {
 		if it.done != nil {
 			flushes = append(flushes, it.done)
-		} else {
-			batch = append(batch, it.call)
+			return
 		}
-	}
-	drain := func() {
-		for {
-			select {
-			case it := <-l.queue:
-				take(it)
-			default:
-				return
-			}
+		batch = append(batch, it.call)
+		if len(batch) == maxBatch {
+			writeBatch()
 		}
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		stopping := false
 		select {
 		case it := <-l.queue:
 			take(it)
@@ -242,21 +249,16 @@ func (l *Log) run() {
 		case <-l.stop:
 			stopping = true
 		}
-		drain()
-		if l.opts.gate != nil && len(batch) > 0 && !stopping {
+	drain:
+		for {
 			select {
-			case <-l.opts.gate:
-			case <-l.stop:
-				stopping = true
-				drain()
+			case it := <-l.queue:
+				take(it)
+			default:
+				break drain
 			}
 		}
-		for len(batch) > 0 {
-			n := min(len(batch), maxBatch)
-			l.write(batch[:n])
-			batch = batch[n:]
-		}
-		batch = nil
+		writeBatch()
 		for _, d := range flushes {
 			close(d)
 		}
@@ -275,12 +277,7 @@ func (l *Log) write(batch []Call) {
 	}
 	l.buf = l.buf[:0]
 	for _, c := range batch {
-		b, err := json.Marshal(toLine(c.clean()))
-		if err != nil { // cannot happen: strings, numbers, a time
-			l.failed.Add(1)
-			continue
-		}
-		l.buf = append(append(l.buf, b...), '\n')
+		l.buf = appendLine(l.buf, c.clean())
 	}
 	n := uint64(len(batch))
 	if err := l.ensureFile(); err != nil {
