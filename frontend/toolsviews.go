@@ -40,6 +40,7 @@ type ToolRow struct {
 
 // ToolNeed is a credential a tool needs, and whether you have it.
 type ToolNeed struct {
+	Verb   string // "Needs", or "Uses" once you have it
 	What   string // "your GitHub account", "your OpenWeatherMap API key"
 	Status Status
 	Label  string // "Connected", "Missing", "Expired", "Not set up"

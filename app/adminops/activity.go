@@ -17,6 +17,8 @@ import (
 // ActivityLog is the record of tool calls the operations read;
 // *audit.Log satisfies it.
 type ActivityLog interface {
+	// Flush waits until the calls recorded so far are written.
+	Flush(ctx context.Context) error
 	Query(ctx context.Context, q audit.Query) (audit.Page, error)
 	Hourly(ctx context.Context, q audit.Query, end time.Time, n int) ([]audit.Bucket, error)
 	Stats() audit.Stats
@@ -24,6 +26,10 @@ type ActivityLog interface {
 
 // activityHours is how many hours Activity counts.
 const activityHours = 24
+
+// activityFlushWait bounds how long Activity waits for the calls recorded
+// before it to be written.
+const activityFlushWait = 2 * time.Second
 
 // Activity returns a page of tenantID's recorded tool calls matching q,
 // newest first, and the same selection's last 24 hours hour by hour. A
@@ -42,6 +48,14 @@ func (s *Service) Activity(ctx context.Context, tenantID string, q apiv1.Activit
 		return apiv1.ActivityResponse{}, err
 	}
 	aq.Tenant = t.ID
+	// The calls made just before the page was asked for are on it: the
+	// record is written in batches a little after each call.
+	fctx, cancel := context.WithTimeout(ctx, activityFlushWait)
+	err = s.opts.Activity.Flush(fctx)
+	cancel()
+	if err != nil {
+		s.log.WarnContext(ctx, "Tool-call record not flushed in time", "error", err)
+	}
 	page, err := s.opts.Activity.Query(ctx, aq)
 	if err != nil {
 		return apiv1.ActivityResponse{}, wrapf(err, "activity of %s", t.ID)

@@ -187,6 +187,11 @@ func TestActivity(t *testing.T) {
 			t.Errorf("%+v: %v, want a field error on %s", tc.q, err, tc.field)
 		}
 	}
+	// A call recorded just now is on the page at once (Activity flushes).
+	log.Record(audit.Call{Tenant: "acme", Tool: "just_now", Time: now, Outcome: audit.OutcomeOK})
+	if r, err := s.Activity(ctx, "acme", apiv1.ActivityQuery{Tool: "just_now"}); err != nil || len(r.Calls) != 1 {
+		t.Errorf("a call made just before: %+v, %v", r.Calls, err)
+	}
 	if _, err := s.Activity(ctx, "nope", apiv1.ActivityQuery{}); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("unknown tenant: %v", err)
 	}

@@ -153,6 +153,15 @@ func sourceLabel(s apiv1.ToolSource) string {
 
 // toolNeed says what a tool needs in words, and whether you have it.
 func toolNeed(c apiv1.CredentialStatus) frontend.ToolNeed {
+	n := needWords(c)
+	n.Verb = "Needs"
+	if n.Status == frontend.StatusOK {
+		n.Verb = "Uses"
+	}
+	return n
+}
+
+func needWords(c apiv1.CredentialStatus) frontend.ToolNeed {
 	connections := func(label string) *frontend.Action { return &frontend.Action{Label: label, Href: "/ui/connections"} }
 	if c.Kind == apiv1.CredentialKindAPIKey {
 		n := frontend.ToolNeed{What: "your " + c.DisplayName}

@@ -95,7 +95,7 @@ func TestToolsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = b.get("/ui/tools")
-	if i := strings.Index(r.body, "Needs your OpenWeatherMap API key"); i < 0 || !strings.Contains(r.body[i:i+300], "Connected") {
+	if i := strings.Index(r.body, "Uses your OpenWeatherMap API key"); i < 0 || !strings.Contains(r.body[i:i+300], "Connected") {
 		t.Errorf("weather's key is not shown as connected")
 	}
 }
