@@ -204,7 +204,8 @@ type DangerZone struct {
 	Error   string // when the typed text did not match
 }
 
-// SoonView is a page not built yet: what it will do, and what works now.
+// SoonView is a page that cannot show its content yet (no tenant): what it
+// will do, and what to do first.
 type SoonView struct {
 	Shell  Shell
 	Header Header

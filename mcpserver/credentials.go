@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plexus-mcp/plexus/mcpserver/keyentry"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -106,6 +107,11 @@ type CredentialResult struct {
 	// POST /{tenant}/plexus-services/api-keys, body
 	// {"provider_name","api_key_value"}, Bearer user token).
 	SubmitURL string `json:"submit_url,omitempty"`
+	// KeyEntryURL (Plexus's addition) is a page where the person types the
+	// key in a browser: a single-use link that expires within minutes and
+	// stores the key for exactly this tenant, caller and provider. Absent
+	// when the caller cannot hold a key (a guest without a session).
+	KeyEntryURL string `json:"key_entry_url,omitempty"`
 }
 
 func credentialToolResult(r CredentialResult) *mcp.CallToolResult {
@@ -151,7 +157,7 @@ func (s *Server) guard(ms *server.MCPServer, t tools.Tool) server.ToolHandlerFun
 		if req.APIKey != nil {
 			key, err := tools.APIKey(ctx, req.APIKey.Provider)
 			if err != nil {
-				return s.apiKeyMissing(ctx, req.APIKey, err)
+				return s.apiKeyMissing(ctx, tool, req.APIKey, err)
 			}
 			if keyArg != "" {
 				args := call.GetArguments()
@@ -170,7 +176,7 @@ func (s *Server) guard(ms *server.MCPServer, t tools.Tool) server.ToolHandlerFun
 		case req.OAuth != nil && (errors.Is(err, oauth.ErrConsentRequired) || errors.Is(err, tools.ErrNoSession)):
 			return s.consentResult(ctx, tool, req.OAuth)
 		case req.APIKey != nil && (errors.Is(err, tools.ErrAPIKeyMissing) || errors.Is(err, tools.ErrNoSession)):
-			return s.apiKeyMissing(ctx, req.APIKey, err)
+			return s.apiKeyMissing(ctx, tool, req.APIKey, err)
 		}
 		return res, err
 	}
@@ -300,8 +306,11 @@ func signInResult(c tools.Caller, provider string) *mcp.CallToolResult {
 	})
 }
 
-// apiKeyMissing answers a tool whose API key is missing.
-func (s *Server) apiKeyMissing(ctx context.Context, r *tools.APIKeyRequirement, cause error) (*mcp.CallToolResult, error) {
+// apiKeyMissing answers a tool whose API key is missing. A caller who can
+// hold a key (a user, or a guest with a session) gets a key-entry link:
+// a Plexus page where the person types the key for exactly this tenant,
+// caller and provider.
+func (s *Server) apiKeyMissing(ctx context.Context, tool string, r *tools.APIKeyRequirement, cause error) (*mcp.CallToolResult, error) {
 	c, _ := tools.CallerFrom(ctx)
 	if !errors.Is(cause, tools.ErrAPIKeyMissing) && !errors.Is(cause, tools.ErrNoSession) {
 		s.log.ErrorContext(ctx, "Reading API key", "tenant", c.TenantID, "provider", r.Provider, "err", cause)
@@ -311,17 +320,31 @@ func (s *Server) apiKeyMissing(ctx context.Context, r *tools.APIKeyRequirement, 
 	if instructions == "" {
 		instructions = fmt.Sprintf("Please provide your %s via the API key submission endpoint.", r.DisplayName)
 	}
-	msg := fmt.Sprintf("API key for %s ('%s') is required. %s Then store it with POST %s "+
-		`(Authorization: Bearer <your Plexus user token>, body {"provider_name": %q, "api_key_value": "..."}) and call the tool again.`,
-		r.Provider, r.DisplayName, instructions, apiKeysPath(c.TenantID), r.Provider)
+	entryURL := s.keyEntryURL(ctx, c, tool, r)
+	head := fmt.Sprintf("API key for %s ('%s') is required. %s", r.Provider, r.DisplayName, instructions)
+	open := ""
+	if entryURL != "" {
+		open = fmt.Sprintf(" Open the key entry URL in your browser (a Plexus page that works once and expires in %s), "+
+			"type the key there and press Save key", minutes(s.keys.TTL()))
+	}
+	post := fmt.Sprintf("POST %s (Authorization: Bearer <your Plexus user token>, body {\"provider_name\": %q, \"api_key_value\": \"...\"})",
+		apiKeysPath(c.TenantID), r.Provider)
+	cli := fmt.Sprintf("plexus admin connections set-api-key --entity-id %s --provider-name %s", c.TenantID, r.Provider)
+	var msg string
 	switch {
+	case c.Local && entryURL != "":
+		// The person at this machine (Claude Desktop through plexus
+		// stdio): the page, or the CLI.
+		msg = head + open + ", then call the tool again. (In a terminal, this works too: " + cli + ".)"
 	case c.Local:
-		// The person at this machine (Claude Desktop through plexus stdio)
-		// has no user token to send: the CLI stores the key for them.
-		msg = fmt.Sprintf("API key for %s ('%s') is required. %s Then store it by running, in a terminal: "+
-			"plexus admin connections set-api-key --entity-id %s --provider-name %s (it asks for the key), and call the tool again.",
-			r.Provider, r.DisplayName, instructions, c.TenantID, r.Provider)
-	case c.UserID == "":
+		msg = head + " Then store it by running, in a terminal: " + cli + " (it asks for the key), and call the tool again."
+	case c.UserID != "" && entryURL != "":
+		msg = head + open + ", then call the tool again. (A host application can also store it with " + post + ".)"
+	case c.UserID != "":
+		msg = head + " Then store it with " + post + " and call the tool again."
+	case entryURL != "":
+		msg = head + open + " (Plexus keeps it for this session only), then call the tool again."
+	default:
 		msg = fmt.Sprintf("API key for %s ('%s') is required. %s Plexus stores API keys per user: register with the host "+
 			"application (POST /%s/plexus-auth/register-user) and connect with your Plexus user token, then store the key "+
 			"with POST %s.", r.Provider, r.DisplayName, instructions, c.TenantID, apiKeysPath(c.TenantID))
@@ -333,7 +356,40 @@ func (s *Server) apiKeyMissing(ctx context.Context, r *tools.APIKeyRequirement, 
 		KeyNameDisplay: r.DisplayName,
 		Instructions:   instructions,
 		SubmitURL:      apiKeysPath(c.TenantID),
+		KeyEntryURL:    entryURL,
 	}), nil
+}
+
+// keyEntryURL makes a key-entry link for the caller, or "" when there is
+// no page to send them to (no public URL, or a guest without a session,
+// whose key could never be found again) or the link could not be stored.
+func (s *Server) keyEntryURL(ctx context.Context, c tools.Caller, tool string, r *tools.APIKeyRequirement) string {
+	if s.keys == nil || (c.UserID == "" && c.SessionID == "") {
+		return ""
+	}
+	req := keyentry.Request{TenantID: c.TenantID, UserID: c.UserID, Provider: r.Provider,
+		KeyName: r.DisplayName, Instructions: r.Instructions, Tool: tool, Client: clientName(ctx)}
+	if c.UserID == "" {
+		req.SessionID = c.SessionID
+	}
+	u, err := s.keys.Link(ctx, req)
+	if err != nil {
+		if errors.Is(err, keyentry.ErrTooManyLinks) {
+			s.log.WarnContext(ctx, "Too many key-entry links; answering without one", "tenant", c.TenantID)
+		} else if !errors.Is(err, keyentry.ErrNoBaseURL) {
+			s.log.ErrorContext(ctx, "Making a key-entry link", "tenant", c.TenantID, "provider", r.Provider, "err", err)
+		}
+		return ""
+	}
+	return u
+}
+
+// minutes says d in whole minutes, in words.
+func minutes(d time.Duration) string {
+	if m := int(d.Round(time.Minute) / time.Minute); m > 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "a minute"
 }
 
 // supportsURLElicitation reports whether the request's session is a legacy

@@ -123,7 +123,7 @@ func newCredEnv(t *testing.T, githubAPI func(p *oauthtest.Provider, gh *fakeGitH
 		t.Fatal(err)
 	}
 	e := newEnvFor(t, func(v *vault.Vault, base string) []Option {
-		return []Option{WithOAuth(oauth.NewManager(v, oauth.WithBaseURL(base)))}
+		return []Option{WithOAuth(oauth.NewManager(v, oauth.WithBaseURL(base))), WithPublicURL(base)}
 	}, append([]Option{WithRegistry(reg)}, opts...)...)
 	apiOrigin, err := egress.OriginOfURL(api)
 	if err != nil {

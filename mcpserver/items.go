@@ -249,7 +249,7 @@ func (s *Server) credentialError(ctx context.Context, what string, req *tools.Re
 			res = authResult(req.OAuth.Provider, u)
 		}
 	case req.APIKey != nil && (errors.Is(cause, tools.ErrAPIKeyMissing) || errors.Is(cause, tools.ErrNoSession)):
-		res, _ = s.apiKeyMissing(ctx, req.APIKey, cause)
+		res, _ = s.apiKeyMissing(ctx, what, req.APIKey, cause)
 	default:
 		c, _ := tools.CallerFrom(ctx)
 		s.log.ErrorContext(ctx, "Checking credentials", "tenant", c.TenantID, "item", what, "err", cause)

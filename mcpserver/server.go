@@ -6,7 +6,9 @@
 // POST /{tenant}/plexus-auth/register-user, the caller's API keys
 // (/{tenant}/plexus-services/api-keys), the external OAuth consent page and
 // callback (/{tenant}/oauth/consent/{id},
-// /{tenant}/oauth/external_callback/{provider}, served by package oauth).
+// /{tenant}/oauth/external_callback/{provider}, served by package oauth) and
+// the key-entry page (/{tenant}/plexus-services/api-keys/entry/{id}, package
+// keyentry).
 //
 // # Tools and credentials
 //
@@ -20,7 +22,9 @@
 // plexus_api_key_required JSON) or, on a 2025-11-25 client that declared
 // URL-mode elicitation, an elicitation; for OAuth both carry a link to
 // Plexus's consent page (GET|POST /{tenant}/oauth/consent/{id}, served by
-// package oauth), never the provider's own URL. Handlers
+// package oauth), never the provider's own URL; for an API key the result
+// carries key_entry_url, a single-use link to the page where the person
+// types it (package keyentry; with WithPublicURL). Handlers
 // get the caller's own credentials through tools.AuthenticatedClient and
 // tools.APIKey: registered users' from the vault, guests' from their
 // session. Every tools/call's arguments are checked against the tool's
@@ -94,6 +98,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plexus-mcp/plexus/mcpserver/keyentry"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/telemetry"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
@@ -217,6 +222,12 @@ func WithRegistry(r *tools.Registry) Option { return func(s *Server) { s.registr
 // oauth.WithBaseURL(its address).
 func WithOAuth(m *oauth.Manager) Option { return func(s *Server) { s.oauth = m } }
 
+// WithPublicURL sets the base URL browsers reach Plexus at (for example
+// http://127.0.0.1:8765): a tool that needs an API key the caller has not
+// stored links to Plexus's key-entry page there. Without it the result
+// only says how to store the key.
+func WithPublicURL(u string) Option { return func(s *Server) { s.publicURL = u } }
+
 // WithConsentWait sets how long a tool call waits for the user to finish
 // an authorization accepted through a URL-mode elicitation (default
 // DefaultConsentWait); after it the caller gets the authorization result.
@@ -240,6 +251,9 @@ type Server struct {
 	consentWait       time.Duration
 	bounds            SessionBounds
 	metrics           *telemetry.Metrics // nil: tool calls are not counted
+	recorder          CallRecorder
+	publicURL         string
+	keys              *keyentry.Manager
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -295,6 +309,9 @@ func New(store Store, opts ...Option) *Server {
 			s.oauth = oauth.NewManager(st, oauth.WithLogger(s.log), oauth.WithClock(s.now))
 		}
 	}
+	if st, ok := s.store.(keyentry.Store); ok {
+		s.keys = keyentry.New(st, keyentry.Options{BaseURL: s.publicURL, Now: s.now, Logger: s.log})
+	}
 	s.values = valueStore{s.store}
 	s.bounds = s.bounds.withDefaults()
 	s.sessions.init(s.bounds.Active)
@@ -346,6 +363,7 @@ func (s *Server) onChange(c vault.Change) {
 //	DELETE /{tenant}/plexus-services/api-keys/{provider_name}
 //	GET /{tenant}/oauth/external_callback/{provider}    external OAuth redirect target
 //	GET|POST /{tenant}/oauth/consent/{id}               consent page (a tool result's link)
+//	GET|POST /{tenant}/plexus-services/api-keys/entry/{id}  key-entry page (a tool result's link)
 //
 // and a 405 for any other method on those paths, in the path's error
 // shape (JSON-RPC on /{tenant}/mcp, {"detail"} on the others). Mount it
@@ -377,6 +395,32 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	consent := s.oauthPage(func(m *oauth.Manager) http.HandlerFunc { return m.HandleConsent })
 	mux.Handle(oauth.ConsentPattern, consent)
 	mux.Handle(oauth.ConsentPostPattern, consent)
+	mux.Handle(keyentry.AnyPattern, http.HandlerFunc(s.serveKeyEntry))
+}
+
+// serveKeyEntry checks Host/Origin and the tenant, then hands the request
+// to the key-entry page.
+func (s *Server) serveKeyEntry(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tenantID := r.PathValue("tenant")
+	if msg, bad := foreignRequest(r); bad {
+		writeDetail(w, http.StatusForbidden, msg)
+		return
+	}
+	if _, err := s.tenant(ctx, tenantID); err != nil {
+		if errors.Is(err, errUnknownTenant) {
+			writeDetail(w, http.StatusNotFound, unknownTenantMessage(tenantID))
+			return
+		}
+		s.log.ErrorContext(ctx, "Looking up tenant", "tenant", tenantID, "err", err)
+		writeDetail(w, http.StatusInternalServerError, "internal error looking up the tenant")
+		return
+	}
+	if s.keys == nil {
+		writeDetail(w, http.StatusServiceUnavailable, "key entry is not available on this Plexus server")
+		return
+	}
+	s.keys.ServeHTTP(w, r)
 }
 
 // oauthPage checks Host/Origin and the tenant, then hands the request to
@@ -549,7 +593,13 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		}
 	})
 	args := newArgSchemas(s, id) // the arguments check (toolcall.go)
-	opts := []server.ServerOption{
+	var opts []server.ServerOption
+	if s.recorder != nil {
+		// Outermost, so a panic reaches it as the recovery's error.
+		opts = append(opts, server.WithToolHandlerMiddleware(s.recordCalls(id)))
+		hooks.AddOnError(s.recordUnknownTool(id))
+	}
+	opts = append(opts,
 		server.WithToolCapabilities(true),
 		server.WithToolHandlerMiddleware(s.observeToolCalls(id)), // outside recovery: sees panics as errors
 		server.WithRecovery(),
@@ -557,7 +607,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithHooks(hooks),
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
-	}
+	)
 	opts = append(opts, s.itemOptions(id, hooks)...) // resources, templates, prompts (items.go)
 	var register []func(*server.MCPServer)
 	for _, e := range s.extraTenantSetups {

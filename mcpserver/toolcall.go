@@ -59,14 +59,14 @@ func (s *Server) observeToolCalls(tenantID string) server.ToolHandlerMiddleware 
 			res, err := next(ctx, req)
 			// req.Params.Name is a registered tool's: mcp-go answered an
 			// unknown or hidden one before any middleware ran.
-			s.metrics.ToolCall(tenantID, req.Params.Name, outcomeOf(rec, res, err), time.Since(start))
+			s.metrics.ToolCall(tenantID, req.Params.Name, metricOutcome(rec, res, err), time.Since(start))
 			return res, err
 		}
 	}
 }
 
-// outcomeOf classifies a finished call.
-func outcomeOf(rec *callRecord, res *mcp.CallToolResult, err error) telemetry.Outcome {
+// metricOutcome classifies a finished call for the metrics.
+func metricOutcome(rec *callRecord, res *mcp.CallToolResult, err error) telemetry.Outcome {
 	switch {
 	case rec.invalid:
 		return telemetry.InvalidArguments

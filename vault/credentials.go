@@ -146,38 +146,47 @@ func (v *Vault) putCredential(ctx context.Context, tenantID, userID string, kind
 	}
 	var version uint64
 	err := v.update(func(tx *bolt.Tx, announce func(Change)) error {
-		if _, err := getTenant(tx, tenantID); err != nil {
-			return err
-		}
-		if _, err := getUser(tx, tenantID, userID); err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketCredentials)
-		key := credentialKey(tenantID, userID, kind, provider)
-		if expected != nil {
-			if err := checkVersion(b, key, *expected); err != nil {
-				return fmt.Errorf("%s credential %q of user %q in tenant %q: %w", kind, provider, userID, tenantID, err)
-			}
-		}
-		aad, err := credentialSealAAD(tx, tenantID, userID, kind, provider)
-		if err != nil {
-			return err
-		}
-		sealed, err := v.Seal(aad, value)
-		if err != nil {
-			return err
-		}
-		if version, err = b.NextSequence(); err != nil {
-			return err
-		}
-		announce(Change{Kind: CredentialChanged, TenantID: tenantID, UserID: userID, CredentialKind: kind, Provider: provider})
-		r := credentialRecord{UpdatedAt: v.nowUTC(), Version: version, Sealed: sealed}
-		return putJSON(b, key, r)
+		var err error
+		version, err = v.putCredentialTx(tx, announce, tenantID, userID, kind, provider, value, expected)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return version, nil
+}
+
+// putCredentialTx is putCredential's write, inside tx (its arguments
+// already checked).
+func (v *Vault) putCredentialTx(tx *bolt.Tx, announce func(Change), tenantID, userID string, kind CredentialKind, provider string, value []byte, expected *uint64) (uint64, error) {
+	if _, err := getTenant(tx, tenantID); err != nil {
+		return 0, err
+	}
+	if _, err := getUser(tx, tenantID, userID); err != nil {
+		return 0, err
+	}
+	b := tx.Bucket(bucketCredentials)
+	key := credentialKey(tenantID, userID, kind, provider)
+	if expected != nil {
+		if err := checkVersion(b, key, *expected); err != nil {
+			return 0, fmt.Errorf("%s credential %q of user %q in tenant %q: %w", kind, provider, userID, tenantID, err)
+		}
+	}
+	aad, err := credentialSealAAD(tx, tenantID, userID, kind, provider)
+	if err != nil {
+		return 0, err
+	}
+	sealed, err := v.Seal(aad, value)
+	if err != nil {
+		return 0, err
+	}
+	version, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	announce(Change{Kind: CredentialChanged, TenantID: tenantID, UserID: userID, CredentialKind: kind, Provider: provider})
+	r := credentialRecord{UpdatedAt: v.nowUTC(), Version: version, Sealed: sealed}
+	return version, putJSON(b, key, r)
 }
 
 // checkVersion reports ErrConflict unless the record at key has version

@@ -143,6 +143,9 @@ type Options struct {
 	RedirectURL func(tenantID, provider string) string
 	// System serves Status and Shutdown.
 	System System
+	// Activity is the record of tool calls (audit.Log); nil = Activity is
+	// ErrUnsupported.
+	Activity ActivityLog
 }
 
 // ErrUnsupported is matched by the errors of operations this daemon was

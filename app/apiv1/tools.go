@@ -11,6 +11,14 @@ type ToolInfo struct {
 	// Enabled is false when the tool, or one of its tool sets, is disabled
 	// for the tenant.
 	Enabled bool `json:"enabled"`
+	// Summary says in plain words what the tool lets an AI app do ("" =
+	// the description says it).
+	Summary string `json:"summary,omitempty"`
+	// Source says where the tool comes from (absent: not said).
+	Source ToolSource `json:"source,omitzero"`
+	// Credentials are the credentials the tool needs, with how to call
+	// them in front of a person (Requires names the first, in short).
+	Credentials []ToolCredential `json:"credentials,omitempty"`
 }
 
 // ToolSettings is the body of PUT /api/v1/tenants/{id}/tools: the tenant's

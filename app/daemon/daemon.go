@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plexus-mcp/plexus/app/adminapi"
@@ -28,6 +29,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/events"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver"
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
@@ -40,6 +42,10 @@ const DefaultListen = "127.0.0.1:8765"
 
 // DBFileName is the name of the bbolt file inside the data directory.
 const DBFileName = "plexus.db"
+
+// ActivityDirName is the directory, inside the data directory, of the
+// record of tool calls (package audit).
+const ActivityDirName = "audit"
 
 // ErrAlreadyRunning is returned by Run when another daemon holds the data
 // directory. The wrapping error names that daemon's pid and address.
@@ -200,6 +206,7 @@ func serve(ctx context.Context, cfg Config, vh *vaultHolder, ln net.Listener, lo
 	defer cancelBG()
 	s := &daemonApp{cfg: cfg, log: log, rt: rt, publicURL: publicURL, startedAt: startedAt, shutdown: shutdown, bg: bg,
 		events: events.New()}
+	defer s.runStops() // after the server has stopped (defers run last first)
 
 	var gate handlerGate
 	if v := vh.vault(); v != nil {
@@ -295,9 +302,31 @@ type daemonApp struct {
 	// bg is the context of background work (session sweeps), started
 	// with the full daemon; it ends when shutdown begins.
 	bg context.Context
+	// stopMu guards stops: what to close once the server has stopped
+	// (the full daemon's record of tool calls).
+	stopMu sync.Mutex
+	stops  []func()
 	// events tells the desktop window (GET /api/v1/events) when something
 	// waits for the person at this computer.
 	events *events.Hub
+}
+
+// atStop has f run once the HTTP server has stopped.
+func (s *daemonApp) atStop(f func()) {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	s.stops = append(s.stops, f)
+}
+
+// runStops runs what atStop was given, last first.
+func (s *daemonApp) runStops() {
+	s.stopMu.Lock()
+	stops := s.stops
+	s.stops = nil
+	s.stopMu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
 }
 
 // consentWaiting tells the window that a consent link was made for a
@@ -336,6 +365,21 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		mcpserver.WithRegistry(registry),
 		mcpserver.WithOAuth(om),
 		mcpserver.WithMetrics(metrics),
+		mcpserver.WithPublicURL(publicURL),
+	}
+	// The record of tool calls (the Activity page): written after each
+	// call, never in its way; closed once the server has stopped.
+	var activity adminops.ActivityLog
+	if al, err := audit.Open(audit.Options{Dir: filepath.Join(cfg.DataDir, ActivityDirName), Logger: log}); err != nil {
+		log.Warn("Tool calls will not be recorded", "error", err)
+	} else {
+		s.atStop(func() {
+			if err := al.Close(); err != nil {
+				log.Warn("Could not close the record of tool calls", "error", err)
+			}
+		})
+		activity = al
+		mcpOpts = append(mcpOpts, mcpserver.WithCallRecorder(al))
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -362,6 +406,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		OAuth:               om,
 		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, tenantID) },
 		RedirectURL:         om.RedirectURL,
+		Activity:            activity,
 		System: adminops.System{
 			Info: func() adminops.DaemonInfo {
 				return adminops.DaemonInfo{PID: os.Getpid(), Version: cfg.Version, Addr: rt.Addr,
@@ -443,8 +488,10 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 		info := apiv1.ToolInfo{
 			Name:        t.Definition.Name,
 			Description: t.Definition.Description,
+			Summary:     t.Summary,
 			ToolSets:    append([]string{}, t.ToolSets...),
 			Enabled:     true,
+			Source:      apiv1.ToolSource{Kind: apiv1.ToolSourceBuiltIn},
 		}
 		switch req := t.Requires; {
 		case req == nil:
@@ -452,6 +499,13 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 			info.Requires = "oauth:" + req.OAuth.Provider
 		case req.APIKey != nil:
 			info.Requires = "api_key:" + req.APIKey.Provider
+		}
+		if req := t.Requires; req != nil && req.OAuth != nil {
+			info.Credentials = append(info.Credentials, apiv1.ToolCredential{Kind: apiv1.CredentialKindOAuth, Provider: req.OAuth.Provider})
+		}
+		if req := t.Requires; req != nil && req.APIKey != nil {
+			info.Credentials = append(info.Credentials, apiv1.ToolCredential{Kind: apiv1.CredentialKindAPIKey,
+				Provider: req.APIKey.Provider, DisplayName: req.APIKey.DisplayName, Instructions: req.APIKey.Instructions})
 		}
 		out = append(out, info)
 	}

@@ -18,9 +18,11 @@ import (
 // (the ones the admin API serves).
 func newUI(ctx context.Context, cfg Config, v *vault.Vault, ops *adminops.Service, addr, publicURL string, startedAt time.Time) (http.Handler, error) {
 	return ui.New(ctx, ui.Options{
-		Ops:   ops,
-		Login: v,
-		Keys:  ops,
+		Ops:      ops,
+		Login:    v,
+		Keys:     ops,
+		Tools:    ops,
+		Activity: ops,
 		Info: func() ui.DaemonInfo {
 			return ui.DaemonInfo{Version: cfg.Version, Addr: addr, DataDir: absPath(cfg.DataDir),
 				StartedAt: startedAt, Key: v.KeyInfo()}

@@ -89,6 +89,10 @@ type Options struct {
 	Keys   KeyOps
 	Logger *slog.Logger     // nil = discard
 	Now    func() time.Time // nil = time.Now
+	// Tools and Activity run the Tools and Activity pages' operations
+	// (*adminops.Service); nil: the page says it is not available.
+	Tools    ToolsOps
+	Activity ActivityOps
 }
 
 // maxFormBytes bounds a form body.
@@ -171,9 +175,10 @@ func (h *Handler) routes() {
 	m.Handle("POST /ui/claude-desktop", h.form(connectClaudeHandler{h}))
 	m.Handle("POST /ui/key/keyring", h.form(keyringMoveHandler{h}))
 	m.Handle("POST /ui/key/passphrase", h.form(passphraseMoveHandler{h}))
-	for _, s := range soonPages() {
-		m.Handle("GET "+s.path, h.page(soonHandler{h, s}))
-	}
+
+	m.Handle("GET /ui/tools", h.page(toolsHandler{h}))
+	m.Handle("POST /ui/tools", h.form(switchToolHandler{h}))
+	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plexus-mcp/plexus/vault"
 )
 
 // Caller says who is calling a tool. The HTTP layer puts it in the request
@@ -120,7 +122,7 @@ const guestOAuthPrefix = "oauth:"
 
 // GuestAPIKeyPrefix prefixes the session value key under which a guest's
 // API key for a provider is kept ("api_key:<provider>").
-const GuestAPIKeyPrefix = "api_key:"
+const GuestAPIKeyPrefix = vault.GuestAPIKeyPrefix
 
 func (v sessionValues) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := v.check(key); err != nil {

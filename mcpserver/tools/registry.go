@@ -49,6 +49,11 @@ var (
 type Tool struct {
 	// Definition is the MCP tool definition (name, description, schema).
 	Definition mcp.Tool
+	// Summary says in plain words, for a person who never heard of MCP,
+	// what the tool lets an AI app do ("See which GitHub account you
+	// connected."); the admin UI's Tools page shows it. Empty: the page
+	// shows the description.
+	Summary string
 	// Handler runs the tool. It finds the caller with CallerFrom and the
 	// session's values with SessionValues.
 	Handler server.ToolHandlerFunc
@@ -89,6 +94,10 @@ func (t Tool) allowedFor(tenantID string) bool {
 
 // toolName is the MCP tool-name rule (1-128 of A-Z a-z 0-9 _ - .).
 var toolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+// ValidToolName reports whether name follows the MCP tool-name rule (1-128
+// of A-Z a-z 0-9 _ - .).
+func ValidToolName(name string) bool { return toolName.MatchString(name) }
 
 // Registry is a set of tools, safe for concurrent use. Tenants' MCP servers
 // are built from it when first used, so register tools before serving.

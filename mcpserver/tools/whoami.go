@@ -46,6 +46,7 @@ func builtins() []Tool {
 			mcp.WithIdempotentHintAnnotation(true),
 			mcp.WithOpenWorldHintAnnotation(false),
 		),
+		Summary:  "Check who Plexus thinks is asking: which tenant, and which person or guest.",
 		Handler:  whoami,
 		ToolSets: []string{"plexus"},
 	}}

@@ -1,0 +1,117 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
+	"github.com/plexus-mcp/plexus/mcpserver/tools"
+)
+
+// CallRecorder receives one record per tools/call. Record must not block
+// or do I/O on the caller's goroutine (*audit.Log's does neither); its
+// answer (queued or dropped) is the recorder's business.
+type CallRecorder interface {
+	Record(audit.Call) bool
+}
+
+// WithCallRecorder records every tools/call of every tenant in r: the
+// tool, the caller (persistent user id, local owner or guest session
+// fingerprint, never a session id), the client's name, the outcome, the
+// duration and the size of the arguments (never the arguments).
+func WithCallRecorder(r CallRecorder) Option { return func(s *Server) { s.recorder = r } }
+
+// recordCalls is the outermost tool middleware of tenant's MCP server (so
+// it sees a panic as the recovery middleware's error): it times each call
+// of a tool that exists and is visible, and records how it ended.
+func (s *Server) recordCalls(tenant string) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			at, start := s.now(), time.Now()
+			size := argsSize(req.Params.Arguments) // before the guard injects a key
+			res, err := next(ctx, req)
+			c := s.callRecord(ctx, tenant, req.Params.Name, at)
+			c.Outcome, c.Duration, c.ArgsBytes = outcomeOf(res, err), time.Since(start), size
+			s.recorder.Record(c)
+			return res, err
+		}
+	}
+}
+
+// recordUnknownTool is an OnError hook: a tools/call of a tool the tenant
+// does not have or has switched off never reaches the middleware, and is
+// recorded here as a protocol error. A name that is not a tool name is
+// not recorded as given.
+func (s *Server) recordUnknownTool(tenant string) server.OnErrorHookFunc {
+	return func(ctx context.Context, _ any, method mcp.MCPMethod, message any, err error) {
+		if method != mcp.MethodToolsCall || !errors.Is(err, server.ErrToolNotFound) {
+			return
+		}
+		name := "?"
+		if req, ok := message.(*mcp.CallToolRequest); ok && tools.ValidToolName(req.Params.Name) {
+			name = req.Params.Name
+		}
+		c := s.callRecord(ctx, tenant, name, s.now())
+		c.Outcome, c.Reason = audit.OutcomeProtocolError, audit.ReasonUnknownTool
+		s.recorder.Record(c)
+	}
+}
+
+// callRecord is the record of a call by the request's caller.
+func (s *Server) callRecord(ctx context.Context, tenant, tool string, at time.Time) audit.Call {
+	c := audit.Call{Time: at, Tenant: tenant, Tool: tool, Client: clientName(ctx)}
+	if caller, ok := tools.CallerFrom(ctx); ok {
+		c.User, c.Local = caller.UserID, caller.Local
+		if caller.UserID == "" {
+			c.Session = tools.SessionFingerprint(caller.SessionID)
+		}
+	}
+	return c
+}
+
+// outcomeOf classifies a tool's answer: a Go error is a protocol error (the
+// client gets a JSON-RPC error), so is no result at all; an isError result
+// is a tool error unless it is Plexus's "connect / sign in" or "API key
+// needed" result.
+func outcomeOf(res *mcp.CallToolResult, err error) audit.Outcome {
+	switch {
+	case err != nil || res == nil:
+		return audit.OutcomeProtocolError
+	case !res.IsError:
+		return audit.OutcomeOK
+	}
+	if cr, ok := res.StructuredContent.(CredentialResult); ok {
+		switch cr.Error {
+		case ResultAuthRequired, ResultSignInRequired:
+			return audit.OutcomeNeedsConsent
+		case ResultAPIKeyRequired:
+			return audit.OutcomeNeedsKey
+		}
+	}
+	return audit.OutcomeToolError
+}
+
+// argsSize is the size of a call's arguments as JSON (0 for none); the
+// arguments themselves are not kept.
+func argsSize(args any) int {
+	switch a := args.(type) {
+	case nil:
+		return 0
+	case map[string]any:
+		if len(a) == 0 {
+			return 0
+		}
+	case json.RawMessage:
+		return len(a)
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}

@@ -1,0 +1,461 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxFileBytes  = 8 << 20
+	DefaultMaxTotalBytes = 64 << 20
+	DefaultMaxAge        = 30 * 24 * time.Hour
+	DefaultQueueSize     = 4096
+)
+
+// maxBatch bounds how many calls one write carries.
+const maxBatch = 256
+
+// Options configures a Log. Dir is required; zero fields take the
+// defaults.
+type Options struct {
+	// Dir is the directory of the call files (created 0700).
+	Dir string
+	// MaxFileBytes starts a new file once the current one is this large.
+	MaxFileBytes int64
+	// MaxTotalBytes bounds the files kept (the one being written aside):
+	// the oldest go first.
+	MaxTotalBytes int64
+	// MaxAge deletes files of days older than this.
+	MaxAge time.Duration
+	// QueueSize is how many calls may wait to be written; past it, calls
+	// are dropped and counted.
+	QueueSize int
+	Logger    *slog.Logger     // nil = discard
+	Now       func() time.Time // nil = time.Now
+
+	// gate, in tests, is received from before each batch is written (a
+	// writer held up by a slow disk).
+	gate chan struct{}
+}
+
+// Stats counts what happened to recorded calls since Open.
+type Stats struct {
+	Written uint64 // calls written to a file
+	Dropped uint64 // calls dropped because the queue was full
+	Failed  uint64 // calls lost to a failed write
+}
+
+// Log is the tool-call record: Record queues, one goroutine writes, Query
+// and Hourly read the files. Safe for concurrent use.
+type Log struct {
+	opts  Options
+	log   *slog.Logger
+	queue chan item
+	kick  chan struct{} // a Flush waits: write now
+	stop  chan struct{}
+	done  chan struct{}
+
+	closed                   atomic.Bool
+	written, dropped, failed atomic.Uint64
+
+	// Writer state, owned by the writer goroutine.
+	cur     *os.File
+	curName string
+	curSize int64
+	lastErr time.Time
+	buf     []byte
+
+	closeOnce sync.Once
+}
+
+// item is a queued call, or a flush marker (done set).
+type item struct {
+	call Call
+	done chan struct{}
+}
+
+// Open creates the directory if needed, applies the retention rules to
+// the files already there and starts the writer. Close stops it.
+func Open(o Options) (*Log, error) {
+	if o.Dir == "" {
+		return nil, errors.New("audit: no directory")
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = DefaultMaxTotalBytes
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: create %s: %w", o.Dir, err)
+	}
+	l := &Log{
+		opts:  o,
+		log:   o.Logger,
+		queue: make(chan item, o.QueueSize),
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if err := l.retain(); err != nil {
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// Record queues c to be written and reports whether it was queued. It
+// never blocks and does no I/O: with the queue full (or the Log closed)
+// the call is dropped and counted.
+func (l *Log) Record(c Call) bool {
+	if l.closed.Load() {
+		l.dropped.Add(1)
+		return false
+	}
+	select {
+	case l.queue <- item{call: c}:
+		return true
+	default:
+		l.dropped.Add(1)
+		return false
+	}
+}
+
+// Flush waits until every call queued before it is written (or lost), or
+// ctx ends.
+func (l *Log) Flush(ctx context.Context) error {
+	if l.closed.Load() {
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case l.queue <- item{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return nil
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return nil
+	}
+}
+
+// Stats returns the counters since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), Failed: l.failed.Load()}
+}
+
+// Close writes what is queued and stops the writer; later calls to Record
+// are dropped.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		close(l.stop)
+	})
+	<-l.done
+	return nil
+}
+
+// gatherDelay is how long the writer lets calls gather after the first
+// one before it writes them: a write (and a wake-up of the writer) per
+// batch, not per call.
+const gatherDelay = 100 * time.Millisecond
+
+// run is the writer: it takes a call (or a flush marker) from the queue,
+// lets more gather for gatherDelay unless a Flush waits, drains the
+// queue, writes, and answers the flushes; until Close.
+func (l *Log) run() {
+	defer close(l.done)
+	defer l.closeFile()
+	var (
+		batch    = make([]Call, 0, maxBatch)
+		flushes  []chan struct{}
+		stopping bool
+	)
+	// writeBatch writes what is gathered (after the test gate, if any).
+	writeBatch := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if l.opts.gate != nil && !stopping {
+			select {
+			case <-l.opts.gate:
+			case <-l.stop:
+				stopping = true
+			}
+		}
+		l.write(batch)
+		batch = batch[:0]
+	}
+	take := func(it item) {
+		if it.done != nil {
+			flushes = append(flushes, it.done)
+			return
+		}
+		batch = append(batch, it.call)
+		if len(batch) == maxBatch {
+			writeBatch()
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case it := <-l.queue:
+			take(it)
+			if len(flushes) == 0 {
+				timer.Reset(gatherDelay)
+				select {
+				case <-timer.C:
+				case <-l.kick:
+				case <-l.stop:
+					stopping = true
+				}
+				timer.Stop()
+			}
+		case <-l.stop:
+			stopping = true
+		}
+	drain:
+		for {
+			select {
+			case it := <-l.queue:
+				take(it)
+			default:
+				break drain
+			}
+		}
+		writeBatch()
+		for _, d := range flushes {
+			close(d)
+		}
+		flushes = flushes[:0]
+		if stopping {
+			return
+		}
+	}
+}
+
+// write appends batch to the current file in one write, starting a new
+// file first when the day changed or the file is full.
+func (l *Log) write(batch []Call) {
+	if len(batch) == 0 {
+		return
+	}
+	l.buf = l.buf[:0]
+	for _, c := range batch {
+		l.buf = appendLine(l.buf, c.clean())
+	}
+	n := uint64(len(batch))
+	if err := l.ensureFile(); err != nil {
+		l.writeFailed(n, err)
+		return
+	}
+	w, err := l.cur.Write(l.buf)
+	l.curSize += int64(w)
+	if err != nil {
+		l.writeFailed(n, err)
+		l.closeFile() // start afresh next time
+		return
+	}
+	l.written.Add(n)
+}
+
+// writeFailed counts lost calls and logs, at most once a minute.
+func (l *Log) writeFailed(n uint64, err error) {
+	l.failed.Add(n)
+	if now := time.Now(); now.Sub(l.lastErr) >= time.Minute {
+		l.lastErr = now
+		l.log.Warn("Could not record tool calls", "calls", n, "dir", l.opts.Dir, "err", err)
+	}
+}
+
+func (l *Log) closeFile() {
+	if l.cur != nil {
+		_ = l.cur.Sync()
+		_ = l.cur.Close()
+		l.cur, l.curName, l.curSize = nil, "", 0
+	}
+}
+
+// fileRE matches the call files' names: day, then sequence.
+var fileRE = regexp.MustCompile(`^calls-(\d{8})-(\d{4})\.jsonl$`)
+
+func fileName(day string, seq int) string { return fmt.Sprintf("calls-%s-%04d.jsonl", day, seq) }
+
+// day is the UTC day of t as YYYYMMDD.
+func day(t time.Time) string { return t.UTC().Format("20060102") }
+
+// ensureFile makes the current file today's and not full: it continues
+// the newest file of today when it has room, else starts the next one
+// (and then applies retention).
+func (l *Log) ensureFile() error {
+	today := day(l.opts.Now())
+	if l.cur != nil && fileRE.FindStringSubmatch(l.curName)[1] == today && l.curSize < l.opts.MaxFileBytes {
+		return nil
+	}
+	l.closeFile()
+	files, err := l.files()
+	if err != nil {
+		return err
+	}
+	seq := 1
+	if len(files) > 0 {
+		last := files[len(files)-1]
+		if last.day == today {
+			if last.size < l.opts.MaxFileBytes {
+				return l.open(last.name, true)
+			}
+			seq = last.seq + 1
+		}
+	}
+	if seq > 9999 {
+		return fmt.Errorf("audit: too many files for %s", today)
+	}
+	if err := l.open(fileName(today, seq), false); err != nil {
+		return err
+	}
+	return l.retain()
+}
+
+// open opens name for appending. A file continued after a crash may end
+// in a cut line: a newline first keeps the next record whole.
+func (l *Log) open(name string, existing bool) error {
+	p := filepath.Join(l.opts.Dir, name)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: open %s: %w", p, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("audit: stat %s: %w", p, err)
+	}
+	size := st.Size()
+	if existing && size > 0 && !endsWithNewline(p, size) {
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: repair %s: %w", p, err)
+		}
+		size++
+	}
+	l.cur, l.curName, l.curSize = f, name, size
+	return nil
+}
+
+func endsWithNewline(path string, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, size-1); err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	return b[0] == '\n'
+}
+
+// callFile is one call file in the directory.
+type callFile struct {
+	name, day string
+	seq       int
+	size      int64
+}
+
+// key is the file's place in order, as a cursor names it: YYYYMMDD-NNNN.
+func (f callFile) key() string { return f.name[len("calls-") : len(f.name)-len(".jsonl")] }
+
+// files lists the call files, oldest first.
+func (l *Log) files() ([]callFile, error) {
+	ents, err := os.ReadDir(l.opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read %s: %w", l.opts.Dir, err)
+	}
+	var out []callFile
+	for _, e := range ents {
+		m := fileRE.FindStringSubmatch(e.Name())
+		if m == nil || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		seq, _ := strconv.Atoi(m[2])
+		out = append(out, callFile{name: e.Name(), day: m[1], seq: seq, size: info.Size()})
+	}
+	slices.SortFunc(out, func(a, b callFile) int {
+		if a.day != b.day {
+			if a.day < b.day {
+				return -1
+			}
+			return 1
+		}
+		return a.seq - b.seq
+	})
+	return out, nil
+}
+
+// retain deletes the files of days older than MaxAge, then the oldest
+// files until the others (the current one aside) fit in MaxTotalBytes.
+func (l *Log) retain() error {
+	files, err := l.files()
+	if err != nil {
+		return err
+	}
+	cutoff := day(l.opts.Now().Add(-l.opts.MaxAge))
+	var total int64
+	for _, f := range files {
+		if f.name != l.curName {
+			total += f.size
+		}
+	}
+	for _, f := range files {
+		if f.name == l.curName {
+			continue
+		}
+		if f.day >= cutoff && total <= l.opts.MaxTotalBytes {
+			break
+		}
+		if err := os.Remove(filepath.Join(l.opts.Dir, f.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.log.Warn("Could not delete an old tool-call file", "file", f.name, "err", err)
+			continue
+		}
+		total -= f.size
+	}
+	return nil
+}
