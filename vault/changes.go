@@ -29,6 +29,9 @@ const (
 	// CredentialChanged: TenantID, UserID, CredentialKind, Provider. A
 	// registered user's credential was stored, replaced or deleted.
 	CredentialChanged
+	// UpstreamChanged: TenantID, Upstream. An upstream MCP server was
+	// created, updated or deleted (UpstreamDeleted is set then).
+	UpstreamChanged
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -38,6 +41,7 @@ var changeKindNames = map[ChangeKind]string{
 	ToolSettingsChanged: "tool settings changed",
 	ProviderChanged:     "provider changed",
 	CredentialChanged:   "credential changed",
+	UpstreamChanged:     "upstream changed",
 }
 
 func (k ChangeKind) String() string {
@@ -60,6 +64,10 @@ type Change struct {
 	CredentialKind CredentialKind
 	// ProviderDeleted is set on a ProviderChanged for a deletion.
 	ProviderDeleted bool
+	// Upstream names the upstream of an UpstreamChanged; UpstreamDeleted
+	// is set for a deletion.
+	Upstream        string
+	UpstreamDeleted bool
 }
 
 // subscribers is the vault's list of change listeners.
