@@ -236,6 +236,9 @@ type Server struct {
 	oauth             *oauth.Manager
 	consentWait       time.Duration
 	bounds            SessionBounds
+	upstreamOpts      UpstreamOptions
+	sources           sourceRegistry // items besides the registry's (sources.go)
+	upstreams         *upstreamHub   // upstream MCP servers (upstreams.go)
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -300,6 +303,8 @@ func New(store Store, opts ...Option) *Server {
 	// The subscription lasts as long as the store (Vault.Close ends it);
 	// the callback starts no goroutine of its own but a tenant's shutdown.
 	s.store.Subscribe(s.onChange)
+	s.upstreams = newUpstreamHub(s)
+	s.store.Subscribe(s.upstreams.onChange)
 	return s
 }
 
@@ -427,7 +432,8 @@ func (s *Server) forgetTenant(tenantID string) {
 // Run does the background work every minute (writing sessions' last-seen
 // times, sweeping expired sessions, letting sessions unused for 5 minutes
 // leave memory) until ctx ends, then closes the open GET streams of every tenant (sessions
-// stay in the vault). It returns nil when ctx ends.
+// stay in the vault) and stops every upstream MCP server (within about 10
+// seconds). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -435,6 +441,7 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.closeStreams()
+			s.closeUpstreams()
 			return nil
 		case <-t.C:
 			s.sweep(ctx)
@@ -545,6 +552,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
 	}
+	opts = append(opts, s.sourceServerOptions(id, hooks)...)
 	var register []func(*server.MCPServer)
 	for _, e := range s.extraTenantSetups {
 		if e.tenant == id {
@@ -565,6 +573,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	for _, f := range register {
 		f(ms)
 	}
+	s.attachSources(id, ms)
 	// No server.WithSessionIdleTTL: Plexus decides which sessions mcp-go
 	// keeps in memory (see SessionBounds and release), and mcp-go's own
 	// sweeper logs every session it sweeps, with its id.

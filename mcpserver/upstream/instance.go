@@ -176,6 +176,7 @@ type Instance struct {
 	failures  int
 	lastError string
 	catalog   Catalog
+	listed    bool
 
 	// Notification routing: calls in flight, by progress token.
 	callsMu  sync.Mutex
@@ -273,7 +274,7 @@ func (in *Instance) Status() Status {
 func (in *Instance) Catalog() (Catalog, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.catalog, in.starts > 0
+	return in.catalog, in.listed
 }
 
 // Start starts the upstream if it is not running (waiting at most until
@@ -433,11 +434,12 @@ func (in *Instance) start(a *attempt) {
 	cat, err := in.list(ctx, c)
 	if err != nil {
 		in.log.Add("plexus", "could not read the upstream's items: "+err.Error())
-	}
-	in.finishStart(a, c, nil, false)
-	if err == nil {
+	} else {
+		// Before the start counts as done: who waited for it finds the
+		// items in place.
 		in.setCatalog(cat)
 	}
+	in.finishStart(a, c, nil, false)
 }
 
 // finishStart records the outcome of attempt a.
@@ -473,6 +475,7 @@ func (in *Instance) finishStart(a *attempt, c *conn, err error, failed bool) {
 			go in.watch(c)
 		}
 	case failed:
+		err = fmt.Errorf("upstream %s could not start: %w: %w%s", in.cfg.Name, ErrUnavailable, err, in.stderrHint())
 		in.failures++
 		in.lastError = err.Error()
 		in.state = StateBackoff
@@ -480,7 +483,6 @@ func (in *Instance) finishStart(a *attempt, c *conn, err error, failed bool) {
 		wait := in.backoff
 		in.backoff = min(in.backoff*2, backoffMax)
 		in.mu.Unlock()
-		err = fmt.Errorf("upstream %s could not start: %w: %w%s", in.cfg.Name, ErrUnavailable, err, in.stderrHint())
 		in.log.Add("plexus", fmt.Sprintf("start failed: %v; next attempt in %s", err, wait))
 		in.slog.Warn("Upstream could not start", "err", err, "retryIn", wait)
 	default:
@@ -586,6 +588,11 @@ func (in *Instance) connect(ctx context.Context, l Launch) (_ *conn, err error) 
 			cancel()
 			if c.proc != nil {
 				c.proc.stop(stopGrace)
+				// Let its last words reach the log: they say why.
+				select {
+				case <-c.proc.stderrDone:
+				case <-time.After(time.Second):
+				}
 			}
 		}
 	}()
@@ -708,7 +715,7 @@ func boundList[T any](in *Instance, kind string, items []T) []T {
 // setCatalog stores cat and tells Config.OnCatalog.
 func (in *Instance) setCatalog(cat Catalog) {
 	in.mu.Lock()
-	in.catalog = cat
+	in.catalog, in.listed = cat, true
 	in.mu.Unlock()
 	if in.cfg.OnCatalog != nil {
 		in.cfg.OnCatalog(cat)
@@ -896,22 +903,32 @@ func (in *Instance) checkHealth(c *conn) {
 	}
 }
 
-// withProgress returns meta (copied) with the progress token of call c,
-// or meta itself when there is none.
+// withProgress returns the _meta to send upstream: the caller's own
+// fields, without the protocol's (io.modelcontextprotocol/…: the
+// caller's protocol version and capabilities are not the session's with
+// the upstream), and with the progress token of call c in place of the
+// caller's (none when the caller asked for no progress).
 func withProgress(meta *mcp.Meta, c *call) *mcp.Meta {
-	if c.token == "" {
-		if meta == nil || meta.ProgressToken == nil {
-			return meta
-		}
-		m := *meta
-		m.ProgressToken = nil
-		return &m
-	}
-	m := mcp.Meta{ProgressToken: c.token}
+	var fields map[string]any
 	if meta != nil {
-		m.AdditionalFields = meta.AdditionalFields
+		for k, v := range meta.AdditionalFields {
+			if strings.HasPrefix(k, "io.modelcontextprotocol/") {
+				continue
+			}
+			if fields == nil {
+				fields = make(map[string]any, len(meta.AdditionalFields))
+			}
+			fields[k] = v
+		}
 	}
-	return &m
+	if c.token == "" && fields == nil {
+		return nil
+	}
+	m := &mcp.Meta{AdditionalFields: fields}
+	if c.token != "" {
+		m.ProgressToken = c.token
+	}
+	return m
 }
 
 // CallTool forwards tools/call (req names the upstream's own tool).

@@ -40,7 +40,10 @@ type process struct {
 	lifeline *os.File // write end of the guard's pipe; nil without a guard
 	guarded  bool
 	exited   chan struct{}
-	exitErr  error // set before exited is closed
+	// stderrDone is closed once the process's stderr has been read to its
+	// end.
+	stderrDone chan struct{}
+	exitErr    error // set before exited is closed
 }
 
 // pid is the process id (of the guard, when guarded).
@@ -106,18 +109,17 @@ func spawn(spec spawnSpec) (_ *process, err error) {
 			_ = f.Close()
 		}
 	}
-	p := &process{cmd: cmd, stdin: inW, stdout: outR, lifeline: lifeW, guarded: lifeW != nil, exited: make(chan struct{})}
-	if spec.Stderr != nil {
-		go func() {
-			spec.Stderr(errR)
-			_ = errR.Close()
-		}()
-	} else {
-		go func() {
-			_, _ = io.Copy(io.Discard, errR)
-			_ = errR.Close()
-		}()
+	p := &process{cmd: cmd, stdin: inW, stdout: outR, lifeline: lifeW, guarded: lifeW != nil,
+		exited: make(chan struct{}), stderrDone: make(chan struct{})}
+	read := spec.Stderr
+	if read == nil {
+		read = func(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
 	}
+	go func() {
+		read(errR)
+		_ = errR.Close()
+		close(p.stderrDone)
+	}()
 	go func() {
 		p.exitErr = cmd.Wait()
 		if !p.guarded {
