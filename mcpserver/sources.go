@@ -110,6 +110,9 @@ type tenantSources struct {
 	want map[string]sourceItems
 	// applied is what the tenant's server shows from sources.
 	applied map[itemKey]appliedItem
+	// owners says which source holds each item name (whether or not the
+	// tenant's server exists yet).
+	owners map[itemKey]string
 	// tombstones are removed templates (mcp-go cannot delete them).
 	tombstones map[string]bool
 	// tools is the tool-settings view of the applied source tools, read
@@ -230,7 +233,7 @@ func (s *Server) sourceTools(tenant string) []SourceTool {
 	for _, src := range slices.Sorted(maps.Keys(ts.want)) {
 		kind, name := splitSource(src)
 		for _, t := range ts.want[src].Tools {
-			if a, ok := ts.applied[itemKey{kindTool, t.Tool.Name}]; !ok || a.source != src {
+			if ts.owners[itemKey{kindTool, t.Tool.Name}] != src {
 				continue
 			}
 			out = append(out, SourceTool{Name: t.Tool.Name, Description: t.Tool.Description, ToolSets: slices.Clone(t.ToolSets),
@@ -326,6 +329,10 @@ func (ts *tenantSources) applyLocked() map[string][]string {
 			p := &items.Prompts[i]
 			claim(itemKey{kindPrompt, p.Prompt.Name}, desired{source: src, def: defJSON(p.Prompt), prompt: p})
 		}
+	}
+	ts.owners = make(map[itemKey]string, len(want))
+	for k, d := range want {
+		ts.owners[k] = d.source
 	}
 	if ts.ms == nil {
 		ts.publishToolsLocked(want)

@@ -321,8 +321,8 @@ func (s *Server) UpstreamState(ctx context.Context, tenant, name string, wait ti
 	st.Log = m.log.Lines()
 	if ts := s.sources.lookup(tenant); ts != nil {
 		ts.mu.Lock()
-		for k, a := range ts.applied {
-			if a.source != sourceKey(name) {
+		for k, src := range ts.owners {
+			if src != sourceKey(name) {
 				continue
 			}
 			switch k.kind {
@@ -335,10 +335,6 @@ func (s *Server) UpstreamState(ctx context.Context, tenant, name string, wait ti
 			case kindPrompt:
 				st.Prompts++
 			}
-		}
-		if ts.ms == nil { // the tenant's server is not built: count what it will show
-			st.Tools, st.Resources, st.Templates, st.Prompts = len(ts.want[sourceKey(name)].Tools), len(ts.want[sourceKey(name)].Resources),
-				len(ts.want[sourceKey(name)].Templates), len(ts.want[sourceKey(name)].Prompts)
 		}
 		ts.mu.Unlock()
 	}

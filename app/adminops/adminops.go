@@ -136,6 +136,9 @@ type Options struct {
 	RedirectURL func(tenantID, provider string) string
 	// System serves Status and Shutdown.
 	System System
+	// Upstreams reports on running upstream MCP servers (upstreams.go);
+	// nil = they are shown without status and cannot be restarted.
+	Upstreams UpstreamRuntime
 }
 
 // ErrUnsupported is matched by the errors of operations this daemon was

@@ -8,6 +8,11 @@ type ToolInfo struct {
 	// Requires names the credential the tool needs ("" = none), e.g.
 	// "oauth:github" or "api_key:openweather".
 	Requires string `json:"requires,omitempty"`
+	// Source says where the tool comes from: "builtin" (Plexus's own
+	// tools) or "upstream" (an upstream MCP server the tenant mounts,
+	// named by SourceName).
+	Source     string `json:"source"`
+	SourceName string `json:"source_name,omitempty"`
 	// Enabled is false when the tool, or one of its tool sets, is disabled
 	// for the tenant.
 	Enabled bool `json:"enabled"`

@@ -75,6 +75,13 @@ type Config struct {
 	// request is answered and its connection closed.
 	BodyReadTimeout time.Duration
 
+	// UpstreamEnv is the base environment of stdio upstream MCP servers
+	// (upstream.BaseEnv of the daemon's environment: never its PLEXUS_
+	// variables); UpstreamGuard the argv prefix of their guard (the plexus
+	// binary and upstream.GuardCommand; nil: none).
+	UpstreamEnv   []string
+	UpstreamGuard []string
+
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
 	Vault vault.Config
@@ -178,6 +185,7 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		mcpserver.WithLocalToken(token),
 		mcpserver.WithRegistry(registry),
 		mcpserver.WithOAuth(om),
+		mcpserver.WithUpstreams(mcpserver.UpstreamOptions{BaseEnv: cfg.UpstreamEnv, Guard: cfg.UpstreamGuard}),
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -201,7 +209,8 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 		Logger:              log,
 		DefaultUserTokenTTL: cfg.UserTokenTTL,
 		OAuth:               om,
-		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, tenantID) },
+		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, mcp, tenantID) },
+		Upstreams:           mcp,
 		RedirectURL:         om.RedirectURL,
 		System: adminops.System{
 			Info: func() adminops.DaemonInfo {
@@ -276,7 +285,9 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 
 	bg, cancelBG := context.WithCancel(ctx)
 	defer cancelBG()
+	bgDone := make(chan struct{})
 	go func() {
+		defer close(bgDone)
 		if err := mcp.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("Background work stopped", "error", err)
 		}
@@ -310,6 +321,12 @@ func serve(ctx context.Context, cfg Config, v *vault.Vault, ln net.Listener, log
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("Graceful shutdown timed out; closing connections", "error", err)
 		srv.Close()
+	}
+	// Upstream MCP servers stop with the background work (bounded there).
+	select {
+	case <-bgDone:
+	case <-time.After(15 * time.Second):
+		log.Warn("Upstream MCP servers did not stop in time; their guards end them as the daemon exits")
 	}
 	log.Info("Stopped")
 	return nil
@@ -347,9 +364,10 @@ func newToken() (string, error) {
 	return "plxl_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// toolInfos describes the tools registered for tenantID for the admin API;
+// toolInfos describes the tools of tenantID for the admin API: the
+// registry's (source "builtin") and its upstreams' (source "upstream");
 // Enabled is true here and ANDed there with the tenant's tool settings.
-func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
+func toolInfos(r *tools.Registry, m *mcpserver.Server, tenantID string) []apiv1.ToolInfo {
 	ts := r.ForTenant(tenantID)
 	out := make([]apiv1.ToolInfo, 0, len(ts))
 	for _, t := range ts {
@@ -357,6 +375,7 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 			Name:        t.Definition.Name,
 			Description: t.Definition.Description,
 			ToolSets:    append([]string{}, t.ToolSets...),
+			Source:      "builtin",
 			Enabled:     true,
 		}
 		switch req := t.Requires; {
@@ -367,6 +386,10 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 			info.Requires = "api_key:" + req.APIKey.Provider
 		}
 		out = append(out, info)
+	}
+	for _, t := range m.SourceTools(tenantID) {
+		out = append(out, apiv1.ToolInfo{Name: t.Name, Description: t.Description, ToolSets: append([]string{}, t.ToolSets...),
+			Requires: t.Requires, Source: t.Source, SourceName: t.SourceName, Enabled: true})
 	}
 	return out
 }
