@@ -297,6 +297,17 @@ func (s *Server) UpstreamState(ctx context.Context, tenant, name string, wait ti
 	case <-deadline:
 	}
 	m := h.lookupMount(tenant, name)
+	for m == nil && wait > 0 {
+		// Just announced: it is being mounted.
+		select {
+		case <-deadline:
+			return st, false
+		case <-ctx.Done():
+			return st, false
+		case <-time.After(20 * time.Millisecond):
+		}
+		m = h.lookupMount(tenant, name)
+	}
 	if m == nil {
 		return st, false
 	}

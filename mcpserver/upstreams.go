@@ -221,7 +221,10 @@ func (h *upstreamHub) mount(tu *tenantUpstreams, u vault.Upstream) {
 	tu.mu.Unlock()
 	if old != nil {
 		m.log.Add("plexus", "settings changed; restarting")
-		go old.close()
+		old.mu.Lock()
+		old.closed = true
+		old.mu.Unlock()
+		go old.closeInstances()
 	}
 	go m.discover(context.Background(), "")
 }
@@ -623,14 +626,17 @@ func (m *mount) items(cat upstream.Catalog) (sourceItems, itemNames, []string) {
 	return out, names, problems
 }
 
-// close stops every instance of m and takes its items out of the tenant.
+// close stops every instance of m for good.
 func (m *mount) close() {
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return
-	}
 	m.closed = true
+	m.mu.Unlock()
+	m.closeInstances()
+}
+
+// closeInstances stops every instance of m (waiting for them).
+func (m *mount) closeInstances() {
+	m.mu.Lock()
 	ins := slices.Collect(maps.Values(m.instances))
 	m.instances = map[string]*upstream.Instance{}
 	m.mu.Unlock()
@@ -680,7 +686,15 @@ func (h *upstreamHub) onChange(c vault.Change) {
 		if tu == nil {
 			return
 		}
-		go h.reload(tu, c.Upstream, c.UpstreamDeleted)
+		select {
+		case <-tu.loaded:
+			// Applied before the writer returns, so the admin operation
+			// that made the change finds it (one quick read; processes
+			// start and stop in goroutines).
+			h.reload(tu, c.Upstream, c.UpstreamDeleted)
+		default:
+			go h.reload(tu, c.Upstream, c.UpstreamDeleted)
+		}
 	case vault.TenantDeleted:
 		h.mu.Lock()
 		tu := h.tenants[c.TenantID]
@@ -734,6 +748,12 @@ func (h *upstreamHub) reload(tu *tenantUpstreams, name string, deleted bool) {
 		u, err := h.store.GetUpstream(ctx, tu.id, name)
 		cancel()
 		if err == nil {
+			tu.mu.Lock()
+			cur := tu.mounts[name]
+			tu.mu.Unlock()
+			if cur != nil && cur.cfg.UpdatedAt.Equal(u.UpdatedAt) && cur.cfg.CreatedAt.Equal(u.CreatedAt) {
+				return // read by the tenant's first load already
+			}
 			h.mount(tu, u)
 			return
 		}
@@ -748,7 +768,10 @@ func (h *upstreamHub) reload(tu *tenantUpstreams, name string, deleted bool) {
 	tu.mu.Unlock()
 	if m != nil {
 		m.log.Add("plexus", "removed")
-		m.close()
+		m.mu.Lock()
+		m.closed = true // its catalog may not come back now
+		m.mu.Unlock()
+		go m.closeInstances()
 	}
 	h.s.setSourceItems(tu.id, sourceKey(name), sourceItems{})
 }
