@@ -499,6 +499,12 @@ func (m *mount) prepare(ctx context.Context, owner string) (upstream.Launch, err
 		l.HTTPClient = &http.Client{Transport: headerTransport{set: headers, next: hc.Transport}, CheckRedirect: hc.CheckRedirect}
 		return l, nil
 	}
+	if len(keys) == 0 {
+		// Nothing to inject: the origin guard and the redirect rule only,
+		// no copy of each request.
+		l.HTTPClient = &http.Client{Transport: egress.Guard([]egress.Origin{origin}, m.h.rt), CheckRedirect: egress.CheckRedirect}
+		return l, nil
+	}
 	l.HTTPClient = egress.NewClient([]egress.Origin{origin}, headers, egress.WithTransport(m.h.rt))
 	return l, nil
 }

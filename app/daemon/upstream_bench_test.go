@@ -5,7 +5,8 @@ package daemon
 //
 //   - directly over HTTP (direct),
 //   - through a blind reverse proxy in front of it (proxy:
-//     net/http/httputil.ReverseProxy, which copies every request and answer),
+//     net/http/httputil.ReverseProxy with Go's default transport, which
+//     copies every request and answer),
 //   - through Plexus, the upstream mounted over HTTP (plexus-http), and
 //   - through Plexus, the same server mounted over stdio (plexus-stdio),
 //
@@ -229,9 +230,9 @@ func startUpstreamBenchDaemon(tb testing.TB, httpURL string) localclient.Runtime
 func BenchmarkUpstreamEcho(b *testing.B) {
 	direct := listen(b, server.NewStreamableHTTPServer(echoServer())) + "/mcp"
 	target, _ := url.Parse(direct)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64}
-	proxy := listen(b, rp) + "/mcp"
+	// Go's ReverseProxy as it comes (http.DefaultTransport), the blind
+	// proxy of PLATFORM.md's measurement.
+	proxy := listen(b, httputil.NewSingleHostReverseProxy(target)) + "/mcp"
 	rt := startUpstreamBenchDaemon(b, direct)
 	plexus := rt.BaseURL() + "/bench/mcp"
 	type row struct {

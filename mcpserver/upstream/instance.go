@@ -2,11 +2,13 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -335,11 +337,6 @@ func (in *Instance) acquire(ctx context.Context) (*conn, error) {
 		case StateRunning:
 			c := in.conn
 			in.inflight++
-			in.lastUsed = time.Now()
-			if in.idleT != nil {
-				in.idleT.Stop()
-				in.idleT = nil
-			}
 			in.mu.Unlock()
 			return c, nil
 		case StateStarting:
@@ -387,22 +384,31 @@ func (in *Instance) beginStartLocked() {
 	go in.start(a)
 }
 
-// release ends a call's use of c; the last one out arms the idle timer.
+// release ends a call's use of the session. (The idle timer, armed once
+// per start, looks at lastUsed when it fires: no timer work per call.)
 func (in *Instance) release(*conn) {
+	now := time.Now()
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.inflight--
-	in.lastUsed = time.Now()
-	if in.inflight == 0 && in.state == StateRunning && in.idleT == nil {
-		in.idleT = time.AfterFunc(in.cfg.IdleTimeout, in.idle)
-	}
+	in.lastUsed = now
+	in.mu.Unlock()
 }
 
-// idle stops a session unused for IdleTimeout.
+// idle stops a session unused for IdleTimeout; while it is in use, the
+// timer is set again for the rest of the time.
 func (in *Instance) idle() {
 	in.mu.Lock()
 	c := in.conn
-	if in.state != StateRunning || in.inflight > 0 || time.Since(in.lastUsed) < in.cfg.IdleTimeout {
+	if in.state != StateRunning || in.idleT == nil {
+		in.mu.Unlock()
+		return
+	}
+	if unused := time.Since(in.lastUsed); in.inflight > 0 || unused < in.cfg.IdleTimeout {
+		wait := in.cfg.IdleTimeout - unused
+		if in.inflight > 0 || wait <= 0 {
+			wait = in.cfg.IdleTimeout
+		}
+		in.idleT.Reset(wait)
 		in.mu.Unlock()
 		return
 	}
@@ -462,9 +468,10 @@ func (in *Instance) finishStart(a *attempt, c *conn, err error, failed bool) {
 		in.starts++
 		in.lastError = ""
 		in.lastUsed = time.Now()
-		if in.inflight == 0 && in.idleT == nil {
-			in.idleT = time.AfterFunc(in.cfg.IdleTimeout, in.idle)
+		if in.idleT != nil {
+			in.idleT.Stop()
 		}
+		in.idleT = time.AfterFunc(in.cfg.IdleTimeout, in.idle)
 		in.mu.Unlock()
 		msg := "started"
 		if c.proc != nil {
@@ -938,11 +945,50 @@ func (in *Instance) CallTool(ctx context.Context, req mcp.CallToolRequest, s Sin
 	req.Params.Meta = withProgress(req.Params.Meta, c)
 	var res *mcp.CallToolResult
 	err := in.do(ctx, func(ctx context.Context, cl *client.Client) error {
-		var err error
-		res, err = cl.CallTool(ctx, req)
-		return err
+		raw, err := in.send(ctx, cl, string(mcp.MethodToolsCall), req.Params)
+		if err != nil {
+			return err
+		}
+		res = new(mcp.CallToolResult)
+		if err := json.Unmarshal(raw, res); err != nil {
+			return fmt.Errorf("upstream %s: tools/call result: %w", in.cfg.Name, err)
+		}
+		return nil
 	})
 	return res, err
+}
+
+// send is the session's hot path: one request on the client's transport,
+// the result as it came (the session is on 2025-11-25, so mcp-go's
+// per-request protocol metadata, tracing headers and multi-round-trip
+// loop have nothing to do). Its ids ("plexus-N") never meet the client's
+// own (numbers). A request whose context ends is cancelled at a stdio
+// upstream with notifications/cancelled, as mcp-go's client does; over
+// HTTP the aborted request is the cancellation.
+func (in *Instance) send(ctx context.Context, cl *client.Client, method string, params any) (json.RawMessage, error) {
+	t := cl.GetTransport()
+	id := mcp.NewRequestId("plexus-" + strconv.FormatUint(in.seq.Add(1), 10))
+	resp, err := t.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Method: method, Params: params})
+	if err != nil {
+		if ctx.Err() != nil {
+			if _, isHTTP := t.(transport.HTTPConnection); !isHTTP {
+				n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+					Method: string(mcp.MethodNotificationCancelled),
+					Params: mcp.NotificationParams{AdditionalFields: map[string]any{"requestId": id, "reason": ctx.Err().Error()}},
+				}}
+				go func() {
+					nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					_ = t.SendNotification(nctx, n)
+				}()
+			}
+		}
+		return nil, transport.NewError(err)
+	}
+	if resp.Error != nil {
+		return nil, resp.Error.AsError()
+	}
+	return resp.Result, nil
 }
 
 // ReadResource forwards resources/read (req names the upstream's own URI).
