@@ -31,11 +31,13 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
+	"github.com/plexus-mcp/plexus/mcpserver/upstream/upstreamtest"
 )
 
 var plexusBin string
 
 func TestMain(m *testing.M) {
+	upstreamtest.Main() // the test binary as a stdio upstream (integration_upstream_test.go)
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())

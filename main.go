@@ -12,9 +12,15 @@ import (
 	"syscall"
 
 	"github.com/plexus-mcp/plexus/app/cli"
+	"github.com/plexus-mcp/plexus/mcpserver/upstream"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == upstream.GuardCommand {
+		// The guard of a stdio upstream (started by the daemon): it
+		// handles its own signals and ends by killing its process group.
+		os.Exit(upstream.RunGuard(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	exe, err := os.Executable()
 	if err != nil {

@@ -153,9 +153,14 @@ func (s *Server) toolVisible(tenantID, name string, st vault.ToolSettings, sets 
 	}
 	t, known := s.registry.Lookup(name)
 	if !known {
-		// Not a registry tool (the conformance fixtures): only the
-		// per-name switch and the tool-set filter apply.
-		return !filtered
+		if st, ok := s.sourceTool(tenantID, name); ok {
+			// A source's tool (an upstream's): its tool sets count too.
+			t = tools.Tool{ToolSets: st.ToolSets}
+		} else {
+			// Neither (the conformance fixtures): only the per-name
+			// switch and the tool-set filter apply.
+			return !filtered
+		}
 	}
 	if !t.AllowedFor(tenantID) {
 		return false

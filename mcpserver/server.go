@@ -254,6 +254,9 @@ type Server struct {
 	recorder          CallRecorder
 	publicURL         string
 	keys              *keyentry.Manager
+	upstreamOpts      UpstreamOptions
+	sources           sourceRegistry // items besides the registry's (sources.go)
+	upstreams         *upstreamHub   // upstream MCP servers (upstreams.go)
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -321,6 +324,8 @@ func New(store Store, opts ...Option) *Server {
 	// The subscription lasts as long as the store (Vault.Close ends it);
 	// the callback starts no goroutine of its own but a tenant's shutdown.
 	s.store.Subscribe(s.onChange)
+	s.upstreams = newUpstreamHub(s)
+	s.store.Subscribe(s.upstreams.onChange)
 	return s
 }
 
@@ -481,7 +486,8 @@ func (s *Server) forgetTenant(tenantID string) {
 // Run does the background work every minute (writing sessions' last-seen
 // times, sweeping expired sessions, letting sessions unused for 5 minutes
 // leave memory) until ctx ends, then closes the open GET streams of every tenant (sessions
-// stay in the vault). It returns nil when ctx ends.
+// stay in the vault) and stops every upstream MCP server (within about 10
+// seconds). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -489,6 +495,7 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.closeStreams()
+			s.closeUpstreams()
 			return nil
 		case <-t.C:
 			s.sweep(ctx)
@@ -608,7 +615,8 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
 	)
-	opts = append(opts, s.itemOptions(id, hooks)...) // resources, templates, prompts (items.go)
+	opts = append(opts, s.itemOptions(id, hooks)...)         // resources, templates, prompts (items.go)
+	opts = append(opts, s.sourceServerOptions(id, hooks)...) // upstream servers' items (sources.go)
 	var register []func(*server.MCPServer)
 	for _, e := range s.extraTenantSetups {
 		if e.tenant == id {
@@ -631,6 +639,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 	for _, f := range register {
 		f(ms)
 	}
+	s.attachSources(id, ms)
 	// No server.WithSessionIdleTTL: Plexus decides which sessions mcp-go
 	// keeps in memory (see SessionBounds and release), and mcp-go's own
 	// sweeper logs every session it sweeps, with its id.

@@ -32,6 +32,9 @@ const (
 	// SessionEnded: TenantID, UserID ("" for a guest), SessionHash. An
 	// administrator ended an MCP session (EndSession).
 	SessionEnded
+	// UpstreamChanged: TenantID, Upstream. An upstream MCP server was
+	// created, updated or deleted (UpstreamDeleted is set then).
+	UpstreamChanged
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -42,6 +45,7 @@ var changeKindNames = map[ChangeKind]string{
 	ProviderChanged:     "provider changed",
 	CredentialChanged:   "credential changed",
 	SessionEnded:        "session ended",
+	UpstreamChanged:     "upstream changed",
 }
 
 func (k ChangeKind) String() string {
@@ -66,6 +70,10 @@ type Change struct {
 	ProviderDeleted bool
 	// SessionHash names the ended session (SessionHash of its id).
 	SessionHash string
+	// Upstream names the upstream of an UpstreamChanged; UpstreamDeleted
+	// is set for a deletion.
+	Upstream        string
+	UpstreamDeleted bool
 }
 
 // subscribers is the vault's list of change listeners.

@@ -37,7 +37,10 @@
 // values, and (schema version 2) per-tenant OAuth providers, registered
 // users' credentials (OAuth token sets and API keys), pending OAuth
 // authorizations (the single-use `state`, with its PKCE verifier; and,
-// schema version 3, single-use consent links) and tool settings.
+// schema version 3, single-use consent links) and tool settings, and
+// (schema version 5) the upstream MCP servers tenants mount: configuration
+// only, whose credentials are references to the calling user's own
+// ("the API key of provider openai into OPENAI_API_KEY"), never values.
 // Tenant-scoped records are keyed "tenant\x00…" (tool settings by the
 // tenant id, OAuth states and consent links by their SHA-256), and DeleteTenant removes
 // everything a tenant owns in one transaction. Guests never get credential
@@ -57,7 +60,7 @@
 //
 // The vault is the only writer of its records, so it announces every
 // committed write that a reader may have cached (token revoked, user or
-// tenant deleted, tool settings, providers, credentials) to the functions
+// tenant deleted, tool settings, providers, credentials, upstreams) to the functions
 // registered with Subscribe: synchronously, after the commit, before the
 // writing method returns. Caches that subscribe need no expiry, and a
 // revocation takes effect on the very next request.

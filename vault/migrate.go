@@ -34,6 +34,7 @@ var (
 	bucketProviders     = []byte("oauth_providers")  // tenant\x00name -> providerRecord JSON (sealed client secret); v2
 	bucketOAuthStates   = []byte("oauth_states")     // state -> oauthStateRecord JSON (sealed verifier); v2
 	bucketToolSettings  = []byte("tool_settings")    // tenant id -> ToolSettings JSON; v2
+	bucketUpstreams     = []byte("upstreams")        // tenant\x00name -> Upstream JSON (no secrets); v5
 )
 
 // tenantScoped lists every bucket whose keys start with "tenant\x00";
@@ -41,7 +42,7 @@ var (
 var tenantScoped = [][]byte{
 	bucketUsers, bucketUsersByHost, bucketTokenIDs, bucketSessions,
 	bucketSessionValues, bucketCredentials, bucketProviders,
-	bucketSessionIndex, bucketSessionCounts,
+	bucketSessionIndex, bucketSessionCounts, bucketUpstreams,
 }
 
 // tenantKeyed lists every bucket keyed by the bare tenant id; DeleteTenant
@@ -95,6 +96,14 @@ func defaultMigrations() []migration {
 		// 4: issue 13, session ids stored only as hashes; issue 9, a
 		// last-seen index and per-owner counts to bound sessions.
 		migrateSessionsToHashes,
+		// 5: issue 11, upstream MCP servers (configuration only, no
+		// secrets).
+		func(tx *bolt.Tx, _ cipher.AEAD) error {
+			if _, err := tx.CreateBucketIfNotExists(bucketUpstreams); err != nil {
+				return fmt.Errorf("create bucket %s: %w", bucketUpstreams, err)
+			}
+			return nil
+		},
 	}
 }
 

@@ -211,8 +211,8 @@ func TestHostAppSecret(t *testing.T) {
 }
 
 // TestDeleteTenantCascade: deleting a tenant removes its users, tokens,
-// sessions, session values, credentials, OAuth providers, OAuth states and
-// tool settings, and nothing of other tenants.
+// sessions, session values, credentials, OAuth providers, OAuth states,
+// tool settings and upstreams, and nothing of other tenants.
 func TestDeleteTenantCascade(t *testing.T) {
 	ctx := t.Context()
 	v, _ := newTestVault(t)
@@ -242,6 +242,9 @@ func TestDeleteTenantCascade(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := v.PutToolSettings(ctx, id, ToolSettings{DisabledTools: []string{"x"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.CreateUpstream(ctx, Upstream{TenantID: id, Name: "everything", Transport: UpstreamStdio, Command: "server"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,6 +119,23 @@ var goldenSteps = []goldenStep{
 	{name: "unknown-path", method: "GET", path: "/api/v1/nothing"},
 	{name: "tenant-delete", method: "DELETE", path: "/api/v1/tenants/beta"},
 	{name: "shutdown", method: "POST", path: "/api/v1/shutdown"},
+	// Upstream MCP servers (issue 11); this daemon runs none, so no status.
+	{name: "upstream-create", method: "POST", path: "/api/v1/tenants/acme/upstreams",
+		body: `{"name":"everything","command":"npx -y @modelcontextprotocol/server-everything","env":{"DEBUG":"1"},` +
+			`"credentials":[{"kind":"api_key","provider_name":"openai","env":"OPENAI_API_KEY"}]}`},
+	{name: "upstream-create-http", method: "POST", path: "/api/v1/tenants/acme/upstreams",
+		body: `{"name":"github","url":"https://api.github.com/mcp","credentials":[{"kind":"oauth","provider_name":"github"}],"call_timeout_seconds":30}`},
+	{name: "upstream-create-exists", method: "POST", path: "/api/v1/tenants/acme/upstreams", body: `{"name":"everything","command":"x"}`},
+	{name: "upstream-create-shell", method: "POST", path: "/api/v1/tenants/acme/upstreams", body: `{"name":"x","command":"server | tee log"}`},
+	{name: "upstream-create-oauth-elsewhere", method: "POST", path: "/api/v1/tenants/acme/upstreams",
+		body: `{"name":"x","url":"https://mcp.example.com/mcp","credentials":[{"kind":"oauth","provider_name":"github"}]}`},
+	{name: "upstream-list", method: "GET", path: "/api/v1/tenants/acme/upstreams"},
+	{name: "upstream-get", method: "GET", path: "/api/v1/tenants/acme/upstreams/everything"},
+	{name: "upstream-put", method: "PUT", path: "/api/v1/tenants/acme/upstreams/everything", body: `{"command":"node server.js","args":["--port","0"]}`},
+	{name: "upstream-log", method: "GET", path: "/api/v1/tenants/acme/upstreams/everything/log"},
+	{name: "upstream-restart", method: "POST", path: "/api/v1/tenants/acme/upstreams/everything/restart"},
+	{name: "upstream-delete", method: "DELETE", path: "/api/v1/tenants/acme/upstreams/everything"},
+	{name: "upstream-get-missing", method: "GET", path: "/api/v1/tenants/acme/upstreams/everything"},
 }
 
 // goldenScrub replaces what differs from run to run (random secrets,

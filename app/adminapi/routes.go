@@ -113,6 +113,35 @@ func (a *api) routes() []route {
 			return ops.DeleteAPIKey(r.Context(), r.PathValue("id"), r.PathValue("uid"), r.PathValue("provider"))
 		})},
 
+		{"GET /api/v1/tenants/{id}/upstreams", serve(http.StatusOK, func(r *http.Request) (apiv1.UpstreamList, error) {
+			us, err := ops.ListUpstreams(r.Context(), r.PathValue("id"))
+			return apiv1.UpstreamList{Upstreams: us}, err
+		})},
+		{"POST /api/v1/tenants/{id}/upstreams", serveBody(http.StatusCreated, func(r *http.Request, req apiv1.UpstreamRequest) (apiv1.UpstreamBody, error) {
+			u, err := ops.AddUpstream(r.Context(), r.PathValue("id"), req)
+			return apiv1.UpstreamBody{Upstream: u}, err
+		}, func(v apiv1.UpstreamBody) string {
+			return tenantPath(v.Upstream.TenantID) + "/upstreams/" + url.PathEscape(v.Upstream.Name)
+		})},
+		{"GET /api/v1/tenants/{id}/upstreams/{name}", serve(http.StatusOK, func(r *http.Request) (apiv1.UpstreamBody, error) {
+			u, err := ops.GetUpstream(r.Context(), r.PathValue("id"), r.PathValue("name"))
+			return apiv1.UpstreamBody{Upstream: u}, err
+		})},
+		{"PUT /api/v1/tenants/{id}/upstreams/{name}", serveBody(http.StatusOK, func(r *http.Request, req apiv1.UpstreamRequest) (apiv1.UpstreamBody, error) {
+			u, err := ops.UpdateUpstream(r.Context(), r.PathValue("id"), r.PathValue("name"), req)
+			return apiv1.UpstreamBody{Upstream: u}, err
+		}, nil)},
+		{"DELETE /api/v1/tenants/{id}/upstreams/{name}", done(func(r *http.Request) error {
+			return ops.DeleteUpstream(r.Context(), r.PathValue("id"), r.PathValue("name"))
+		})},
+		{"GET /api/v1/tenants/{id}/upstreams/{name}/log", serve(http.StatusOK, func(r *http.Request) (apiv1.UpstreamLog, error) {
+			return ops.UpstreamLog(r.Context(), r.PathValue("id"), r.PathValue("name"))
+		})},
+		{"POST /api/v1/tenants/{id}/upstreams/{name}/restart", serve(http.StatusOK, func(r *http.Request) (apiv1.UpstreamBody, error) {
+			u, err := ops.RestartUpstream(r.Context(), r.PathValue("id"), r.PathValue("name"))
+			return apiv1.UpstreamBody{Upstream: u}, err
+		})},
+
 		{"GET /api/v1/status", serve(http.StatusOK, func(r *http.Request) (apiv1.Status, error) {
 			return ops.Status(r.Context())
 		})},

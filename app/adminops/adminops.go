@@ -146,6 +146,9 @@ type Options struct {
 	// Activity is the record of tool calls (audit.Log); nil = Activity is
 	// ErrUnsupported.
 	Activity ActivityLog
+	// Upstreams reports on running upstream MCP servers (upstreams.go);
+	// nil = they are shown without status and cannot be restarted.
+	Upstreams UpstreamRuntime
 }
 
 // ErrUnsupported is matched by the errors of operations this daemon was

@@ -211,6 +211,9 @@ func (s *Service) toolsView(tenantID string, st vault.ToolSettings) apiv1.ToolSe
 	out.Tools = []apiv1.ToolInfo{}
 	for _, ti := range s.opts.Tools(tenantID) {
 		ti.ToolSets = nonNil(ti.ToolSets)
+		if ti.Source.Kind == "" {
+			ti.Source.Kind = apiv1.ToolSourceBuiltIn
+		}
 		ti.Enabled = ti.Enabled && !slices.Contains(st.DisabledTools, ti.Name) &&
 			!slices.ContainsFunc(ti.ToolSets, func(s string) bool {
 				n := normalizeToolSet(s)

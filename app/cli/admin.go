@@ -50,6 +50,15 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   connections set-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P [--api-key K|-]
   connections disconnect --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
   connections delete-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
+  upstream add --entity-id ID --name NAME (--command "CMD ARGS" | --url URL) [--transport stdio|http|sse]
+        [--env NAME=VALUE] [--env-from-key NAME=PROVIDER] [--header-from-key HEADER=PROVIDER]
+        [--bearer-from-key PROVIDER] [--bearer-from-oauth PROVIDER] [--call-timeout 60s] [--idle-timeout 10m]
+  upstream update --entity-id ID --name NAME [any add flag; only given ones change] [--no-credentials]
+  upstream list --entity-id ID
+  upstream show --entity-id ID --name NAME
+  upstream log --entity-id ID --name NAME
+  upstream restart --entity-id ID --name NAME
+  upstream remove --entity-id ID --name NAME
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -65,6 +74,14 @@ connections commands act for you, the tenant's local owner (the user Claude
 Desktop acts as through plexus stdio), unless --user names a user registered
 by a host application. set-api-key takes the key from --api-key (- reads one
 line of stdin), else from PLEXUS_API_KEY, else asks for it (not echoed).
+
+An upstream MCP server's tools, resources, templates and prompts appear in
+the tenant as NAME__item. Its credentials are the calling user's own, from
+the vault (--env-from-key OPENAI_API_KEY=openai: their API key for openai;
+--bearer-from-oauth github: their GitHub connection); they are injected when
+it starts, never stored with it, put in an argument list or logged. Without
+credentials it runs once per tenant; with them, once per user. In upstream
+add and update, --url is the upstream's: give the daemon's before the group.
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -116,6 +133,13 @@ var adminCommands = []adminCommand{
 	{"connections", "set-api-key", adminSetAPIKey},
 	{"connections", "disconnect", adminDisconnect},
 	{"connections", "delete-api-key", adminDeleteAPIKey},
+	{"upstream", "add", adminUpstreamAdd},
+	{"upstream", "update", adminUpstreamUpdate},
+	{"upstream", "list", adminUpstreamList},
+	{"upstream", "show", adminUpstreamShow},
+	{"upstream", "log", adminUpstreamLog},
+	{"upstream", "restart", adminUpstreamRestart},
+	{"upstream", "remove", adminUpstreamRemove},
 }
 
 // adminRun carries what a command needs: its globals, env and the client
@@ -1004,9 +1028,9 @@ func (a *adminRun) printToolSettings(st apiv1.ToolSettingsResponse) error {
 		} else {
 			rows := make([][]string, 0, len(st.Tools))
 			for _, t := range st.Tools {
-				rows = append(rows, []string{t.Name, dash(strings.Join(t.ToolSets, ",")), dash(t.Requires), yesNo(t.Enabled)})
+				rows = append(rows, []string{t.Name, strings.TrimSpace(dash(t.Source.Kind) + " " + t.Source.Name), dash(strings.Join(t.ToolSets, ",")), dash(t.Requires), yesNo(t.Enabled)})
 			}
-			if err := a.table("TOOL\tTOOL SETS\tREQUIRES\tENABLED", rows); err != nil {
+			if err := a.table("TOOL\tSOURCE\tTOOL SETS\tREQUIRES\tENABLED", rows); err != nil {
 				return err
 			}
 		}

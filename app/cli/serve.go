@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -17,6 +18,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/daemon"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
+	"github.com/plexus-mcp/plexus/mcpserver/upstream"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/egress"
 )
@@ -99,9 +101,11 @@ func Serve(ctx context.Context, args []string, env Env) error {
 			Passphrase:    ask,
 			NewPassphrase: askNew,
 		},
-		ForWindow: *forWindow,
-		Version:   Version,
-		Logger:    log,
+		ForWindow:     *forWindow,
+		UpstreamEnv:   upstream.BaseEnv(env.Getenv),
+		UpstreamGuard: upstreamGuard(env),
+		Version:       Version,
+		Logger:        log,
 	})
 	if err != nil && *logFile != "" {
 		log.Error("Plexus stopped", "error", err) // main also prints it to stderr
@@ -212,4 +216,14 @@ func checkBaseURL(raw string) error {
 		return errors.New("must not have a query")
 	}
 	return nil
+}
+
+// upstreamGuard is how the daemon runs stdio upstreams under guard: the
+// plexus binary itself (main dispatches upstream.GuardCommand). Windows
+// has no guard.
+func upstreamGuard(env Env) []string {
+	if runtime.GOOS == "windows" || env.Exe == "" {
+		return nil
+	}
+	return []string{env.Exe, upstream.GuardCommand}
 }

@@ -83,6 +83,13 @@ type Config struct {
 	// request is answered and its connection closed.
 	BodyReadTimeout time.Duration
 
+	// UpstreamEnv is the base environment of stdio upstream MCP servers
+	// (upstream.BaseEnv of the daemon's environment: never its PLEXUS_
+	// variables); UpstreamGuard the argv prefix of their guard (the plexus
+	// binary and upstream.GuardCommand; nil: none).
+	UpstreamEnv   []string
+	UpstreamGuard []string
+
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
 	Vault vault.Config
@@ -366,6 +373,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		mcpserver.WithOAuth(om),
 		mcpserver.WithMetrics(metrics),
 		mcpserver.WithPublicURL(publicURL),
+		mcpserver.WithUpstreams(mcpserver.UpstreamOptions{BaseEnv: cfg.UpstreamEnv, Guard: cfg.UpstreamGuard}),
 	}
 	// The record of tool calls (the Activity page): written after each
 	// call, never in its way; closed once the server has stopped.
@@ -404,7 +412,8 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		Logger:              log,
 		DefaultUserTokenTTL: cfg.UserTokenTTL,
 		OAuth:               om,
-		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, tenantID) },
+		Tools:               func(tenantID string) []apiv1.ToolInfo { return toolInfos(registry, mcp, tenantID) },
+		Upstreams:           mcp,
 		RedirectURL:         om.RedirectURL,
 		Activity:            activity,
 		System: adminops.System{
@@ -439,11 +448,21 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		fmt.Fprintf(w, "Plexus %s is running.\nMCP endpoint: http://%s/{tenant}/mcp\nAdmin API: http://%s/api/v1/\n", cfg.Version, r.Host, r.Host)
 	})
 
+	bgDone := make(chan struct{})
 	go func() {
+		defer close(bgDone)
 		if err := mcp.Run(s.bg); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("Background work stopped", "error", err)
 		}
 	}()
+	// Upstream MCP servers stop with the background work (bounded there).
+	s.atStop(func() {
+		select {
+		case <-bgDone:
+		case <-time.After(15 * time.Second):
+			log.Warn("Upstream MCP servers did not stop in time; their guards end them as the daemon exits")
+		}
+	})
 	return withUI(uiHandler, mux), nil
 }
 
@@ -479,9 +498,10 @@ func newToken() (string, error) {
 	return "plxl_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// toolInfos describes the tools registered for tenantID for the admin API;
+// toolInfos describes the tools of tenantID for the admin API: the
+// registry's (source "builtin") and its upstreams' (source "upstream");
 // Enabled is true here and ANDed there with the tenant's tool settings.
-func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
+func toolInfos(r *tools.Registry, m *mcpserver.Server, tenantID string) []apiv1.ToolInfo {
 	ts := r.ForTenant(tenantID)
 	out := make([]apiv1.ToolInfo, 0, len(ts))
 	for _, t := range ts {
@@ -508,6 +528,10 @@ func toolInfos(r *tools.Registry, tenantID string) []apiv1.ToolInfo {
 				Provider: req.APIKey.Provider, DisplayName: req.APIKey.DisplayName, Instructions: req.APIKey.Instructions})
 		}
 		out = append(out, info)
+	}
+	for _, t := range m.SourceTools(tenantID) {
+		out = append(out, apiv1.ToolInfo{Name: t.Name, Description: t.Description, ToolSets: append([]string{}, t.ToolSets...),
+			Requires: t.Requires, Source: apiv1.ToolSource{Kind: t.Source, Name: t.SourceName}, Enabled: true})
 	}
 	return out
 }

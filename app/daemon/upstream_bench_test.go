@@ -1,0 +1,281 @@
+package daemon
+
+// Benchmark of Plexus in front of upstream MCP servers (issue 11, line 11):
+// calls per second of an upstream echo tool (an mcp-go server) reached
+//
+//   - directly over HTTP (direct),
+//   - through a blind reverse proxy in front of it (proxy:
+//     net/http/httputil.ReverseProxy with Go's default transport, which
+//     copies every request and answer),
+//   - through Plexus, the upstream mounted over HTTP (plexus-http), and
+//   - through Plexus, the same server mounted over stdio (plexus-stdio),
+//
+// at concurrency 1 and 8, in both protocol eras of the calling client,
+// measured side by side in one run (alternating, twice) so a noisy machine
+// slows all alike. It prints the ratios:
+//
+//	go test -run '^$' -bench Upstream -benchtime 3000x ./app/daemon/
+//
+// Targets: plexus-http >= 1.2x proxy (about 0.4 of direct); plexus-stdio
+// >= 0.5 of direct (the direct HTTP rate). Plexus keeps one session per
+// upstream open and reuses its connections: no call starts a process or
+// a handshake.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plexus-mcp/plexus/app/apiv1"
+	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/mcpserver/upstream"
+	"github.com/plexus-mcp/plexus/vault"
+)
+
+// benchEchoCmd makes the test binary the stdio echo upstream.
+const benchEchoCmd = "__bench-echo"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == benchEchoCmd {
+		if err := server.ServeStdio(echoServer()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// echoServer is the upstream: mcp-go with one echo tool.
+func echoServer() *server.MCPServer {
+	s := server.NewMCPServer("echo", "1", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("echo", mcp.WithString("message")), func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText(r.GetString("message", "")), nil
+	})
+	return s
+}
+
+// listen serves h on 127.0.0.1 and returns the base URL.
+func listen(tb testing.TB, h http.Handler) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// echoCaller is one MCP client connection calling an echo tool in a loop.
+type echoCaller struct {
+	url, token, era, sid, tool string
+	hc                         *http.Client
+}
+
+func newEchoCaller(tb testing.TB, hc *http.Client, url, token, era, tool string) *echoCaller {
+	c := &echoCaller{url: url, token: token, era: era, hc: hc, tool: tool}
+	if era == mcp.ProtocolVersion20251125 {
+		resp := c.post(tb, "initialize", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`, "")
+		c.sid = resp.Header.Get("Mcp-Session-Id")
+		if c.sid == "" {
+			tb.Fatal("no session id from initialize")
+		}
+		c.post(tb, "notifications/initialized", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, "")
+	}
+	return c
+}
+
+func (c *echoCaller) post(tb testing.TB, method, body, want string) *http.Response {
+	req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.sid != "" {
+		req.Header.Set("Mcp-Session-Id", c.sid)
+	}
+	req.Header.Set("Mcp-Protocol-Version", c.era)
+	if c.era == mcp.ProtocolVersion20260728 {
+		req.Header.Set("Mcp-Method", method)
+		if method == "tools/call" {
+			req.Header.Set("Mcp-Name", c.tool)
+		}
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || !strings.Contains(string(b), want) {
+		tb.Fatalf("%s %s: %d %s", method, c.url, resp.StatusCode, b)
+	}
+	return resp
+}
+
+func (c *echoCaller) call(tb testing.TB, id int64) {
+	msg := fmt.Sprintf("m%d", id)
+	params := `"name":"` + c.tool + `","arguments":{"message":"` + msg + `"}`
+	if c.era == mcp.ProtocolVersion20260728 {
+		params += "," + benchMeta
+	}
+	c.post(tb, "tools/call", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{%s}}`, id, params), `"text":"`+msg+`"`)
+}
+
+// echoRate makes n calls over conc connections and returns calls per
+// second.
+func echoRate(tb testing.TB, url, token, era, tool string, conc, n int) float64 {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
+	defer hc.CloseIdleConnections()
+	callers := make([]*echoCaller, conc)
+	for i := range callers {
+		callers[i] = newEchoCaller(tb, hc, url, token, era, tool)
+		callers[i].call(tb, 0) // warm
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range callers {
+		wg.Go(func() {
+			for id := next.Add(1); id <= int64(n); id = next.Add(1) {
+				c.call(tb, id)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// startUpstreamBenchDaemon is startBenchDaemon whose tenant "bench" mounts
+// the echo upstream twice: "http" at httpURL and "stdio" as this test
+// binary.
+func startUpstreamBenchDaemon(tb testing.TB, httpURL string) localclient.Runtime {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan localclient.Runtime, 1)
+	done := make(chan error, 1)
+	key := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes: a test key
+	go func() {
+		done <- Run(ctx, Config{
+			DataDir:     tb.TempDir(),
+			Listen:      "127.0.0.1:0",
+			UpstreamEnv: upstream.BaseEnv(os.Getenv),
+			Vault: vault.Config{
+				Keyring: unavailableKeyring{},
+				Getenv: func(k string) string {
+					if k == "PLEXUS_MASTER_KEY" {
+						return key
+					}
+					return ""
+				},
+			},
+			Ready: func(rt localclient.Runtime) { ready <- rt },
+		})
+	}()
+	var rt localclient.Runtime
+	select {
+	case rt = <-ready:
+	case err := <-done:
+		tb.Fatalf("daemon stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("daemon not ready after 30s")
+	}
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	c := &localclient.Client{BaseURL: rt.BaseURL(), Token: rt.Token}
+	if _, _, err := c.CreateTenant(ctx, "bench", "Bench"); err != nil {
+		tb.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, req := range []apiv1.UpstreamRequest{
+		{Name: "http", URL: httpURL},
+		{Name: "stdio", Command: exe, Args: []string{benchEchoCmd}},
+	} {
+		u, err := c.AddUpstream(ctx, "bench", req)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if u.Status == nil || !u.Status.Listed || u.Status.Tools != 1 {
+			tb.Fatalf("upstream %s did not start: %+v", req.Name, u.Status)
+		}
+	}
+	return rt
+}
+
+// BenchmarkUpstreamEcho reports calls per second to an upstream echo tool
+// directly, through a blind reverse proxy and through Plexus (HTTP and
+// stdio upstream), and the ratios: plexus-http/proxy (target >= 1.2),
+// plexus-http/direct and plexus-stdio/direct (target >= 0.5).
+func BenchmarkUpstreamEcho(b *testing.B) {
+	direct := listen(b, server.NewStreamableHTTPServer(echoServer())) + "/mcp"
+	target, _ := url.Parse(direct)
+	// Go's ReverseProxy as it comes (http.DefaultTransport), the blind
+	// proxy of PLATFORM.md's measurement.
+	proxy := listen(b, httputil.NewSingleHostReverseProxy(target)) + "/mcp"
+	rt := startUpstreamBenchDaemon(b, direct)
+	plexus := rt.BaseURL() + "/bench/mcp"
+	type row struct {
+		name                                string
+		direct, proxy, plexusHTTP, plexusIO float64
+	}
+	var rows []row
+	for _, era := range []string{mcp.ProtocolVersion20251125, mcp.ProtocolVersion20260728} {
+		for _, conc := range []int{1, 8} {
+			name := fmt.Sprintf("%s/c=%d", era, conc)
+			b.Run(name, func(b *testing.B) {
+				n := max(b.N, 100)
+				var r row
+				// Alternate to spread machine noise over all four.
+				for range 2 {
+					r.direct += echoRate(b, direct, "", era, "echo", conc, n/2)
+					r.proxy += echoRate(b, proxy, "", era, "echo", conc, n/2)
+					r.plexusHTTP += echoRate(b, plexus, rt.Token, era, "http__echo", conc, n/2)
+					r.plexusIO += echoRate(b, plexus, rt.Token, era, "stdio__echo", conc, n/2)
+				}
+				b.ReportMetric(r.direct/2, "direct-calls/s")
+				b.ReportMetric(r.proxy/r.direct, "proxy/direct")
+				b.ReportMetric(r.plexusHTTP/r.direct, "plexus-http/direct")
+				b.ReportMetric(r.plexusHTTP/r.proxy, "plexus-http/proxy")
+				b.ReportMetric(r.plexusIO/r.direct, "plexus-stdio/direct")
+				if b.N > 1 {
+					r.name = name
+					rows = append(rows, r)
+				}
+			})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nUpstream echo through Plexus (ratios to the same upstream called directly over HTTP, one run):\n")
+	fmt.Fprintf(&sb, "%-18s %10s %8s %12s %12s %12s\n", "era/concurrency", "direct/s", "proxy", "plexus-http", "http/proxy", "plexus-stdio")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-18s %10.0f %7.2fx %11.2fx %11.2fx %11.2fx\n", r.name, r.direct/2,
+			r.proxy/r.direct, r.plexusHTTP/r.direct, r.plexusHTTP/r.proxy, r.plexusIO/r.direct)
+	}
+	fmt.Fprintf(&sb, "targets: plexus-http >= 1.2x proxy; plexus-stdio >= 0.5x direct\n")
+	fmt.Print(sb.String())
+}
