@@ -222,6 +222,13 @@ func WithRegistry(r *tools.Registry) Option { return func(s *Server) { s.registr
 // oauth.WithBaseURL(its address).
 func WithOAuth(m *oauth.Manager) Option { return func(s *Server) { s.oauth = m } }
 
+// WithKeyLinkHook has f told of every key-entry link made (never the link
+// itself), after it is stored; f must not block. The daemon tells the
+// desktop window with it that a key waits to be typed.
+func WithKeyLinkHook(f func(context.Context, keyentry.Request)) Option {
+	return func(s *Server) { s.keyLinkHook = f }
+}
+
 // WithPublicURL sets the base URL browsers reach Plexus at (for example
 // http://127.0.0.1:8765): a tool that needs an API key the caller has not
 // stored links to Plexus's key-entry page there. Without it the result
@@ -254,6 +261,7 @@ type Server struct {
 	recorder          CallRecorder
 	publicURL         string
 	keys              *keyentry.Manager
+	keyLinkHook       func(context.Context, keyentry.Request)
 	upstreamOpts      UpstreamOptions
 	sources           sourceRegistry // items besides the registry's (sources.go)
 	upstreams         *upstreamHub   // upstream MCP servers (upstreams.go)
@@ -313,7 +321,7 @@ func New(store Store, opts ...Option) *Server {
 		}
 	}
 	if st, ok := s.store.(keyentry.Store); ok {
-		s.keys = keyentry.New(st, keyentry.Options{BaseURL: s.publicURL, Now: s.now, Logger: s.log})
+		s.keys = keyentry.New(st, keyentry.Options{BaseURL: s.publicURL, Now: s.now, Logger: s.log, OnLink: s.keyLinkHook})
 	}
 	s.values = valueStore{s.store}
 	s.bounds = s.bounds.withDefaults()

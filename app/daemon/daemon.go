@@ -32,6 +32,7 @@ import (
 	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
+	"github.com/plexus-mcp/plexus/mcpserver/keyentry"
 	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/mcpserver/tools"
 	"github.com/plexus-mcp/plexus/vault"
@@ -341,16 +342,28 @@ func (s *daemonApp) runStops() {
 // person at this computer who has to approve it. Links for registered
 // users and guests are someone else's business: nothing is told.
 func (s *daemonApp) consentWaiting(ctx context.Context, v *vault.Vault, req oauth.ConsentRequest) {
-	o := req.Owner
-	if o.UserID == "" {
+	s.tellOwner(ctx, v, req.Owner.UserID, apiv1.Event{Kind: apiv1.EventConsent, Tenant: req.Owner.TenantID,
+		Provider: req.Provider, Tool: req.Tool, Client: req.Client})
+}
+
+// keyWaiting tells the window that a key-entry link was made for a
+// tenant's local owner, as consentWaiting does for consent.
+func (s *daemonApp) keyWaiting(ctx context.Context, v *vault.Vault, req keyentry.Request) {
+	s.tellOwner(ctx, v, req.UserID, apiv1.Event{Kind: apiv1.EventAPIKey, Tenant: req.TenantID,
+		Provider: req.Provider, Tool: req.Tool, Client: req.Client})
+}
+
+// tellOwner publishes e when userID is the local owner of e's tenant.
+func (s *daemonApp) tellOwner(ctx context.Context, v *vault.Vault, userID string, e apiv1.Event) {
+	if userID == "" {
 		return
 	}
-	u, err := v.GetUser(ctx, o.TenantID, o.UserID)
+	u, err := v.GetUser(ctx, e.Tenant, userID)
 	if err != nil || u.HostUserID != vault.LocalOwnerHostUserID {
 		return
 	}
-	s.events.Publish(apiv1.Event{Kind: apiv1.EventConsent, Tenant: o.TenantID, Provider: req.Provider,
-		Tool: req.Tool, Client: req.Client, At: time.Now().UTC()})
+	e.At = time.Now().UTC()
+	s.events.Publish(e)
 }
 
 // app builds the full daemon's handler over the open vault v and starts
@@ -373,6 +386,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		mcpserver.WithOAuth(om),
 		mcpserver.WithMetrics(metrics),
 		mcpserver.WithPublicURL(publicURL),
+		mcpserver.WithKeyLinkHook(func(ctx context.Context, req keyentry.Request) { s.keyWaiting(ctx, v, req) }),
 		mcpserver.WithUpstreams(mcpserver.UpstreamOptions{BaseEnv: cfg.UpstreamEnv, Guard: cfg.UpstreamGuard}),
 	}
 	// The record of tool calls (the Activity page): written after each

@@ -40,6 +40,12 @@ func (w *window) Notify(title, body string) {
 // returns the answer's body.
 func callTool(t *testing.T, base, tenant, token, tool string) string {
 	t.Helper()
+	return callToolArgs(t, base, tenant, token, tool, `{}`)
+}
+
+// callToolArgs is callTool with the call's arguments (a JSON object).
+func callToolArgs(t *testing.T, base, tenant, token, tool, args string) string {
+	t.Helper()
 	post := func(sid, body string) (*http.Response, string) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/"+tenant+"/mcp", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -63,7 +69,7 @@ func callTool(t *testing.T, base, tenant, token, tool string) string {
 		t.Fatalf("initialize: %d %s", resp.StatusCode, body)
 	}
 	post(sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	_, body = post(sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"`+tool+`","arguments":{}}}`)
+	_, body = post(sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"`+tool+`","arguments":`+args+`}}`)
 	return body
 }
 
@@ -72,7 +78,7 @@ func callTool(t *testing.T, base, tenant, token, tool string) string {
 // the consent link it returns is told to the window through the admin
 // API's events stream, without the link, and the window (no GUI here)
 // raises itself and notifies once. A registered user's consent link is
-// not told.
+// not told. The same for a key-entry link ("API key needed").
 func TestConsentReachesTheWindow(t *testing.T) {
 	dir := t.TempDir()
 	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -156,6 +162,29 @@ func TestConsentReachesTheWindow(t *testing.T) {
 	select {
 	case n := <-w.note:
 		t.Fatalf("a registered user's consent reached the window: %s", n)
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	// A key-entry link for the local owner is told too (the window says
+	// a key waits), and a registered user's is not.
+	weather := `{"city":"Paris"}`
+	if body := callToolArgs(t, rt.BaseURL(), "personal", rt.Token, "weather", weather); !strings.Contains(body, "/plexus-services/api-keys/entry/") {
+		t.Fatalf("the local owner's weather call did not get a key-entry link: %s", body)
+	}
+	select {
+	case n := <-w.note:
+		if !strings.Contains(n, "key") || !strings.Contains(n, "Claude") || strings.Contains(n, "/entry/") {
+			t.Fatalf("key note %q", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the local owner's key-entry link never reached the window")
+	}
+	if body := callToolArgs(t, rt.BaseURL(), "personal", userToken, "weather", weather); !strings.Contains(body, "/plexus-services/api-keys/entry/") {
+		t.Fatalf("the registered user's weather call did not get a key-entry link: %s", body)
+	}
+	select {
+	case n := <-w.note:
+		t.Fatalf("a registered user's key-entry link reached the window: %s", n)
 	case <-time.After(500 * time.Millisecond):
 	}
 	stop()

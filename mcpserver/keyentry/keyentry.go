@@ -75,6 +75,10 @@ type Options struct {
 	TTL     time.Duration    // 0 = DefaultTTL
 	Now     func() time.Time // nil = time.Now
 	Logger  *slog.Logger     // nil = discard
+	// OnLink, when set, is told of each link made (after it is stored),
+	// so the desktop window can say that a key is waiting. It never sees
+	// the link itself and must not block.
+	OnLink func(ctx context.Context, r Request)
 }
 
 // Manager makes links and serves the page.
@@ -186,6 +190,9 @@ func (m *Manager) Link(ctx context.Context, r Request) (string, error) {
 		return "", fmt.Errorf("store key link: %w", err)
 	}
 	m.log.InfoContext(ctx, "Key-entry link made", "tenant", r.TenantID, "provider", r.Provider, "guest", r.UserID == "")
+	if m.opts.OnLink != nil {
+		m.opts.OnLink(ctx, r)
+	}
 	return m.opts.BaseURL + Path(r.TenantID, id), nil
 }
 
