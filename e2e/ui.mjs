@@ -566,8 +566,6 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.getByLabel("Type work to confirm").fill("wrok");
   await page.getByRole("button", { name: /Delete tenant work/ }).click();
   await shoot(page, "tenant-danger-zone");
-  await page.goto(`${base}/ui/tools`);
-  await shoot(page, "tools-two-tenants");
 
   // The pages of issue 10, with a second provider, a second person and
   // two apps talking to Plexus.
@@ -618,6 +616,9 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.goto(`${base}/ui/providers`);
   await switchTo("work");
   await shoot(page, "providers-empty");
+  // A new tenant's Tools: everything on, nothing set up yet.
+  await page.goto(`${base}/ui/tools`);
+  await shoot(page, "tools-new-tenant");
   await switchTo("personal");
 
   const anon = await browser.newContext();
