@@ -2,12 +2,18 @@
 // browser download): start the real daemon on a temp data dir, get a
 // sign-in link from `plexus open --print-url`, open it, see the signed-in
 // Home page, create the "Personal" tenant with one click and see it listed.
-// Then the pages of issue 10: add a custom provider that points at a fake
-// OAuth server on 127.0.0.1 and see its callback URL, connect yourself
-// through the consent page and see "Connected", save an API key and see
-// it masked, make a host-app secret and see it once. Along the way: the
-// link works once, every page carries the CSP and no page breaks it (a
-// CSP violation is a console error here).
+// Then issue 10's acceptance line 7 as one flow, in order: add a custom
+// provider that points at a fake OAuth server on 127.0.0.1 and see its
+// callback URL, connect yourself through the consent page and see
+// "Connected"; then, as Claude would, call tools through the MCP endpoint
+// with the official TypeScript SDK (local token): weather answers "API key
+// needed" with a key-entry link; follow it, type a key, call weather again
+// (it works, against a stand-in for OpenWeatherMap on 127.0.0.1) and see
+// the calls on Activity (chart, filters). After that: the key shows masked
+// on Connections & keys and can be replaced there, a tool switched off on
+// Tools leaves the client's tool list, and a host-app secret is shown
+// once. Along the way: the link works once, every page carries a CSP and
+// no page breaks it (a CSP violation is a console error here).
 //
 //   node e2e/ui.mjs PLEXUS_BINARY [--shots DIR]
 //
@@ -17,11 +23,14 @@
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 import { spawn, execFile } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const args = process.argv.slice(2);
 const bin = args[0];
@@ -52,6 +61,7 @@ const tmp = mkdtempSync(join(tmpdir(), "plexus-ui-e2e-"));
 const children = [];
 let browser;
 let fakeOAuth;
+let weather;
 
 // startFakeOAuth serves a tiny OAuth 2.0 provider on 127.0.0.1: /authorize
 // sends the browser straight back with a code, /token answers a token,
@@ -91,11 +101,11 @@ function startFakeOAuth() {
   );
 }
 
-function startDaemon(dataDir, env) {
+function startDaemon(dataDir, env, extra = []) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const out = join(tmp, `daemon-${children.length}.log`);
   const fd = openSync(out, "a");
-  const p = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir], {
+  const p = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, ...extra], {
     env: { ...process.env, ...env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(tmp, "no-bus")}` },
     stdio: ["ignore", fd, fd],
     detached: true, // its own process group: we stop it and anything it started
@@ -157,6 +167,66 @@ async function waitExit(p, ms) {
   }
 }
 
+// fakeWeather is OpenWeatherMap's current-weather API on 127.0.0.1 (the
+// daemon's --weather-api-url): it remembers the keys it was sent.
+async function fakeWeather() {
+  const keys = [];
+  const srv = createServer((req, res) => {
+    const u = new URL(req.url, "http://127.0.0.1");
+    keys.push(u.searchParams.get("appid"));
+    res.setHeader("Content-Type", "application/json");
+    res.end(JSON.stringify({ name: u.searchParams.get("q"), main: { temp: 21.5, feels_like: 20, humidity: 40 },
+      weather: [{ description: "clear sky" }], wind: { speed: 3 } }));
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${srv.address().port}`, keys, close: () => srv.close() };
+}
+
+// mcpClient connects to a tenant's MCP endpoint as Claude Desktop does,
+// with the daemon's local token (the person at this machine).
+async function mcpClient(base, dataDir, tenant) {
+  const token = JSON.parse(readFileSync(join(dataDir, "plexus.runtime.json"), "utf8")).token;
+  const client = new Client({ name: "claude-ai", title: "Claude", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}/${tenant}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+// shoot saves page p at 1024x720 and 420 px wide, light and dark, as
+// DIR/name-{wide,narrow}-{light,dark}.png; without --shots it does nothing.
+// It leaves p at 1024x720, light.
+async function shoot(p, name) {
+  if (!shotsDir) return;
+  mkdirSync(shotsDir, { recursive: true });
+  const variants = [
+    { name: "wide", viewport: { width: 1024, height: 720 }, fullPage: true },
+    { name: "narrow", viewport: { width: 420, height: 860 }, fullPage: true },
+  ];
+  // A field with an error takes the focus and scrolls the page, a
+  // #fragment scrolls it too; the shot starts at the top, where a
+  // person's eye does.
+  await p.evaluate(() => {
+    document.activeElement?.blur();
+    window.scrollTo(0, 0);
+  });
+  for (const v of variants) {
+    for (const s of ["light", "dark"]) {
+      await p.setViewportSize(v.viewport);
+      await p.emulateMedia({ colorScheme: s });
+      await p.screenshot({ path: join(shotsDir, `${name}-${v.name}-${s}.png`), fullPage: v.fullPage, animations: "disabled" });
+    }
+  }
+  await p.setViewportSize({ width: 1024, height: 720 });
+  await p.emulateMedia({ colorScheme: "light" });
+}
+
+// submit clicks a form's button and waits for the page it leads to.
+async function submit(p, button) {
+  await Promise.all([p.waitForNavigation(), button.click()]);
+}
+
 async function newPage(ctxOpts = {}) {
   const context = await browser.newContext({ viewport: { width: 1024, height: 720 }, ...ctxOpts });
   const page = await context.newPage();
@@ -171,7 +241,8 @@ async function newPage(ctxOpts = {}) {
 async function main() {
   const env = { PLEXUS_MASTER_KEY: randomBytes(32).toString("base64") };
   const dataDir = join(tmp, "data");
-  const d = startDaemon(dataDir, env);
+  weather = await fakeWeather();
+  const d = startDaemon(dataDir, env, ["--weather-api-url", weather.url]);
   const base = await waitRuntime(dataDir, d.p, d.log);
   log("daemon at", base);
 
@@ -243,7 +314,7 @@ async function main() {
     check(r.status() === 403, `a form without the CSRF token is refused (got ${r.status()})`);
   }
 
-  await pagesOfIssue10(base, page);
+  await pagesOfIssue10(base, dataDir, page);
 
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
 
@@ -258,9 +329,16 @@ async function main() {
   await context.close();
 }
 
-// pagesOfIssue10 walks Providers, Connections & keys and the tenant page
-// as a person would.
-async function pagesOfIssue10(base, page) {
+// strictCSP: a page's CSP allows no inline script or style and no framing.
+const strictCSP = (csp) => csp.includes("default-src 'none'") && csp.includes("frame-ancestors 'none'") && !csp.includes("unsafe-inline");
+
+// pagesOfIssue10 walks issue 10's acceptance line 7 in its order (the
+// one-time link and the tenant came just before): add an OAuth provider,
+// consent against the fake provider, see the connection connected; then a
+// tool's "API key needed" link, the key typed, the tool called through the
+// SDK, the call on Activity (toolsAndActivity). Last, the tenant page's
+// host-app secret.
+async function pagesOfIssue10(base, dataDir, page) {
   fakeOAuth = await startFakeOAuth();
   const body = async () => await page.content();
 
@@ -289,24 +367,38 @@ async function pagesOfIssue10(base, page) {
   // provider → Plexus's callback → Connected.
   await page.goto(`${base}/ui/connections`);
   check(await page.locator(".item", { hasText: "fake" }).getByText("Never").isVisible(), "before connecting, the pill says Never");
-  await page.locator(".item", { hasText: "fake" }).getByRole("button", { name: "Connect" }).click();
-  await page.waitForURL(/\/personal\/oauth\/consent\//);
+  const consent = await Promise.all([
+    page.waitForURL(/\/personal\/oauth\/consent\//),
+    page.locator(".item", { hasText: "fake" }).getByRole("button", { name: "Connect" }).click(),
+  ]).then(() => page.request.head(page.url()));
+  check(strictCSP(consent.headers()["content-security-policy"] || ""), "the consent page sends a strict CSP (no inline styles or scripts)");
   check((await body()).includes("Plexus settings"), "the consent page names who asks");
-  await page.getByRole("button", { name: "Approve" }).click();
+  check(await page.getByText(new URL(fakeOAuth.url).host, { exact: true }).isVisible(), "the consent page shows the provider's sign-in host");
+  check(await page.locator("link[rel=stylesheet]").count() === 1 && await page.locator("style").count() === 0,
+    "the consent page uses the product's stylesheet");
+  await shoot(page, "consent");
+  const [callback] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes("/oauth/external_callback/fake") && r.request().isNavigationRequest()),
+    page.getByRole("button", { name: "Approve" }).click(),
+  ]);
   await page.waitForURL(/\/oauth\/external_callback\/fake/);
-  check((await body()).includes("Connected to fake"), "the callback says Connected");
+  check(callback.status() === 200 && strictCSP(callback.headers()["content-security-policy"] || ""), "the callback page answers 200 with a strict CSP");
+  check(await page.getByRole("heading", { name: "Connected" }).isVisible() && (await body()).includes("Connected to fake"), "the callback says Connected");
+  check(await page.getByText("go back to your chat", { exact: false }).isVisible(), "the callback says to go back to the chat");
   check(fakeOAuth.tokenRequests.length === 1, `Plexus exchanged the code once (${fakeOAuth.tokenRequests.length})`);
+  await shoot(page, "connected");
+  {
+    // Its own tab: the 400 is meant, and would count as a console error here.
+    const rp = await page.context().newPage();
+    const replay = await rp.goto(page.url());
+    check(replay.status() === 400 && (await rp.content()).includes("already used"), `the callback link works once (got ${replay.status()})`);
+    await shoot(rp, "connect-failed");
+    await rp.close();
+  }
   await page.goto(`${base}/ui/connections`);
   check(await page.locator(".item", { hasText: "fake" }).getByText("Connected", { exact: true }).isVisible(), "after connecting, the pill says Connected");
 
-  // An API key for yourself, shown masked.
-  const apiKey = "owm-" + randomBytes(12).toString("hex");
-  await page.getByText("Add key").first().click();
-  await page.getByLabel("Key for openweather").fill(apiKey);
-  await page.getByRole("button", { name: "Save key" }).first().click();
-  await page.waitForURL(`${base}/ui/connections`);
-  check(await page.getByText("•••• " + apiKey.slice(-4)).isVisible(), "the saved key is shown masked (its last 4 characters)");
-  check(!(await body()).includes(apiKey.slice(0, -4)), "the key itself is not on the page");
+  await toolsAndActivity(base, dataDir, page);
 
   // A host-app secret, shown once.
   await page.goto(`${base}/ui/tenants/personal`);
@@ -317,6 +409,130 @@ async function pagesOfIssue10(base, page) {
   check(await page.getByText("You will not see this again.").isVisible(), "it says you will not see it again");
   await page.goto(`${base}/ui/tenants/personal`);
   check(!(await body()).includes(hostSecret), "reloaded, the secret is gone");
+}
+
+// toolsAndActivity: tool calls as Claude makes them (the official SDK);
+// weather's "API key needed" link, the key typed on the key-entry page,
+// the next call working, all of it on Activity; the key on Connections &
+// keys; a tool switched off on Tools.
+async function toolsAndActivity(base, dataDir, page) {
+  // Before any call: the empty state says what will show and how.
+  await page.goto(`${base}/ui/activity`);
+  check(await page.getByText("No tool calls yet.").isVisible(), "Activity: the empty state");
+  check(await page.getByRole("link", { name: "Connect Claude Desktop" }).isVisible(), "Activity: the empty state offers the first step");
+  await shoot(page, "activity-empty");
+
+  const client = await mcpClient(base, dataDir, "personal");
+  let listChanged = 0;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { listChanged++; });
+  const who = await client.callTool({ name: "plexus_whoami", arguments: {} });
+  must(!who.isError && JSON.parse(who.content[0].text).tenant === "personal", "MCP: plexus_whoami answers for tenant personal");
+  const city = "Secret-City-Argument";
+  const first = await client.callTool({ name: "weather", arguments: { city } });
+  const needed = first.structuredContent || {};
+  must(first.isError && needed.error === "plexus_api_key_required", "MCP: weather without a key answers plexus_api_key_required");
+  check(needed.key_name_display === "OpenWeatherMap API key" && needed.submit_url === "/personal/plexus-services/api-keys" && needed.instructions,
+    "MCP: the result keeps MCP Plexus's fields");
+  must(typeof needed.key_entry_url === "string" && needed.key_entry_url.startsWith(`${base}/personal/plexus-services/api-keys/entry/`),
+    "MCP: the result links to the key-entry page");
+  check(weather.keys.length === 0, "no key, no request to the weather API");
+  await client.callTool({ name: "no_such_tool", arguments: {} }).catch(() => {});
+
+  // The key-entry link: a page where the key is typed, once.
+  const kp = await page.context().newPage();
+  const kpProblems = [];
+  // The refused blank key (400) and the used link (404) are meant: a
+  // status is no problem here, a CSP violation or a script error is.
+  kp.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) kpProblems.push(m.text()); });
+  kp.on("pageerror", (e) => kpProblems.push(String(e)));
+  const kr = await kp.goto(needed.key_entry_url);
+  check(kr.status() === 200 && strictCSP(kr.headers()["content-security-policy"] || ""), "key entry: the page answers with a strict CSP");
+  check(await kp.getByRole("heading", { name: "Enter your OpenWeatherMap API key" }).isVisible(), "key entry: the page names the key");
+  check(await kp.getByText("you, the person using this computer").isVisible(), "key entry: the page says whose key it will be");
+  check(await kp.locator("link[rel=stylesheet]").count() === 1 && await kp.locator("style").count() === 0,
+    "key entry: the page uses the product's stylesheet");
+  await shoot(kp, "key-entry");
+  await kp.getByRole("button", { name: "Save key" }).click(); // empty: the browser's own check stops it
+  await kp.locator("#api_key").fill("   ");
+  await submit(kp, kp.getByRole("button", { name: "Save key" }));
+  check(await kp.getByText("The field was empty. Paste your key, then press Save key.").isVisible(), "key entry: a blank key is refused, the link kept");
+  await shoot(kp, "key-entry-error");
+  const key = "e2e-weather-key-" + randomBytes(6).toString("hex");
+  await kp.locator("#api_key").fill(key);
+  await submit(kp, kp.getByRole("button", { name: "Save key" }));
+  check(await kp.getByRole("heading", { name: "Key saved" }).isVisible(), "key entry: the key is saved");
+  check(await kp.getByText("go back to your chat", { exact: false }).first().isVisible(), "key entry: it says to go back to the chat");
+  check(!(await kp.content()).includes(key), "key entry: the key is not shown back");
+  await shoot(kp, "key-entry-saved");
+  const again = await kp.goto(needed.key_entry_url);
+  check(again.status() === 404, `key entry: the link works once (got ${again.status()})`);
+  check(kpProblems.length === 0, `key entry: no console errors or CSP violations (${kpProblems.join(" | ")})`);
+  await kp.close();
+
+  // Call the tool again: the key typed in the browser is used.
+  const second = await client.callTool({ name: "weather", arguments: { city } });
+  check(!second.isError && second.content[0].text.includes("clear sky"), "MCP: weather works with the key typed in the browser");
+  check(weather.keys.length === 1 && weather.keys[0] === key, "the weather API got that key");
+
+  // Activity: the calls, newest first; the chart; a filter.
+  await page.goto(`${base}/ui/activity`);
+  const rows = page.locator("table.calls tbody tr");
+  check((await rows.count()) === 4, `Activity lists the 4 calls (got ${await rows.count()})`);
+  check((await rows.nth(0).getAttribute("data-tool")) === "weather" && (await rows.nth(0).getByText("OK", { exact: true }).isVisible()),
+    "Activity: the call with the typed key, newest, OK");
+  check((await rows.nth(1).getAttribute("data-tool")) === "no_such_tool" && (await rows.nth(3).getAttribute("data-tool")) === "plexus_whoami",
+    "Activity: newest first");
+  check(await rows.nth(2).getByText("Needs key").isVisible(), "Activity: the first weather call needed a key");
+  check(await rows.nth(0).getByText("You (this computer)").isVisible() && await rows.nth(0).getByText("via Claude").isVisible(),
+    "Activity: who called, and through which app");
+  check((await page.locator("svg.chart g.bar").count()) === 24, "Activity: the chart has 24 hourly bars");
+  check((await page.locator("svg.chart g.bar title").count()) === 24, "Activity: every bar has a <title>");
+  check((await page.locator("svg.chart .bar-errors").count()) >= 1, "Activity: the failed calls show in red");
+  check(!(await page.content()).includes(city), "Activity: the call's arguments are not shown");
+  await shoot(page, "activity");
+  await Promise.all([page.waitForURL(/tool=weather/), page.getByLabel("Tool", { exact: true }).selectOption("weather")]); // app.js sends the form
+  check((await rows.count()) === 2 && (await rows.nth(1).getAttribute("data-tool")) === "weather", "Activity: the tool filter");
+  check(await page.getByText("matching these filters").isVisible(), "Activity: the chart follows the filters");
+  await shoot(page, "activity-filtered");
+  const record = readdirSync(join(dataDir, "audit")).map((f) => readFileSync(join(dataDir, "audit", f), "utf8")).join("");
+  check(record.includes('"tool":"weather"') && !record.includes(city) && !record.includes(key), "the call record holds neither arguments nor the key");
+
+  // Connections & keys: the key typed on the key-entry page, masked; replace it there.
+  await page.goto(`${base}/ui/connections`);
+  const keyRow = page.locator(".item", { hasText: "openweathermap" });
+  check(await keyRow.getByText("•••• " + key.slice(-4)).isVisible(), "Connections & keys: the typed key shows masked (its last 4 characters)");
+  check(await keyRow.getByText("Used by weather").isVisible(), "Connections & keys: it says which tool uses it");
+  check(!(await page.content()).includes(key.slice(0, -4)), "Connections & keys: the key itself is not on the page");
+  const key2 = "owm-" + randomBytes(12).toString("hex");
+  await keyRow.locator("summary", { hasText: "Replace key" }).click();
+  await keyRow.getByLabel("New key for openweathermap").fill(key2);
+  await submit(page, keyRow.getByRole("button", { name: "Replace key" }));
+  check(await page.getByText("Key for openweathermap saved.").isVisible(), "Connections & keys: the flash says the key was saved");
+  check(await page.getByText("•••• " + key2.slice(-4)).isVisible() && !(await page.content()).includes(key2.slice(0, -4)),
+    "Connections & keys: the new key shows masked");
+  const third = await client.callTool({ name: "weather", arguments: { city } });
+  check(!third.isError && weather.keys[weather.keys.length - 1] === key2, "MCP: the next weather call uses the replaced key");
+
+  // Tools: weather's key shows as connected; switch weather off.
+  await page.goto(`${base}/ui/tools`);
+  const wx = page.locator('li[data-tool="weather"]');
+  check(await wx.getByText("Connected").isVisible(), "Tools: weather's key shows as connected");
+  check(await page.getByText("4 of 4 tools are on.").isVisible(), "Tools: all four tools are on");
+  await shoot(page, "tools");
+  await submit(page, wx.getByRole("button", { name: "Turn off" }));
+  check(await page.getByText("weather is off. Claude can no longer use it.").isVisible(), "Tools: the flash says weather is off");
+  check(await page.getByText("3 of 4 tools are on.").isVisible(), "Tools: three tools are on");
+  const listed = (await client.listTools()).tools.map((t) => t.name);
+  check(!listed.includes("weather") && listed.includes("plexus_whoami"), "MCP: weather left the client's tool list");
+  for (let i = 0; i < 50 && listChanged === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  check(listChanged > 0, "MCP: the client was told its tool list changed");
+  await submit(page, page.locator("section#set-github").getByRole("button", { name: "Turn off all GitHub tools" }));
+  check(await page.getByText("Off because the GitHub set is off.").first().isVisible(), "Tools: a tool set switched off");
+  await shoot(page, "tools-switched-off");
+  await submit(page, page.locator("section#set-github").getByRole("button", { name: "Turn on the GitHub tools" }));
+  await submit(page, page.locator('li[data-tool="weather"]').getByRole("button", { name: "Turn on" }));
+  check(await page.getByText("4 of 4 tools are on.").isVisible(), "Tools: everything back on");
+  await client.close();
 }
 
 // openSession starts an MCP session at tenant personal as an app called
@@ -331,29 +547,9 @@ async function openSession(base, token, clientInfo) {
   check(r.ok && r.headers.get("mcp-session-id"), `an MCP session for ${clientInfo.title} (${r.status})`);
 }
 
-// screenshots saves every page at 1024x720 and 420 px wide, light and dark.
+// screenshots saves the pages the flow did not (see shoot) at 1024x720
+// and 420 px wide, light and dark.
 async function screenshots(base, dataDir, env, page, context) {
-  mkdirSync(shotsDir, { recursive: true });
-  const variants = [
-    { name: "wide", viewport: { width: 1024, height: 720 }, fullPage: true },
-    { name: "narrow", viewport: { width: 420, height: 860 }, fullPage: true },
-  ];
-  const schemes = ["light", "dark"];
-  const shoot = async (p, name) => {
-    // A field with an error takes the focus and scrolls the page; the
-    // shot starts at the top, where a person's eye does.
-    await p.evaluate(() => {
-      document.activeElement?.blur();
-      window.scrollTo(0, 0);
-    });
-    for (const v of variants) {
-      for (const s of schemes) {
-        await p.setViewportSize(v.viewport);
-        await p.emulateMedia({ colorScheme: s });
-        await p.screenshot({ path: join(shotsDir, `${name}-${v.name}-${s}.png`), fullPage: v.fullPage, animations: "disabled" });
-      }
-    }
-  };
   // Second tenant, so the switcher shows.
   await page.goto(`${base}/ui/tenants`);
   await page.getByLabel("Name").fill("Work");
@@ -370,8 +566,6 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.getByLabel("Type work to confirm").fill("wrok");
   await page.getByRole("button", { name: /Delete tenant work/ }).click();
   await shoot(page, "tenant-danger-zone");
-  await page.goto(`${base}/ui/tools`);
-  await shoot(page, "soon");
 
   // The pages of issue 10, with a second provider, a second person and
   // two apps talking to Plexus.
@@ -422,6 +616,9 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.goto(`${base}/ui/providers`);
   await switchTo("work");
   await shoot(page, "providers-empty");
+  // A new tenant's Tools: everything on, nothing set up yet.
+  await page.goto(`${base}/ui/tools`);
+  await shoot(page, "tools-new-tenant");
   await switchTo("personal");
 
   const anon = await browser.newContext();
@@ -458,6 +655,7 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (fakeOAuth) fakeOAuth.srv.close();
+  if (weather) weather.close();
   stopAll();
   await Promise.all(children.map((p) => waitExit(p, 10000)));
   rmSync(tmp, { recursive: true, force: true });

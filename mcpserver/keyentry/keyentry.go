@@ -13,8 +13,10 @@
 // previews are harmless). POST, from the page itself (same origin, and the
 // page's CSRF token in a SameSite=Strict cookie and the form), with Save
 // stores the key and spends the link in one transaction; Cancel spends the
-// link. The page works without JavaScript and is served with a
-// Content-Security-Policy that allows only its own stylesheet (by hash).
+// link. The page works without JavaScript, looks like the admin UI
+// (frontend.OutsidePage: the daemon's own stylesheet at /ui/static/) and is
+// served with frontend.OutsideCSP: that stylesheet and icon, no script, no
+// inline style.
 //
 // The key is never shown, echoed into the page after an error, logged or
 // put in an error; neither is the link id.
@@ -24,7 +26,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
@@ -41,6 +42,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/a-h/templ"
+
+	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -232,25 +236,20 @@ func clip(s string, n int) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-//go:embed page.css
-var pageCSS string
-
+// page.html is the page's card; render puts it into
+// frontend.OutsidePage, so it looks like the admin UI.
+//
 //go:embed page.html
 var pageHTML string
 
 var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
 
-// contentSecurityPolicy allows the page's own stylesheet (by hash) and
+// contentSecurityPolicy allows the admin UI's stylesheet and icon and
 // forms to this origin, nothing else.
-var contentSecurityPolicy = func() string {
-	h := sha256.Sum256([]byte(pageCSS))
-	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'; img-src 'none'; " +
-		"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-}()
+var contentSecurityPolicy = frontend.OutsideCSP("'self'")
 
 // view is what the template shows.
 type view struct {
-	CSS                  template.CSS
 	Title                string
 	Status, StatusText   string // "ok" or "bad", and its word
 	Paragraphs           []string
@@ -307,9 +306,9 @@ func setHeaders(w http.ResponseWriter) {
 
 // render writes v with status (rendered first, so a failure is a clean 500).
 func render(w http.ResponseWriter, r *http.Request, status int, v view) {
-	v.CSS = template.CSS(pageCSS)
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, v); err != nil {
+	ctx := templ.WithChildren(r.Context(), templ.FromGoHTML(pageTmpl, v))
+	if err := frontend.OutsidePage(v.Title).Render(ctx, &buf); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

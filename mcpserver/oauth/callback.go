@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"golang.org/x/oauth2"
 
+	"github.com/plexus-mcp/plexus/frontend"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/egress"
 )
@@ -24,38 +27,60 @@ const (
 	maxPathSegment = 256
 )
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5}h1{font-size:1.4em}</style>
-</head><body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
-`))
+// pageTmpl is the card of a page that only says something: how a
+// connection ended. It goes into frontend.OutsidePage, so it looks like
+// the admin UI.
+var pageTmpl = template.Must(template.New("page").Parse(
+	`{{if .Status}}<span class="pill pill-{{.Status}}"><span class="pill-dot" aria-hidden="true"></span>{{.StatusText}}</span>{{end}}` +
+		`<h1>{{.Title}}</h1><p class="lead">{{.Message}}</p>{{range .More}}<p>{{.}}</p>{{end}}`))
 
+// page is what pageTmpl shows; Status is a pill's kind ("ok", "bad") and
+// StatusText its word.
 type page struct {
-	Title, Message string
+	Title, Message     string
+	More               []string
+	Status, StatusText string
 }
 
-// securePageHeaders sets the headers of every page this package serves: a
-// CSP without scripts or framing (formAction is its form-action
-// directive), nosniff, no caching, no referrer.
+// securePageHeaders sets the headers of every page this package serves:
+// frontend.OutsideCSP (the admin UI's stylesheet, no scripts, no
+// framing; formAction is its form-action sources), nosniff, no caching,
+// no referrer.
 func securePageHeaders(w http.ResponseWriter, formAction string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "+formAction)
+	h.Set("Content-Security-Policy", frontend.OutsideCSP(formAction))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 }
 
+// renderPage renders tmpl with data into frontend.OutsidePage; on a
+// failure (a bug) the caller answers a plain 500 instead of half a page.
+func renderPage(title string, tmpl *template.Template, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	ctx := templ.WithChildren(context.Background(), templ.FromGoHTML(tmpl, data))
+	if err := frontend.OutsidePage(title).Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writePage writes a page without a form (headers, status, body).
 func writePage(w http.ResponseWriter, status int, p page) {
-	securePageHeaders(w, "form-action 'none'")
+	b, err := renderPage(p.Title, pageTmpl, p)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	securePageHeaders(w, "'none'")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, p)
+	_, _ = w.Write(b)
 }
 
 func errorPage(w http.ResponseWriter, status int, msg string) {
-	writePage(w, status, page{Title: "Connection failed", Message: msg})
+	writePage(w, status, page{Title: "Connection failed", Message: msg, Status: "bad", StatusText: "Not connected"})
 }
 
 // callbackParams is the parsed callback query. error_description is not
@@ -268,6 +293,9 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	writePage(w, http.StatusOK, page{
 		Title:   "Connected",
 		Message: "Connected to " + display + ". You can go back to your chat.",
+		More: []string{"Ask your assistant again: its tools can use your " + display + " account now. " +
+			"Plexus keeps the connection locked away; you can disconnect it at any time."},
+		Status: "ok", StatusText: "Connected",
 	})
 }
 
@@ -295,7 +323,7 @@ func providerErrorPage(w http.ResponseWriter, provider, code string) {
 	if !ok {
 		msg = "%s returned an error. Nothing was stored; start the connection again from your chat."
 	}
-	writePage(w, http.StatusBadRequest, page{Title: "Connection failed", Message: fmt.Sprintf(msg, provider)})
+	writePage(w, http.StatusBadRequest, page{Title: "Connection failed", Message: fmt.Sprintf(msg, provider), Status: "bad", StatusText: "Not connected"})
 }
 
 // exchange trades the code for tokens and stores them for owner, under the

@@ -23,34 +23,23 @@ const csrfCookie = "plexus_consent_csrf"
 // maxConsentForm bounds the consent page's POST body.
 const maxConsentForm = 4 << 10
 
-var consentTmpl = template.Must(template.New("consent").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Connect your {{.Provider}} account?</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;line-height:1.5;color:#1b1b1b}
-h1{font-size:1.4em}ul{padding-left:1.2em}.box{border:1px solid #ccc;border-radius:8px;padding:1em 1.2em;margin:1em 0}
-.host{font-family:ui-monospace,monospace;font-weight:bold}.small{font-size:.9em;color:#555}
-button{font-size:1em;padding:.55em 1.4em;border-radius:6px;border:1px solid #888;background:#fff;cursor:pointer;margin-right:.6em}
-button.primary{background:#1f6feb;border-color:#1f6feb;color:#fff}
-</style></head><body>
-<h1>Connect your {{.Provider}} account?</h1>
-<p><strong>{{.Client}}</strong> (tenant <strong>{{.Tenant}}</strong>) wants to use your <strong>{{.Provider}}</strong> account{{if .Tool}} to run <strong>{{.Tool}}</strong>{{end}}.</p>
-<div class="box">
-<p>It will be able to:</p>
+// consentTmpl is the consent page's card, in frontend.OutsidePage.
+var consentTmpl = template.Must(template.New("consent").Parse(`<h1>Connect your {{.Provider}} account?</h1>
+<p class="lead"><strong>{{.Client}}</strong> (tenant <strong>{{.Tenant}}</strong>) wants to use your <strong>{{.Provider}}</strong> account{{if .Tool}} to run <strong>{{.Tool}}</strong>{{end}}.</p>
+<div class="outside-box">
+<h2>It will be able to</h2>
 <ul>{{range .Abilities}}<li>{{.}}</li>{{else}}<li>use the access {{$.Provider}} grants by default</li>{{end}}</ul>
 <p>The connection belongs to {{.Account}}.</p>
 </div>
-<p>When you approve, your browser goes to <span class="host">{{.Host}}</span> to sign in to {{.Provider}} and confirm.
+<p>When you approve, your browser goes to <span class="outside-host">{{.Host}}</span> to sign in to {{.Provider}} and confirm.
 If that is not the address you expect for {{.Provider}}, press Deny.</p>
-<form method="post">
+<form method="post" class="outside-actions">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-<button type="submit" name="action" value="approve" class="primary">Approve</button>
-<button type="submit" name="action" value="deny">Deny</button>
+<button type="submit" name="action" value="approve" class="btn btn-primary">Approve</button>
+<button type="submit" name="action" value="deny" class="btn">Deny</button>
 </form>
-<p class="small">This link works once and expires {{.Expires}}. If you did not just ask for this in your chat, press Deny.
-Plexus keeps the connection on this computer; you can disconnect it at any time.</p>
-</body></html>
-`))
+<p class="outside-note">This link works once and expires {{.Expires}}. If you did not just ask for this in your chat, press Deny.
+Plexus keeps the connection locked away; you can disconnect it at any time.</p>`))
 
 type consentView struct {
 	Client, Tenant, Provider, Tool, Account, Host, Expires, CSRF string
@@ -160,13 +149,19 @@ func (m *Manager) showConsent(w http.ResponseWriter, r *http.Request, tenant, id
 	if t, err := m.store.GetTenant(ctx, tenant); err == nil && t.Name != "" {
 		v.Tenant = t.Name
 	}
-	securePageHeaders(w, "form-action 'self' "+originOf(authURL))
+	b, err := renderPage("Connect your "+v.Provider+" account?", consentTmpl, v)
+	if err != nil {
+		m.log.ErrorContext(ctx, "oauth consent: render", "err", err)
+		errorPage(w, http.StatusInternalServerError, "Plexus could not prepare this page. Try again.")
+		return
+	}
+	securePageHeaders(w, "'self' "+originOf(authURL))
 	w.Header().Set("Referrer-Policy", "same-origin") // the form's POST must carry Origin
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
-	_ = consentTmpl.Execute(w, v)
+	_, _ = w.Write(b)
 }
 
 // accountLabel names whose connection it will be, for the page.
@@ -258,7 +253,7 @@ func (m *Manager) answerConsent(w http.ResponseWriter, r *http.Request, tenant, 
 	log = log.With("provider", c.Provider)
 	if action == "deny" {
 		log.InfoContext(ctx, "oauth consent: denied")
-		writePage(w, http.StatusOK, page{Title: "Not connected", Message: "You declined. Nothing was connected; you can close this page."})
+		writePage(w, http.StatusOK, page{Title: "Not connected", Message: "You declined. Nothing was connected; you can close this page and go back to your chat."})
 		return
 	}
 	owner := Owner{TenantID: c.TenantID, UserID: c.UserID, SessionID: c.SessionID}
