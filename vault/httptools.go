@@ -264,6 +264,10 @@ func cloneStrings(m map[string]string) map[string]string {
 	return out
 }
 
+// ValidateHTTPToolURL checks an HTTP tool's URL template (see
+// checkHTTPToolURL). The error wraps ErrInvalid.
+func ValidateHTTPToolURL(raw string) error { return checkHTTPToolURL(raw) }
+
 // checkHTTPToolURL checks the URL template: with its placeholders filled
 // in, it passes egress.CheckURL (https, http only to loopback, no user
 // info or fragment), and scheme, host and port hold no placeholder, so
