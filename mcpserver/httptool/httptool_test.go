@@ -130,7 +130,9 @@ func TestCompileErrors(t *testing.T) {
 		{"bad name", mod(func(d *vault.HTTPTool) { d.Query = map[string]string{"a": "{1x}"} }), "placeholder"},
 		{"placeholder in url query", mod(func(d *vault.HTTPTool) { d.URL = "https://a.example/x?a={city}" }), "query"},
 		{"host placeholder", mod(func(d *vault.HTTPTool) { d.URL = "https://{city}.example/x" }), "literal"},
-		{"schema not compiling", mod(func(d *vault.HTTPTool) { d.InputSchema = json.RawMessage(`{"type":"object","properties":{"city":{"type":12}}}`) }), "input_schema"},
+		{"schema not compiling", mod(func(d *vault.HTTPTool) {
+			d.InputSchema = json.RawMessage(`{"type":"object","properties":{"city":{"type":12}}}`)
+		}), "input_schema"},
 		{"schema not object type", mod(func(d *vault.HTTPTool) { d.InputSchema = json.RawMessage(`{"type":"string"}`) }), "input_schema"},
 		{"remote ref", mod(func(d *vault.HTTPTool) {
 			d.InputSchema = json.RawMessage(`{"type":"object","properties":{"city":{"$ref":"https://evil.example/s.json"}},"required":["city"]}`)
