@@ -264,6 +264,13 @@ func cloneStrings(m map[string]string) map[string]string {
 	return out
 }
 
+// CheckHTTPTool checks an HTTP tool record as a write would (without
+// writing it). The error wraps ErrInvalid.
+func CheckHTTPTool(t HTTPTool) error {
+	_, err := checkHTTPTool(t)
+	return err
+}
+
 // ValidateHTTPToolURL checks an HTTP tool's URL template (see
 // checkHTTPToolURL). The error wraps ErrInvalid.
 func ValidateHTTPToolURL(raw string) error { return checkHTTPToolURL(raw) }
