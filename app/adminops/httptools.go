@@ -411,4 +411,3 @@ func (s *Service) httpToolView(h vault.HTTPTool) apiv1.HTTPTool {
 	}
 	return out
 }
-
