@@ -268,7 +268,7 @@ func HTTPToolEditPage(v HTTPToolEditView) templ.Component {
 				}
 				templ_7745c5c3_Err = PageHeader(Header{
 					Title:    "Add HTTP tools",
-					Sentence: "Paste one tool, or several, as YAML or JSON: the same text `plexus admin httptool import` reads from a file.",
+					Sentence: "Paste one tool, or several, as YAML or JSON: the same text “plexus admin httptool import” reads from a file.",
 				}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -5,13 +5,14 @@ package ui
 // reads), edited the same way, deleted in a danger zone.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/plexus-mcp/plexus/app/adminops"
 	"github.com/plexus-mcp/plexus/app/apiv1"
@@ -86,7 +87,7 @@ func httpToolRow(t apiv1.HTTPTool) frontend.HTTPToolRow {
 
 // definitionField is the text area holding a definition.
 func definitionField(value, errMsg string) frontend.TextArea {
-	return frontend.TextArea{Rows: 18, Field: frontend.Field{
+	return frontend.TextArea{Rows: 12, Field: frontend.Field{
 		Name: "definition", Label: "Definition (YAML or JSON)", Value: echo(value), Error: errMsg, Required: true, Mono: true,
 		Help: "One tool, a list of tools, or tools: [...]. Open “Example and rules” below for the fields.",
 	}}
@@ -132,9 +133,19 @@ func (h *Handler) renderHTTPToolEdit(w http.ResponseWriter, r *http.Request, s *
 	h.render(w, r, status, s, frontend.HTTPToolEditPage(v))
 }
 
-// definitionYAML is a definition as the YAML a person edits.
+// definitionYAML is a definition as the YAML a person edits, its keys in
+// the order of the definition (name first), not sorted: JSON is YAML, and
+// yaml.v2 keeps a MapSlice's order.
 func definitionYAML(d apiv1.HTTPToolDefinition) string {
-	b, err := yaml.Marshal(d)
+	js, err := json.Marshal(d)
+	if err != nil {
+		return ""
+	}
+	var ordered yaml.MapSlice
+	if err := yaml.Unmarshal(js, &ordered); err != nil {
+		return ""
+	}
+	b, err := yaml.Marshal(ordered)
 	if err != nil {
 		return ""
 	}

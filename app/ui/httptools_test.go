@@ -47,6 +47,9 @@ func TestHTTPToolsPage(t *testing.T) {
 	r = b.get("/ui/http-tools/city_weather")
 	wantStatus(t, "edit page", r, http.StatusOK)
 	wantIn(t, "edit page", r.body, "provider_name: wx", "Delete HTTP tool city_weather")
+	if i, j := strings.Index(r.body, "name: city_weather"), strings.Index(r.body, "url: https://"); i < 0 || j < i {
+		t.Errorf("the definition does not start with its name")
+	}
 	r = b.form("/ui/http-tools/city_weather", "definition", strings.Replace(uiToolYAML, "Weather in a city", "Changed", 1))
 	wantRedirect(t, "edit", r, "/ui/http-tools/city_weather")
 	if got, _ := f.v.GetHTTPTool(ctx, "acme", "city_weather"); got.Description != "Changed" {
