@@ -299,7 +299,7 @@ func requestError(tl *httptool.Tool, err error) string {
 		return re.Error()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %d seconds", tl.Timeout())
+		return fmt.Sprintf("no answer within %ds (the tool's timeout_seconds)", tl.Timeout())
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		return "request failed: " + ue.Op + ": " + ue.Err.Error()

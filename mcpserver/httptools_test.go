@@ -270,3 +270,34 @@ func TestHTTPToolOAuth(t *testing.T) {
 		t.Fatalf("the token's request reached another origin %d times", n)
 	}
 }
+
+// TestHTTPToolStalledAndLarge: an API that does not answer is given up
+// after the tool's timeout; an answer past max_response_bytes is refused
+// in words, not passed on.
+func TestHTTPToolStalledAndLarge(t *testing.T) {
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(stalled.Close)
+	t.Cleanup(func() { close(release) })
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 4096)))
+	}))
+	t.Cleanup(big.Close)
+	e := newEnv(t)
+	e.addHTTPTool(vault.HTTPTool{TenantID: "acme", Name: "slow", URL: stalled.URL + "/", TimeoutSeconds: 1})
+	e.addHTTPTool(vault.HTTPTool{TenantID: "acme", Name: "big", URL: big.URL + "/", MaxResponseBytes: 1024})
+	start := time.Now()
+	text, isErr := toolText(t, e.modernCall("acme", localToken, "slow", `{}`))
+	if !isErr || !strings.Contains(text, "no answer within 1s") || time.Since(start) > 20*time.Second {
+		t.Fatalf("slow: %q (error %v) after %s", text, isErr, time.Since(start))
+	}
+	text, isErr = toolText(t, e.modernCall("acme", localToken, "big", `{}`))
+	if !isErr || !strings.Contains(text, "larger than 1024 bytes") {
+		t.Fatalf("big: %q (error %v)", text, isErr)
+	}
+}
