@@ -315,6 +315,7 @@ async function main() {
   }
 
   await pagesOfIssue10(base, dataDir, page);
+  await httpToolsPage(base, page, dataDir);
 
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
 
@@ -535,6 +536,33 @@ async function toolsAndActivity(base, dataDir, page) {
   await client.close();
 }
 
+// httpToolsPage adds a declarative HTTP tool by pasting YAML (issue 11),
+// sees it listed as shown, and calls it over MCP: the answer comes from
+// the fake server through the tool's response pointer.
+async function httpToolsPage(base, page, dataDir) {
+  await page.goto(`${base}/ui/http-tools`);
+  check(await page.getByText("No HTTP tools yet.").isVisible(), "HTTP tools says there are none yet");
+  await page.goto(`${base}/ui/http-tools/new`);
+  await page.getByLabel("Definition (YAML or JSON)").fill(
+    `name: whois\ndescription: Who the fake service says you are\nurl: ${fakeOAuth.url}/user\nresponse_pointer: /login\n`);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.waitForURL(`${base}/ui/http-tools`);
+  check(await page.getByText("Added whois.").isVisible(), "the flash says the HTTP tool was added");
+  check(await page.locator("tr", { hasText: "whois" }).getByText("Shown").isVisible(), "the HTTP tool is shown to Claude");
+  const rt = JSON.parse(readFileSync(join(dataDir, "plexus.runtime.json"), "utf8"));
+  const headers = { Authorization: `Bearer ${rt.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" };
+  const init = await fetch(`${base}/personal/mcp`, { method: "POST", headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }) });
+  await init.text();
+  const sid = init.headers.get("mcp-session-id");
+  const h2 = { ...headers, "Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-06-18" };
+  await (await fetch(`${base}/personal/mcp`, { method: "POST", headers: h2, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
+  const call = await fetch(`${base}/personal/mcp`, { method: "POST", headers: h2,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whois", arguments: {} } }) });
+  const text = await call.text();
+  check(call.ok && text.includes('"text":"ann"'), `calling the HTTP tool over MCP answers from the API (${call.status})`);
+}
+
 // openSession starts an MCP session at tenant personal as an app called
 // clientInfo would (shots only: the Users & sessions page lists it).
 async function openSession(base, token, clientInfo) {
@@ -613,6 +641,14 @@ async function screenshots(base, dataDir, env, page, context) {
     await page.selectOption("#tenant-switch", id);
     await page.locator(`#tenant-switch option[value="${id}"][selected]`).waitFor({ state: "attached" });
   };
+  await page.goto(`${base}/ui/http-tools`);
+  await shoot(page, "http-tools");
+  await page.goto(`${base}/ui/http-tools/whois`);
+  await shoot(page, "http-tool");
+  await page.goto(`${base}/ui/http-tools/new`);
+  await page.getByLabel("Definition (YAML or JSON)").fill("name: weather\nurl: https://{host}.example.com/x\n");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await shoot(page, "http-tool-add-error");
   await page.goto(`${base}/ui/providers`);
   await switchTo("work");
   await shoot(page, "providers-empty");

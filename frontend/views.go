@@ -32,6 +32,7 @@ func NavItems() []NavItem {
 		{NavProviders, "Providers", "/ui/providers"},
 		{NavConnections, "Connections & keys", "/ui/connections"},
 		{NavTools, "Tools", "/ui/tools"},
+		{NavHTTPTools, "HTTP tools", "/ui/http-tools"},
 		{NavActivity, "Activity", "/ui/activity"},
 		{NavUsers, "Users & sessions", "/ui/users"},
 	}

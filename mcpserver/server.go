@@ -265,6 +265,7 @@ type Server struct {
 	upstreamOpts      UpstreamOptions
 	sources           sourceRegistry // items besides the registry's (sources.go)
 	upstreams         *upstreamHub   // upstream MCP servers (upstreams.go)
+	httpTools         *httpToolHub   // declarative HTTP tools (httptools.go)
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantServer
@@ -334,6 +335,8 @@ func New(store Store, opts ...Option) *Server {
 	s.store.Subscribe(s.onChange)
 	s.upstreams = newUpstreamHub(s)
 	s.store.Subscribe(s.upstreams.onChange)
+	s.httpTools = newHTTPToolHub(s)
+	s.store.Subscribe(s.httpTools.onChange)
 	return s
 }
 

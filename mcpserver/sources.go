@@ -196,6 +196,7 @@ func (s *Server) sourceServerOptions(tenant string, hooks *server.Hooks) []serve
 
 // attachSources shows tenant's source items on its newly built server ms.
 func (s *Server) attachSources(tenant string, ms *server.MCPServer) {
+	s.httpTools.tenantUsed(tenant)
 	ts := s.sources.of(tenant)
 	ts.mu.Lock()
 	ts.ms = ms

@@ -381,5 +381,6 @@ func (s *Server) RestartUpstream(tenant, name string) bool {
 // does.
 func (s *Server) SourceTools(tenant string) []SourceTool {
 	s.upstreams.tenantUsed(tenant)
+	s.httpTools.tenantUsed(tenant)
 	return s.sourceTools(tenant)
 }

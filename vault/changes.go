@@ -35,6 +35,9 @@ const (
 	// UpstreamChanged: TenantID, Upstream. An upstream MCP server was
 	// created, updated or deleted (UpstreamDeleted is set then).
 	UpstreamChanged
+	// HTTPToolChanged: TenantID, HTTPTool. A declarative HTTP tool was
+	// created, updated or deleted (HTTPToolDeleted is set then).
+	HTTPToolChanged
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -46,6 +49,7 @@ var changeKindNames = map[ChangeKind]string{
 	CredentialChanged:   "credential changed",
 	SessionEnded:        "session ended",
 	UpstreamChanged:     "upstream changed",
+	HTTPToolChanged:     "http tool changed",
 }
 
 func (k ChangeKind) String() string {
@@ -74,6 +78,10 @@ type Change struct {
 	// is set for a deletion.
 	Upstream        string
 	UpstreamDeleted bool
+	// HTTPTool names the tool of an HTTPToolChanged; HTTPToolDeleted is
+	// set for a deletion.
+	HTTPTool        string
+	HTTPToolDeleted bool
 }
 
 // subscribers is the vault's list of change listeners.

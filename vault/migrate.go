@@ -42,7 +42,7 @@ var (
 var tenantScoped = [][]byte{
 	bucketUsers, bucketUsersByHost, bucketTokenIDs, bucketSessions,
 	bucketSessionValues, bucketCredentials, bucketProviders,
-	bucketSessionIndex, bucketSessionCounts, bucketUpstreams,
+	bucketSessionIndex, bucketSessionCounts, bucketUpstreams, bucketHTTPTools,
 }
 
 // tenantKeyed lists every bucket keyed by the bare tenant id; DeleteTenant
@@ -104,6 +104,8 @@ func defaultMigrations() []migration {
 			}
 			return nil
 		},
+		// 6: issue 11, declarative HTTP tools (migrate_v6.go).
+		migrateHTTPTools,
 	}
 }
 

@@ -247,6 +247,9 @@ func TestDeleteTenantCascade(t *testing.T) {
 		if _, err := v.CreateUpstream(ctx, Upstream{TenantID: id, Name: "everything", Transport: UpstreamStdio, Command: "server"}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := v.CreateHTTPTool(ctx, weatherTool(id)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := v.DeleteTenant(ctx, "acme"); err != nil {
 		t.Fatal(err)

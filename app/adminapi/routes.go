@@ -142,6 +142,31 @@ func (a *api) routes() []route {
 			return apiv1.UpstreamBody{Upstream: u}, err
 		})},
 
+		{"GET /api/v1/tenants/{id}/http-tools", serve(http.StatusOK, func(r *http.Request) (apiv1.HTTPToolList, error) {
+			hs, err := ops.ListHTTPTools(r.Context(), r.PathValue("id"))
+			return apiv1.HTTPToolList{HTTPTools: hs}, err
+		})},
+		{"POST /api/v1/tenants/{id}/http-tools", serveBody(http.StatusCreated, func(r *http.Request, req apiv1.HTTPToolDefinition) (apiv1.HTTPToolBody, error) {
+			h, err := ops.AddHTTPTool(r.Context(), r.PathValue("id"), req)
+			return apiv1.HTTPToolBody{HTTPTool: h}, err
+		}, func(v apiv1.HTTPToolBody) string {
+			return tenantPath(v.HTTPTool.TenantID) + "/http-tools/" + url.PathEscape(v.HTTPTool.Name)
+		})},
+		{"POST /api/v1/tenants/{id}/http-tools/import", serveBody(http.StatusOK, func(r *http.Request, req apiv1.HTTPToolImport) (apiv1.HTTPToolImported, error) {
+			return ops.ImportHTTPTools(r.Context(), r.PathValue("id"), req.Content)
+		}, nil)},
+		{"GET /api/v1/tenants/{id}/http-tools/{name}", serve(http.StatusOK, func(r *http.Request) (apiv1.HTTPToolBody, error) {
+			h, err := ops.GetHTTPTool(r.Context(), r.PathValue("id"), r.PathValue("name"))
+			return apiv1.HTTPToolBody{HTTPTool: h}, err
+		})},
+		{"PUT /api/v1/tenants/{id}/http-tools/{name}", serveBody(http.StatusOK, func(r *http.Request, req apiv1.HTTPToolDefinition) (apiv1.HTTPToolBody, error) {
+			h, err := ops.UpdateHTTPTool(r.Context(), r.PathValue("id"), r.PathValue("name"), req)
+			return apiv1.HTTPToolBody{HTTPTool: h}, err
+		}, nil)},
+		{"DELETE /api/v1/tenants/{id}/http-tools/{name}", done(func(r *http.Request) error {
+			return ops.DeleteHTTPTool(r.Context(), r.PathValue("id"), r.PathValue("name"))
+		})},
+
 		{"GET /api/v1/status", serve(http.StatusOK, func(r *http.Request) (apiv1.Status, error) {
 			return ops.Status(r.Context())
 		})},

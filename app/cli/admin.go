@@ -59,6 +59,10 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   upstream log --entity-id ID --name NAME
   upstream restart --entity-id ID --name NAME
   upstream remove --entity-id ID --name NAME
+  httptool import --entity-id ID FILE.yaml|FILE.json|-
+  httptool list --entity-id ID
+  httptool get --entity-id ID --name NAME
+  httptool delete --entity-id ID --name NAME
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -82,6 +86,14 @@ the vault (--env-from-key OPENAI_API_KEY=openai: their API key for openai;
 it starts, never stored with it, put in an argument list or logged. Without
 credentials it runs once per tenant; with them, once per user. In upstream
 add and update, --url is the upstream's: give the daemon's before the group.
+
+An HTTP tool is one HTTP request built from templates ("{city}" is the
+argument city, escaped for its place in the path, query, a header or the
+JSON body). httptool import reads a YAML or JSON file holding one tool, a
+list, or tools: [...], and adds or replaces each; httptool get prints a
+tool as an entry import takes back. A tool's auth names the calling user's
+credential (type oauth or api_key, provider_name, and for a key header or
+query_param), never a secret; it is sent only to the tool's URL origin.
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -140,6 +152,10 @@ var adminCommands = []adminCommand{
 	{"upstream", "log", adminUpstreamLog},
 	{"upstream", "restart", adminUpstreamRestart},
 	{"upstream", "remove", adminUpstreamRemove},
+	{"httptool", "import", adminHTTPToolImport},
+	{"httptool", "list", adminHTTPToolList},
+	{"httptool", "get", adminHTTPToolGet},
+	{"httptool", "delete", adminHTTPToolDelete},
 }
 
 // adminRun carries what a command needs: its globals, env and the client

@@ -544,8 +544,14 @@ func toolInfos(r *tools.Registry, m *mcpserver.Server, tenantID string) []apiv1.
 		out = append(out, info)
 	}
 	for _, t := range m.SourceTools(tenantID) {
-		out = append(out, apiv1.ToolInfo{Name: t.Name, Description: t.Description, ToolSets: append([]string{}, t.ToolSets...),
-			Requires: t.Requires, Source: apiv1.ToolSource{Kind: t.Source, Name: t.SourceName}, Enabled: true})
+		info := apiv1.ToolInfo{Name: t.Name, Description: t.Description, ToolSets: append([]string{}, t.ToolSets...),
+			Requires: t.Requires, Source: apiv1.ToolSource{Kind: t.Source, Name: t.SourceName}, Enabled: true}
+		// "api_key:wx" / "oauth:github": the Tools page says whether the
+		// local owner has it, as for a built-in tool.
+		if kind, provider, ok := strings.Cut(t.Requires, ":"); ok && t.Source == apiv1.ToolSourceHTTP {
+			info.Credentials = []apiv1.ToolCredential{{Kind: kind, Provider: provider}}
+		}
+		out = append(out, info)
 	}
 	return out
 }

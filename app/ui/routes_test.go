@@ -51,7 +51,8 @@ func fill(t *testing.T, path string, values map[string]string) string {
 }
 
 // inventoryFixture is signedIn with something behind every wildcard: the
-// GitHub provider, a user alice with a token, a session, a saved key.
+// GitHub provider, a user alice with a token, a session, a saved key, an
+// HTTP tool.
 func inventoryFixture(t *testing.T) (*fixture, *browser, map[string]string) {
 	t.Helper()
 	f, b := signedIn(t)
@@ -65,6 +66,11 @@ func inventoryFixture(t *testing.T) (*fixture, *browser, map[string]string) {
 		t.Fatal(err)
 	}
 	if err := f.v.CreateSession(ctx, vault.Session{ID: "sid-1", TenantID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	// An HTTP tool with the {name} every page gets.
+	if _, err := f.ops.AddHTTPTool(ctx, "acme", apiv1.HTTPToolDefinition{Name: "github", Description: "GitHub's status",
+		URL: "https://www.githubstatus.com/api/v2/status.json"}); err != nil {
 		t.Fatal(err)
 	}
 	b.get("/ui/")

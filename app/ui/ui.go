@@ -179,6 +179,12 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tools", h.page(toolsHandler{h}))
 	m.Handle("POST /ui/tools", h.form(switchToolHandler{h}))
 	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
+	m.Handle("GET /ui/http-tools", h.page(httpToolsHandler{h}))
+	m.Handle("POST /ui/http-tools", h.form(createHTTPToolHandler{h}))
+	m.Handle("GET /ui/http-tools/new", h.page(newHTTPToolHandler{h}))
+	m.Handle("GET /ui/http-tools/{name}", h.page(httpToolHandler{h}))
+	m.Handle("POST /ui/http-tools/{name}", h.form(updateHTTPToolHandler{h}))
+	m.Handle("POST /ui/http-tools/{name}/delete", h.form(deleteHTTPToolHandler{h}))
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
