@@ -35,6 +35,9 @@ const (
 	// UpstreamChanged: TenantID, Upstream. An upstream MCP server was
 	// created, updated or deleted (UpstreamDeleted is set then).
 	UpstreamChanged
+	// GateChanged: TenantID, ToolSet. A TOTP gate was created, given a new
+	// secret, changed or deleted (GateDeleted is set then).
+	GateChanged
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -46,6 +49,7 @@ var changeKindNames = map[ChangeKind]string{
 	CredentialChanged:   "credential changed",
 	SessionEnded:        "session ended",
 	UpstreamChanged:     "upstream changed",
+	GateChanged:         "gate changed",
 }
 
 func (k ChangeKind) String() string {
@@ -74,6 +78,10 @@ type Change struct {
 	// is set for a deletion.
 	Upstream        string
 	UpstreamDeleted bool
+	// ToolSet names the gated tool set of a GateChanged; GateDeleted is
+	// set for a deletion.
+	ToolSet     string
+	GateDeleted bool
 }
 
 // subscribers is the vault's list of change listeners.
