@@ -3,8 +3,8 @@ package vault_test
 import (
 	"bytes"
 	"encoding/base32"
-	"os"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
