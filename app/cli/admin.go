@@ -46,6 +46,7 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   ext-oauth presets
   tools list --entity-id ID
   tools enable|disable --entity-id ID (--tool NAME | --tool-set NAME)
+  tools search --entity-id ID (--on | --off)
   connections list --entity-id ID [--user PERSISTENT_USER_ID]
   connections set-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P [--api-key K|-]
   connections disconnect --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
@@ -59,6 +60,10 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   upstream log --entity-id ID --name NAME
   upstream restart --entity-id ID --name NAME
   upstream remove --entity-id ID --name NAME
+  gate enroll --entity-id ID --tool-set SET [--unlock-for 15m] [--cool-off 15m] [--again]
+  gate set --entity-id ID --tool-set SET [--unlock-for 15m] [--cool-off 15m]
+  gate list --entity-id ID
+  gate remove --entity-id ID --tool-set SET
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -82,6 +87,12 @@ the vault (--env-from-key OPENAI_API_KEY=openai: their API key for openai;
 it starts, never stored with it, put in an argument list or logged. Without
 credentials it runs once per tenant; with them, once per user. In upstream
 add and update, --url is the upstream's: give the daemon's before the group.
+
+A gate locks a tool set behind a one-time code from an authenticator app:
+its tools answer "locked" until the MCP session calls plexus_gate_unlock
+with the code. gate enroll prints the otpauth URI (and a QR code) once.
+tools search --on lists plexus_search_tools and plexus_call_tool, for
+clients that do not reload their tool list.
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -129,6 +140,7 @@ var adminCommands = []adminCommand{
 	{"tools", "list", adminToolsList},
 	{"tools", "enable", adminToolsSwitch(true)},
 	{"tools", "disable", adminToolsSwitch(false)},
+	{"tools", "search", adminToolSearch},
 	{"connections", "list", adminConnectionsList},
 	{"connections", "set-api-key", adminSetAPIKey},
 	{"connections", "disconnect", adminDisconnect},
@@ -140,6 +152,10 @@ var adminCommands = []adminCommand{
 	{"upstream", "log", adminUpstreamLog},
 	{"upstream", "restart", adminUpstreamRestart},
 	{"upstream", "remove", adminUpstreamRemove},
+	{"gate", "enroll", adminGateEnroll},
+	{"gate", "set", adminGateSet},
+	{"gate", "list", adminGateList},
+	{"gate", "remove", adminGateRemove},
 }
 
 // adminRun carries what a command needs: its globals, env and the client
