@@ -179,6 +179,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tools", h.page(toolsHandler{h}))
 	m.Handle("POST /ui/tools", h.form(switchToolHandler{h}))
 	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
+	h.gatesRoutes(m) // GET|POST /ui/gates (gates.go)
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
