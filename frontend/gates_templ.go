@@ -468,7 +468,7 @@ func gateRow(v GatesView, g GateRow) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\"> <input type=\"hidden\" name=\"action\" value=\"delete\"> <button type=\"submit\" class=\"btn btn-small btn-danger\">Stop asking for a code</button></form></div><p class=\"help\">A new QR code replaces the old one: the old app entry stops working and open unlocks end.</p></details></div></li>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\"> <input type=\"hidden\" name=\"action\" value=\"delete\"> <button type=\"submit\" class=\"btn btn-small\">Stop asking for a code</button></form></div><p class=\"help\">A new QR code replaces the old one: the old app entry stops working and open unlocks end.</p></details></div></li>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

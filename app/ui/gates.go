@@ -130,7 +130,7 @@ func gateRow(g apiv1.Gate, tools []apiv1.ToolStatus) frontend.GateRow {
 	row := frontend.GateRow{
 		ToolSet: g.ToolSet, Title: setTitle(normSet(g.ToolSet), tools), Anchor: "gate-" + anchorPart(g.ToolSet),
 		UnlockFor: strconv.Itoa(g.UnlockForMinutes), CoolOff: strconv.Itoa(g.CoolOffMinutes),
-		Status: frontend.StatusOK, Label: "Locked until unlocked",
+		Status: frontend.StatusOK, Label: "On",
 	}
 	for _, t := range tools {
 		if slices.ContainsFunc(t.ToolSets, func(s string) bool { return normSet(s) == normSet(g.ToolSet) }) {
