@@ -179,8 +179,15 @@ func (s *Server) setUnlock(k unlockKey, until time.Time) error {
 	return nil
 }
 
-// toolSetsOf returns the tool sets of tenantID's tool called name, and
-// whether the tenant has such a tool.
+// pruneUnlocks forgets the unlocks that ended before now (Run's sweep).
+func (s *Server) pruneUnlocks(now time.Time) {
+	s.gates.mu.Lock()
+	maps.DeleteFunc(s.gates.unlocks, func(_ unlockKey, u time.Time) bool { return !now.Before(u) })
+	s.gates.mu.Unlock()
+}
+
+// toolOf returns tenantID's tool called name as far as its tool sets go,
+// and whether the tenant has such a tool.
 func (s *Server) toolOf(tenantID, name string) (tools.Tool, bool) {
 	if t, ok := s.registry.Lookup(name); ok {
 		return t, true

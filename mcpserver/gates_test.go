@@ -94,6 +94,10 @@ func TestGateUnlockLockExpiry(t *testing.T) {
 	if text, isErr := g.unlock(sid, "12ab56"); !isErr || !strings.Contains(text, "6 digits") {
 		t.Fatalf("malformed code: %q", text)
 	}
+	long := strings.Repeat("7", 40)
+	if text, isErr := g.unlock(sid, long); !isErr || strings.Contains(text, long) {
+		t.Fatalf("overlong code: %q", text)
+	}
 	if text, isErr := g.unlock(sid, g.wrongCode()); !isErr || !strings.Contains(text, "4 more wrong codes") {
 		t.Fatalf("wrong code: %q", text)
 	}
@@ -138,6 +142,13 @@ func TestGateUnlockLockExpiry(t *testing.T) {
 	g.clock.Advance(time.Minute)
 	text, isErr = g.call(sid, "ops_tool", "")
 	wantLocked(t, text, isErr)
+	g.srv.pruneUnlocks(g.clock.Now())
+	g.srv.gates.mu.Lock()
+	n := len(g.srv.gates.unlocks)
+	g.srv.gates.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d ended unlocks kept after the sweep", n)
+	}
 }
 
 // TestGateCoolingOffSurvivesRestart: five wrong codes lock the gate for

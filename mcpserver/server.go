@@ -518,6 +518,7 @@ func (s *Server) sweep(ctx context.Context) {
 		return e.inflight == 0 && !now.Before(e.lastSeen.Add(min(activeIdle, s.sessionTTL)))
 	})
 	s.release(idle)
+	s.pruneUnlocks(now)
 	s.flushTouches(ctx)
 	n, err := s.store.SweepSessions(ctx, now)
 	if err != nil {
