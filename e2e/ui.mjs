@@ -316,6 +316,7 @@ async function main() {
 
   await pagesOfIssue10(base, dataDir, page);
   await httpToolsPage(base, page, dataDir);
+  await pagesOfGates(base, page);
 
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
 
@@ -563,6 +564,24 @@ async function httpToolsPage(base, page, dataDir) {
   check(call.ok && text.includes('"text":"ann"'), `calling the HTTP tool over MCP answers from the API (${call.status})`);
 }
 
+// pagesOfGates puts a one-time code on the GitHub tools from the Tools
+// page, sees the QR code (inline SVG: no CSP violation) and the key once.
+async function pagesOfGates(base, page) {
+  await page.goto(`${base}/ui/tools`);
+  await page.getByRole("link", { name: /Ask for a code from your phone/ }).click();
+  await page.waitForURL(`${base}/ui/gates`);
+  check(await page.getByText("None yet.").isVisible(), "the gates page says no set asks for a code yet");
+  await page.getByLabel("Set of tools").selectOption("github");
+  await page.getByRole("button", { name: "Ask for a code and show the QR code" }).click();
+  check(await page.locator("svg.gate-qr").isVisible(), "the QR code is shown");
+  const key = await page.locator("#gate-secret").inputValue();
+  check(/^[A-Z2-7]{32}$/.test(key), "the key is shown in base32");
+  check(await page.getByText("You will not see this again.").isVisible(), "it says you will not see it again");
+  await page.goto(`${base}/ui/gates`);
+  check(!(await page.content()).includes(key), "reloaded, the key is gone");
+  check(await page.locator('[data-gate="github"]').isVisible(), "the GitHub set is listed as asking for a code");
+}
+
 // openSession starts an MCP session at tenant personal as an app called
 // clientInfo would (shots only: the Users & sessions page lists it).
 async function openSession(base, token, clientInfo) {
@@ -636,6 +655,11 @@ async function screenshots(base, dataDir, env, page, context) {
   await page.locator(".tab", { hasText: "alice@example.com" }).click();
   await page.waitForURL(`${base}/ui/connections/alice@example.com`);
   await shoot(page, "connections-other");
+  await page.goto(`${base}/ui/gates`);
+  await page.locator('[data-gate="github"] summary').click();
+  await shoot(page, "gates");
+  await page.getByRole("button", { name: "New QR code" }).click();
+  await shoot(page, "gates-enrolled");
   // The switcher sends itself (app.js) and comes back to this page.
   const switchTo = async (id) => {
     await page.selectOption("#tenant-switch", id);

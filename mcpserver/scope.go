@@ -139,6 +139,12 @@ func (s *Server) toolFilter(tenantID string) server.ToolFilterFunc {
 		sets, filtered := toolSetFilterFrom(ctx)
 		out := in[:0:0]
 		for _, t := range in {
+			if isControlTool(t.Name) {
+				if s.controlToolVisible(ctx, tenantID, t.Name, st) {
+					out = append(out, t)
+				}
+				continue
+			}
 			if s.toolVisible(tenantID, t.Name, st, sets, filtered) {
 				out = append(out, t)
 			}
@@ -174,4 +180,24 @@ func (s *Server) toolVisible(tenantID, name string, st vault.ToolSettings, sets 
 		return slices.ContainsFunc(sets, t.InToolSet)
 	}
 	return true
+}
+
+// controlToolVisible decides whether one of Plexus's gate or search tools
+// is visible: the gate tools while the tenant has a gate, the search tools
+// while its tool search is on, and neither when disabled by name. The
+// tool_set_filter does not hide them (a client that filters to a gated
+// set still needs plexus_gate_unlock).
+func (s *Server) controlToolVisible(ctx context.Context, tenantID, name string, st vault.ToolSettings) bool {
+	if slices.Contains(st.DisabledTools, name) {
+		return false
+	}
+	if isSearchTool(name) {
+		return st.SearchTools
+	}
+	gates, err := s.tenantGates(ctx, tenantID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "Reading gates", "tenant", tenantID, "err", err)
+		return false
+	}
+	return len(gates) > 0
 }

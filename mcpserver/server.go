@@ -278,6 +278,7 @@ type Server struct {
 	tokens   tokenCache
 	owners   ownerCache
 	settings settingsCache
+	gates    gateState // TOTP gates' settings and sessions' unlocks (gates.go)
 }
 
 // tenantServer is one tenant's MCP server and its HTTP transport.
@@ -330,6 +331,7 @@ func New(store Store, opts ...Option) *Server {
 	s.tokens.init()
 	s.owners.init()
 	s.settings.init()
+	s.gates.init()
 	// The subscription lasts as long as the store (Vault.Close ends it);
 	// the callback starts no goroutine of its own but a tenant's shutdown.
 	s.store.Subscribe(s.onChange)
@@ -359,6 +361,7 @@ func (s *Server) onChange(c vault.Change) {
 	case vault.TenantDeleted:
 		s.gen.Add(1)
 		s.forgetTenant(c.TenantID)
+		s.forgetGates(c.TenantID, "")
 	case vault.ToolSettingsChanged:
 		s.gen.Add(1)
 		s.toolSettingsChanged(c.TenantID)
@@ -367,6 +370,10 @@ func (s *Server) onChange(c vault.Change) {
 		if gone := s.sessions.drop(c.SessionHash); len(gone) > 0 {
 			go s.release(gone) // mcp-go's state; not on the vault writer's path
 		}
+		s.forgetGates(c.TenantID, c.SessionHash)
+	case vault.GateChanged:
+		s.gen.Add(1)
+		s.gateChanged(c.TenantID, c.ToolSet)
 	}
 }
 
@@ -522,6 +529,7 @@ func (s *Server) sweep(ctx context.Context) {
 		return e.inflight == 0 && !now.Before(e.lastSeen.Add(min(activeIdle, s.sessionTTL)))
 	})
 	s.release(idle)
+	s.pruneUnlocks(now)
 	s.flushTouches(ctx)
 	n, err := s.store.SweepSessions(ctx, now)
 	if err != nil {
@@ -621,6 +629,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithToolCapabilities(true),
 		server.WithToolHandlerMiddleware(s.observeToolCalls(id)), // outside recovery: sees panics as errors
 		server.WithRecovery(),
+		server.WithToolHandlerMiddleware(s.gateCheck(id)), // TOTP gates (gates.go)
 		server.WithToolHandlerMiddleware(args.middleware()),
 		server.WithHooks(hooks),
 		server.WithToolFilter(s.toolFilter(id)),
@@ -645,6 +654,11 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 			continue
 		}
 		ms.AddTool(hideAPIKeyArgument(t.Definition, t.Requires), s.guard(ms, t))
+	}
+	// The gate and search tools; the tool filter shows them only while the
+	// tenant has a gate or its tool search is on (scope.go).
+	for _, t := range append(s.gateTools(id), s.searchTools(id, ms)...) {
+		ms.AddTool(t.Tool, t.Handler)
 	}
 	s.addItems(ms, id)
 	for _, f := range register {

@@ -38,6 +38,9 @@ const (
 	// HTTPToolChanged: TenantID, HTTPTool. A declarative HTTP tool was
 	// created, updated or deleted (HTTPToolDeleted is set then).
 	HTTPToolChanged
+	// GateChanged: TenantID, ToolSet. A TOTP gate was created, given a new
+	// secret, changed or deleted (GateDeleted is set then).
+	GateChanged
 )
 
 var changeKindNames = map[ChangeKind]string{
@@ -50,6 +53,7 @@ var changeKindNames = map[ChangeKind]string{
 	SessionEnded:        "session ended",
 	UpstreamChanged:     "upstream changed",
 	HTTPToolChanged:     "http tool changed",
+	GateChanged:         "gate changed",
 }
 
 func (k ChangeKind) String() string {
@@ -82,6 +86,10 @@ type Change struct {
 	// set for a deletion.
 	HTTPTool        string
 	HTTPToolDeleted bool
+	// ToolSet names the gated tool set of a GateChanged; GateDeleted is
+	// set for a deletion.
+	ToolSet     string
+	GateDeleted bool
 }
 
 // subscribers is the vault's list of change listeners.

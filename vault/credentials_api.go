@@ -111,4 +111,8 @@ type OAuthConsent struct {
 type ToolSettings struct {
 	DisabledTools    []string `json:"disabled_tools"`
 	DisabledToolSets []string `json:"disabled_tool_sets"`
+	// SearchTools is the tenant's tool-search switch (plexus_search_tools
+	// and plexus_call_tool). GetToolSettings fills it in; it is set with
+	// SetToolSearch and PutToolSettings leaves it as it is.
+	SearchTools bool `json:"-"`
 }

@@ -73,7 +73,8 @@
 // constant time: see SecretDigest, which every secret comparison in Plexus
 // uses); values (session values, credentials) are sealed
 // with AES-256-GCM under a data key derived from the master key with
-// HKDF-SHA256, and so are OAuth client secrets and PKCE verifiers. The
+// HKDF-SHA256, and so are OAuth client secrets, PKCE verifiers and TOTP
+// gates' secrets ("gate|<tenant>|<tool set>", gates.go). The
 // additional authenticated data names the record ("session-value|<tenant>|
 // <sid>|<key>", "credential|<tenant>|<user>|<kind>|<provider>",
 // "oauth-provider|<tenant>|<name>|<binding>", "oauth-state|<state>"), so a

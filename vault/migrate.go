@@ -35,6 +35,8 @@ var (
 	bucketOAuthStates   = []byte("oauth_states")     // state -> oauthStateRecord JSON (sealed verifier); v2
 	bucketToolSettings  = []byte("tool_settings")    // tenant id -> ToolSettings JSON; v2
 	bucketUpstreams     = []byte("upstreams")        // tenant\x00name -> Upstream JSON (no secrets); v5
+	bucketGates         = []byte("gates")            // tenant\x00tool set -> gateRecord JSON (sealed TOTP secret); v7
+	bucketToolSearch    = []byte("tool_search")      // tenant id -> toolSearchRecord JSON; v7
 )
 
 // tenantScoped lists every bucket whose keys start with "tenant\x00";
@@ -43,12 +45,13 @@ var tenantScoped = [][]byte{
 	bucketUsers, bucketUsersByHost, bucketTokenIDs, bucketSessions,
 	bucketSessionValues, bucketCredentials, bucketProviders,
 	bucketSessionIndex, bucketSessionCounts, bucketUpstreams, bucketHTTPTools,
+	bucketGates,
 }
 
 // tenantKeyed lists every bucket keyed by the bare tenant id; DeleteTenant
 // deletes the tenant's key in each. (oauth_states is keyed by the state
 // string; DeleteTenant scans it.)
-var tenantKeyed = [][]byte{bucketToolSettings}
+var tenantKeyed = [][]byte{bucketToolSettings, bucketToolSearch}
 
 // Meta keys.
 var (
@@ -106,6 +109,9 @@ func defaultMigrations() []migration {
 		},
 		// 6: issue 11, declarative HTTP tools (migrate_v6.go).
 		migrateHTTPTools,
+		// 7: issue 11, TOTP gates and the tool-search switch
+		// (migrate_gates.go).
+		migrateGates,
 	}
 }
 

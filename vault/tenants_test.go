@@ -250,6 +250,12 @@ func TestDeleteTenantCascade(t *testing.T) {
 		if _, err := v.CreateHTTPTool(ctx, weatherTool(id)); err != nil {
 			t.Fatal(err)
 		}
+		if _, _, err := v.CreateGate(ctx, Gate{TenantID: id, ToolSet: "github"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.SetToolSearch(ctx, id, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := v.DeleteTenant(ctx, "acme"); err != nil {
 		t.Fatal(err)

@@ -51,7 +51,12 @@ func (v *Vault) GetToolSettings(ctx context.Context, tenantID string) (ToolSetti
 		if _, err := getTenant(tx, tenantID); err != nil {
 			return err
 		}
-		_, err := getJSON(tx.Bucket(bucketToolSettings), []byte(tenantID), &s)
+		if _, err := getJSON(tx.Bucket(bucketToolSettings), []byte(tenantID), &s); err != nil {
+			return err
+		}
+		var search toolSearchRecord
+		_, err := getJSON(tx.Bucket(bucketToolSearch), []byte(tenantID), &search)
+		s.SearchTools = search.Enabled
 		return err
 	})
 	if err != nil {

@@ -166,6 +166,27 @@ func (a *api) routes() []route {
 		{"DELETE /api/v1/tenants/{id}/http-tools/{name}", done(func(r *http.Request) error {
 			return ops.DeleteHTTPTool(r.Context(), r.PathValue("id"), r.PathValue("name"))
 		})},
+		{"GET /api/v1/tenants/{id}/gates", serve(http.StatusOK, func(r *http.Request) (apiv1.GateList, error) {
+			return ops.ListGates(r.Context(), r.PathValue("id"))
+		})},
+		{"POST /api/v1/tenants/{id}/gates", serveBody(http.StatusCreated, func(r *http.Request, req apiv1.GateRequest) (apiv1.GateEnrollment, error) {
+			return ops.CreateGate(r.Context(), r.PathValue("id"), req)
+		}, func(v apiv1.GateEnrollment) string {
+			return tenantPath(v.Gate.TenantID) + "/gates/" + url.PathEscape(v.Gate.ToolSet)
+		})},
+		{"PUT /api/v1/tenants/{id}/gates/{set}", serveBody(http.StatusOK, func(r *http.Request, req apiv1.GateRequest) (apiv1.GateBody, error) {
+			g, err := ops.UpdateGate(r.Context(), r.PathValue("id"), r.PathValue("set"), req)
+			return apiv1.GateBody{Gate: g}, err
+		}, nil)},
+		{"POST /api/v1/tenants/{id}/gates/{set}/enroll", serve(http.StatusOK, func(r *http.Request) (apiv1.GateEnrollment, error) {
+			return ops.EnrollGate(r.Context(), r.PathValue("id"), r.PathValue("set"))
+		})},
+		{"DELETE /api/v1/tenants/{id}/gates/{set}", done(func(r *http.Request) error {
+			return ops.DeleteGate(r.Context(), r.PathValue("id"), r.PathValue("set"))
+		})},
+		{"PUT /api/v1/tenants/{id}/tool-search", serveBody(http.StatusOK, func(r *http.Request, req apiv1.ToolSearchRequest) (apiv1.GateList, error) {
+			return ops.SetToolSearch(r.Context(), r.PathValue("id"), req.Enabled)
+		}, nil)},
 
 		{"GET /api/v1/status", serve(http.StatusOK, func(r *http.Request) (apiv1.Status, error) {
 			return ops.Status(r.Context())

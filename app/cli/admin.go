@@ -46,6 +46,7 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   ext-oauth presets
   tools list --entity-id ID
   tools enable|disable --entity-id ID (--tool NAME | --tool-set NAME)
+  tools search --entity-id ID (--on | --off)
   connections list --entity-id ID [--user PERSISTENT_USER_ID]
   connections set-api-key --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P [--api-key K|-]
   connections disconnect --entity-id ID [--user PERSISTENT_USER_ID] --provider-name P
@@ -63,6 +64,10 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   httptool list --entity-id ID
   httptool get --entity-id ID --name NAME
   httptool delete --entity-id ID --name NAME
+  gate enroll --entity-id ID --tool-set SET [--unlock-for 15m] [--cool-off 15m] [--again]
+  gate set --entity-id ID --tool-set SET [--unlock-for 15m] [--cool-off 15m]
+  gate list --entity-id ID
+  gate remove --entity-id ID --tool-set SET
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -94,6 +99,11 @@ list, or tools: [...], and adds or replaces each; httptool get prints a
 tool as an entry import takes back. A tool's auth names the calling user's
 credential (type oauth or api_key, provider_name, and for a key header or
 query_param), never a secret; it is sent only to the tool's URL origin.
+A gate locks a tool set behind a one-time code from an authenticator app:
+its tools answer "locked" until the MCP session calls plexus_gate_unlock
+with the code. gate enroll prints the otpauth URI (and a QR code) once.
+tools search --on lists plexus_search_tools and plexus_call_tool, for
+clients that do not reload their tool list.
 
 The daemon is found through the runtime file in the data directory (started
 if not running); with --url, ADMIN_API_KEY must hold the admin token.
@@ -141,6 +151,7 @@ var adminCommands = []adminCommand{
 	{"tools", "list", adminToolsList},
 	{"tools", "enable", adminToolsSwitch(true)},
 	{"tools", "disable", adminToolsSwitch(false)},
+	{"tools", "search", adminToolSearch},
 	{"connections", "list", adminConnectionsList},
 	{"connections", "set-api-key", adminSetAPIKey},
 	{"connections", "disconnect", adminDisconnect},
@@ -156,6 +167,10 @@ var adminCommands = []adminCommand{
 	{"httptool", "list", adminHTTPToolList},
 	{"httptool", "get", adminHTTPToolGet},
 	{"httptool", "delete", adminHTTPToolDelete},
+	{"gate", "enroll", adminGateEnroll},
+	{"gate", "set", adminGateSet},
+	{"gate", "list", adminGateList},
+	{"gate", "remove", adminGateRemove},
 }
 
 // adminRun carries what a command needs: its globals, env and the client

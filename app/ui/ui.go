@@ -185,6 +185,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/http-tools/{name}", h.page(httpToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}", h.form(updateHTTPToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}/delete", h.form(deleteHTTPToolHandler{h}))
+	h.gatesRoutes(m) // GET|POST /ui/gates (gates.go)
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
