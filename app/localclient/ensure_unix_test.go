@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 		os.Exit(ExitAlreadyRunning)
 	case "env":
 		// Writes its environment to DIR/env and exits as a lost race.
-		_ = os.WriteFile(filepath.Join(dataArg(os.Args[1:]), "env"), []byte(strings.Join(os.Environ(), "\n")), 0o600)
+		env := filepath.Join(dataArg(os.Args[1:]), "env") // whole or not at all: the test polls for it
+		_ = os.WriteFile(env+".tmp", []byte(strings.Join(os.Environ(), "\n")), 0o600)
+		_ = os.Rename(env+".tmp", env)
 		os.Exit(ExitAlreadyRunning)
 	case "hang":
 		// Starts, says so, and never becomes ready (until DIR/stop).
@@ -395,7 +397,16 @@ func TestEnsureDaemonEnvironment(t *testing.T) {
 	if _, err := EnsureDaemon(t.Context(), o); err == nil {
 		t.Fatal("EnsureDaemon succeeded with a daemon that never serves")
 	}
-	data, err := os.ReadFile(filepath.Join(h.dir, "env"))
+	// The fake daemon writes its environment as it starts, which on a
+	// loaded machine may be after EnsureDaemon gave up on it.
+	var data []byte
+	var err error
+	for i := 0; i < 200; i++ {
+		if data, err = os.ReadFile(filepath.Join(h.dir, "env")); err == nil && len(data) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
