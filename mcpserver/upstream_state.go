@@ -75,3 +75,24 @@ func (m *mount) reportRestart() { m.h.observer().UpstreamRestarted(m.tenant, m.c
 
 // reportRemoved forgets m's state (the upstream was removed).
 func (m *mount) reportRemoved() { m.h.observer().UpstreamRemoved(m.tenant, m.cfg.Name) }
+
+// failedToList reports whether m will not list its items soon: it has
+// none yet and its start failed (it waits for its backoff) or it waits
+// for a credential. UpstreamState stops waiting then, so an admin
+// request adding a broken upstream answers at once with why.
+func (m *mount) failedToList() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.known {
+		return false
+	}
+	if m.waiting != "" {
+		return true
+	}
+	for _, in := range m.instances {
+		if in.Status().State == upstream.StateBackoff {
+			return true
+		}
+	}
+	return false
+}
