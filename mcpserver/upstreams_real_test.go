@@ -25,8 +25,8 @@ import (
 // Real upstreams: mcp-go's examples/everything (built from the module
 // cache, as .ci/run builds its conformance server) and the npm
 // @modelcontextprotocol/server-everything that e2e/ pins (installed by
-// `npm ci` in e2e/; skipped when it is not, but .ci/run installs it, so CI
-// always runs it).
+// `npm ci` in e2e/; skipped when it is not, except under CI=true, where
+// .ci/run installs it, so CI always runs it).
 
 // TestUpstreamMCPGoEverything mounts mcp-go's examples/everything over
 // stdio and uses each kind of item through Plexus.
@@ -128,6 +128,10 @@ func serverEverything(t *testing.T) (node, script string) {
 	script = filepath.Join(root, "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	for _, p := range []string{node, script} {
 		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") == "true" {
+				// .ci/run installs it: in CI a skip would hide a broken install.
+				t.Fatalf("%s missing in CI: .ci/run's npm ci in e2e/ did not install the devDependencies", p)
+			}
 			t.Skipf("%s missing: run npm ci in e2e/ (.ci/run does)", p)
 		}
 	}
