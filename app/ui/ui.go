@@ -179,6 +179,13 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/tools", h.page(toolsHandler{h}))
 	m.Handle("POST /ui/tools", h.form(switchToolHandler{h}))
 	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
+	m.Handle("GET /ui/servers", h.page(serversHandler{h})) // servers.go
+	m.Handle("POST /ui/servers", h.form(createServerHandler{h}))
+	m.Handle("GET /ui/servers/add", h.page(addServerHandler{h}))
+	m.Handle("GET /ui/servers/{name}", h.page(serverHandler{h}))
+	m.Handle("POST /ui/servers/{name}", h.form(updateServerHandler{h}))
+	m.Handle("POST /ui/servers/{name}/restart", h.form(restartServerHandler{h}))
+	m.Handle("POST /ui/servers/{name}/delete", h.form(deleteServerHandler{h}))
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
