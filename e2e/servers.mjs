@@ -137,7 +137,7 @@ async function main() {
   check((await page.textContent("main")).includes("No servers yet."), "an empty Servers page says so");
   await shoot(page, "servers-empty");
   await page.getByRole("link", { name: "Add a server" }).first().click();
-  await page.waitForURL(`${base}/ui/servers/add`);
+  await page.waitForURL(`${base}/ui/servers/_add`);
 
   // A mistake first: no command.
   await page.getByLabel("Name", { exact: true }).fill("everything");

@@ -66,7 +66,7 @@ func ServersPage(v ServersView) templ.Component {
 				}
 				templ_7745c5c3_Err = EmptyState("servers", "No servers yet.",
 					"Add an MCP server, such as one from npm, and its tools appear next to Plexus’s own for "+v.Tenant.Name+".",
-					&Action{Label: "Add a server", Href: "/ui/servers/add"}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
+					&Action{Label: "Add a server", Href: "/ui/servers/_add"}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

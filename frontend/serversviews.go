@@ -91,7 +91,7 @@ func serversAction(v ServersView) *Action {
 	if v.Unavailable || len(v.Servers) == 0 {
 		return nil
 	}
-	return &Action{Label: "Add a server", Href: "/ui/servers/add"}
+	return &Action{Label: "Add a server", Href: "/ui/servers/_add"}
 }
 
 func orNotYet(s string) string {

@@ -396,7 +396,7 @@ func serverProblem(err error, in serverInput) (field, msg string, ok bool) {
 	return field, msg, true
 }
 
-// addServerHandler is GET /ui/servers/add.
+// addServerHandler is GET /ui/servers/_add.
 type addServerHandler struct{ h *Handler }
 
 func (p addServerHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {

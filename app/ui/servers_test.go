@@ -64,9 +64,9 @@ func TestServersPages(t *testing.T) {
 
 	r := b.get("/ui/servers")
 	wantStatus(t, "servers", r, http.StatusOK)
-	wantIn(t, "empty servers page", r.body, "No servers yet.", `href="/ui/servers/add"`, `href="/ui/servers"`)
+	wantIn(t, "empty servers page", r.body, "No servers yet.", `href="/ui/servers/_add"`, `href="/ui/servers"`)
 
-	r = b.get("/ui/servers/add")
+	r = b.get("/ui/servers/_add")
 	wantStatus(t, "add page", r, http.StatusOK)
 	wantIn(t, "add page", r.body, `<option value="openai">openai (•••• `, "Where it runs", "Give the key as")
 
@@ -113,6 +113,11 @@ func TestServersPages(t *testing.T) {
 		"Remove server everything", `value="OPENAI_API_KEY"`, "LOG_LEVEL=debug")
 	r = b.get("/ui/servers")
 	wantIn(t, "list", r.body, `href="/ui/servers/everything"`, "Running", "12 tools and 1 prompt")
+
+	// A server may be called "add": its page is its own.
+	r = b.form("/ui/servers", "name", "add", "kind", "stdio", "command", "npx add")
+	wantRedirect(t, "add a server called add", r, "/ui/servers/add")
+	wantIn(t, "page of add", b.get("/ui/servers/add").body, "Remove server add")
 
 	r = b.form("/ui/servers", "name", "everything", "kind", "stdio", "command", "npx other")
 	wantStatus(t, "duplicate", r, http.StatusUnprocessableEntity)

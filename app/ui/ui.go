@@ -181,7 +181,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
 	m.Handle("GET /ui/servers", h.page(serversHandler{h})) // servers.go
 	m.Handle("POST /ui/servers", h.form(createServerHandler{h}))
-	m.Handle("GET /ui/servers/add", h.page(addServerHandler{h}))
+	m.Handle("GET /ui/servers/_add", h.page(addServerHandler{h})) // "_": never a server's name
 	m.Handle("GET /ui/servers/{name}", h.page(serverHandler{h}))
 	m.Handle("POST /ui/servers/{name}", h.form(updateServerHandler{h}))
 	m.Handle("POST /ui/servers/{name}/restart", h.form(restartServerHandler{h}))
