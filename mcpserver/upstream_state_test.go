@@ -5,11 +5,14 @@ package mcpserver
 import (
 	"io"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/plexus-mcp/plexus/mcpserver/telemetry"
+	"github.com/plexus-mcp/plexus/mcpserver/upstream"
+	"github.com/plexus-mcp/plexus/vault"
 )
 
 // TestUpstreamStateInMetricsAndHealth (issue 11, line 8): each upstream's
@@ -74,4 +77,31 @@ func metricsText(t *testing.T, m *telemetry.Metrics) string {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	b, _ := io.ReadAll(rec.Body)
 	return string(b)
+}
+
+// TestUpstreamHungAtStartHoldsNoOneElse (issue 11, line 2): an upstream
+// that never answers its handshake (here /bin/sleep) holds neither another
+// tenant's calls nor the same tenant's calls of its other upstreams.
+func TestUpstreamHungAtStartHoldsNoOneElse(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	e := newUpstreamEnv(t)
+	e.addUpstream(vault.Upstream{TenantID: "acme", Name: "hung", Transport: vault.UpstreamStdio, Command: sleep, Args: []string{"3600"}})
+	e.addUpstream(testUpstream(t, "acme", "test"))
+	e.addUpstream(testUpstream(t, "beta", "test"))
+	for _, c := range []struct{ tenant, what string }{{"beta", "another tenant"}, {"acme", "another upstream of the same tenant"}} {
+		began := time.Now()
+		if text, _ := e.client(c.tenant, localToken, legacy).call(t, "test__echo", map[string]any{"message": "free"}); text != "free" {
+			t.Fatalf("%s: echo = %q", c.what, text)
+		}
+		if d := time.Since(began); d > 10*time.Second {
+			t.Errorf("a call to %s took %s while an upstream hung at start", c.what, d)
+		}
+	}
+	st, _ := e.srv.UpstreamState(t.Context(), "acme", "hung", 0)
+	if len(st.Instances) != 1 || st.Instances[0].State != upstream.StateStarting {
+		t.Fatalf("hung upstream: %+v", st.Instances)
+	}
 }

@@ -204,10 +204,13 @@ type Instance struct {
 	failed  bool
 }
 
-// attempt is one start; waiters read err once done is closed.
+// attempt is one start; waiters read err once done is closed. cancel
+// ends it early (Close).
 type attempt struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // conn is one live session.
@@ -325,7 +328,8 @@ func (in *Instance) Close() {
 		in.log.Add("plexus", "stopped")
 	}
 	if a != nil {
-		<-a.done // the start in progress sees StateClosed and cleans up
+		a.cancel() // a start that hangs (no answer to initialize) ends now
+		<-a.done   // the start in progress sees StateClosed and cleans up
 	}
 }
 
@@ -390,6 +394,7 @@ func (in *Instance) acquire(ctx context.Context) (*conn, error) {
 // beginStartLocked starts a start attempt in the background.
 func (in *Instance) beginStartLocked() {
 	a := &attempt{done: make(chan struct{})}
+	a.ctx, a.cancel = context.WithTimeout(context.Background(), in.cfg.StartTimeout)
 	in.attempt = a
 	in.state = StateStarting
 	if in.restartT != nil {
@@ -440,8 +445,8 @@ func (in *Instance) idle() {
 // items.
 func (in *Instance) start(a *attempt) {
 	in.stateChanged(false)
-	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.StartTimeout)
-	defer cancel()
+	ctx := a.ctx
+	defer a.cancel()
 	launch, err := in.cfg.Prepare(ctx)
 	if err != nil {
 		// Not the upstream's fault (a missing credential, say): no backoff.
