@@ -12,6 +12,7 @@ const (
 	NavProviders   Nav = "providers"
 	NavConnections Nav = "connections"
 	NavTools       Nav = "tools"
+	NavServers     Nav = "servers"
 	NavActivity    Nav = "activity"
 	NavUsers       Nav = "users"
 )
@@ -24,7 +25,7 @@ type NavItem struct {
 }
 
 // NavItems is the sidebar: Home, Tenants, Providers, Connections & keys,
-// Tools, Activity, Users & sessions.
+// Tools, Servers, Activity, Users & sessions.
 func NavItems() []NavItem {
 	return []NavItem{
 		{NavHome, "Home", "/ui/"},
@@ -33,6 +34,7 @@ func NavItems() []NavItem {
 		{NavConnections, "Connections & keys", "/ui/connections"},
 		{NavTools, "Tools", "/ui/tools"},
 		{NavHTTPTools, "HTTP tools", "/ui/http-tools"},
+		{NavServers, "Servers", "/ui/servers"},
 		{NavActivity, "Activity", "/ui/activity"},
 		{NavUsers, "Users & sessions", "/ui/users"},
 	}

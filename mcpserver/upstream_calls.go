@@ -315,11 +315,20 @@ func (s *Server) UpstreamState(ctx context.Context, tenant, name string, wait ti
 		m.mu.Lock()
 		listed := m.listed
 		m.mu.Unlock()
-		select {
-		case <-listed:
-		case <-deadline:
-		case <-ctx.Done():
+		tick := time.NewTicker(50 * time.Millisecond)
+	wait:
+		for !m.failedToList() {
+			select {
+			case <-listed:
+				break wait
+			case <-deadline:
+				break wait
+			case <-ctx.Done():
+				break wait
+			case <-tick.C:
+			}
 		}
+		tick.Stop()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

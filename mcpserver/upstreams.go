@@ -226,6 +226,7 @@ func (h *upstreamHub) mount(tu *tenantUpstreams, u vault.Upstream) {
 		old.mu.Unlock()
 		go old.closeInstances()
 	}
+	m.reportState()
 	go m.discover(context.Background(), "")
 }
 
@@ -377,6 +378,8 @@ func (m *mount) instance(owner string) (*upstream.Instance, error) {
 		Logger:       m.h.s.log.With("tenant", m.tenant),
 		Version:      serverVersion,
 		OnCatalog:    m.setCatalog,
+		OnState:      func(upstream.State, string) { m.reportState() }, // upstream_state.go
+		OnRestart:    m.reportRestart,
 	}
 	in := upstream.New(cfg)
 	m.instances[owner] = in
@@ -711,6 +714,7 @@ func (h *upstreamHub) onChange(c vault.Change) {
 			go func() {
 				<-tu.loaded
 				for _, m := range tu.list() {
+					m.reportRemoved()
 					m.close()
 				}
 			}()
@@ -777,6 +781,7 @@ func (h *upstreamHub) reload(tu *tenantUpstreams, name string, deleted bool) {
 		m.mu.Lock()
 		m.closed = true // its catalog may not come back now
 		m.mu.Unlock()
+		m.reportRemoved()
 		go m.closeInstances()
 	}
 	h.s.setSourceItems(tu.id, sourceKey(name), sourceItems{})

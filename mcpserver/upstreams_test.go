@@ -541,7 +541,13 @@ func TestUpstreamUnavailable(t *testing.T) {
 	u.Command = "/nonexistent/plexus-test-upstream"
 	e.addUpstream(u)
 	e.addUpstream(testUpstream(t, "beta", "test"))
-	st, ok := e.srv.UpstreamState(t.Context(), "acme", "broken", 5*time.Second)
+	// The wait ends as soon as the start failed: an admin adding a broken
+	// upstream hears why at once, not after the whole wait.
+	began := time.Now()
+	st, ok := e.srv.UpstreamState(t.Context(), "acme", "broken", 30*time.Second)
+	if waited := time.Since(began); waited > 20*time.Second {
+		t.Errorf("UpstreamState waited %s for an upstream that failed to start", waited)
+	}
 	if !ok || st.Listed || len(st.Instances) != 1 || st.Instances[0].State != upstream.StateBackoff ||
 		!strings.Contains(st.Instances[0].LastError, "/nonexistent/plexus-test-upstream") {
 		t.Fatalf("state %+v", st)

@@ -52,7 +52,7 @@ func fill(t *testing.T, path string, values map[string]string) string {
 
 // inventoryFixture is signedIn with something behind every wildcard: the
 // GitHub provider, a user alice with a token, a session, a saved key, an
-// HTTP tool.
+// HTTP tool, an upstream server.
 func inventoryFixture(t *testing.T) (*fixture, *browser, map[string]string) {
 	t.Helper()
 	f, b := signedIn(t)
@@ -71,6 +71,9 @@ func inventoryFixture(t *testing.T) (*fixture, *browser, map[string]string) {
 	// An HTTP tool with the {name} every page gets.
 	if _, err := f.ops.AddHTTPTool(ctx, "acme", apiv1.HTTPToolDefinition{Name: "github", Description: "GitHub's status",
 		URL: "https://www.githubstatus.com/api/v2/status.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ops.AddUpstream(ctx, "acme", apiv1.UpstreamRequest{Name: "github", Command: "github-mcp-server stdio"}); err != nil {
 		t.Fatal(err)
 	}
 	b.get("/ui/")

@@ -185,7 +185,14 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/http-tools/{name}", h.page(httpToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}", h.form(updateHTTPToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}/delete", h.form(deleteHTTPToolHandler{h}))
-	h.gatesRoutes(m) // GET|POST /ui/gates (gates.go)
+	h.gatesRoutes(m)                                       // GET|POST /ui/gates (gates.go)
+	m.Handle("GET /ui/servers", h.page(serversHandler{h})) // servers.go
+	m.Handle("POST /ui/servers", h.form(createServerHandler{h}))
+	m.Handle("GET /ui/servers/_add", h.page(addServerHandler{h})) // "_": never a server's name
+	m.Handle("GET /ui/servers/{name}", h.page(serverHandler{h}))
+	m.Handle("POST /ui/servers/{name}", h.form(updateServerHandler{h}))
+	m.Handle("POST /ui/servers/{name}/restart", h.form(restartServerHandler{h}))
+	m.Handle("POST /ui/servers/{name}/delete", h.form(deleteServerHandler{h}))
 
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)

@@ -103,6 +103,15 @@ type Config struct {
 	// start and after each list_changed notification (from a goroutine
 	// of the Instance's own, one call at a time).
 	OnCatalog func(Catalog)
+	// OnState, if set, is called after the Instance's state changed, with
+	// the state it is in when called and its last error (a plain
+	// sentence, "" when none); calls are made one at a time, never under
+	// the Instance's lock, so the last call tells the current state.
+	OnState func(state State, lastError string)
+	// OnRestart, if set, is called when the upstream started again after
+	// a failed start or an unexpected end (not for a first start, nor for
+	// a start after an idle stop or an administrator's restart).
+	OnRestart func()
 }
 
 // Catalog is what an upstream offers.
@@ -188,12 +197,20 @@ type Instance struct {
 
 	refreshMu      sync.Mutex
 	refreshPending bool
+
+	// stateMu orders the OnState calls; failed says the next successful
+	// start is a restart (OnRestart).
+	stateMu sync.Mutex
+	failed  bool
 }
 
-// attempt is one start; waiters read err once done is closed.
+// attempt is one start; waiters read err once done is closed. cancel
+// ends it early (Close).
 type attempt struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // conn is one live session.
@@ -305,12 +322,14 @@ func (in *Instance) Close() {
 	in.stopTimersLocked()
 	a := in.attempt
 	in.mu.Unlock()
+	in.stateChanged(false)
 	if c != nil {
 		in.closeConn(c)
 		in.log.Add("plexus", "stopped")
 	}
 	if a != nil {
-		<-a.done // the start in progress sees StateClosed and cleans up
+		a.cancel() // a start that hangs (no answer to initialize) ends now
+		<-a.done   // the start in progress sees StateClosed and cleans up
 	}
 }
 
@@ -375,6 +394,7 @@ func (in *Instance) acquire(ctx context.Context) (*conn, error) {
 // beginStartLocked starts a start attempt in the background.
 func (in *Instance) beginStartLocked() {
 	a := &attempt{done: make(chan struct{})}
+	a.ctx, a.cancel = context.WithTimeout(context.Background(), in.cfg.StartTimeout)
 	in.attempt = a
 	in.state = StateStarting
 	if in.restartT != nil {
@@ -416,6 +436,7 @@ func (in *Instance) idle() {
 	in.conn = nil
 	in.state = StateStopped
 	in.mu.Unlock()
+	in.stateChanged(false)
 	in.log.Add("plexus", fmt.Sprintf("stopped after %s without calls", in.cfg.IdleTimeout))
 	in.closeConn(c)
 }
@@ -423,8 +444,9 @@ func (in *Instance) idle() {
 // start runs one start attempt: Prepare, connect, initialize, read the
 // items.
 func (in *Instance) start(a *attempt) {
-	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.StartTimeout)
-	defer cancel()
+	in.stateChanged(false)
+	ctx := a.ctx
+	defer a.cancel()
 	launch, err := in.cfg.Prepare(ctx)
 	if err != nil {
 		// Not the upstream's fault (a missing credential, say): no backoff.
@@ -472,7 +494,10 @@ func (in *Instance) finishStart(a *attempt, c *conn, err error, failed bool) {
 			in.idleT.Stop()
 		}
 		in.idleT = time.AfterFunc(in.cfg.IdleTimeout, in.idle)
+		restarted := in.failed
+		in.failed = false
 		in.mu.Unlock()
+		in.stateChanged(restarted)
 		msg := "started"
 		if c.proc != nil {
 			msg = fmt.Sprintf("started (pid %d)", c.proc.pid())
@@ -489,15 +514,36 @@ func (in *Instance) finishStart(a *attempt, c *conn, err error, failed bool) {
 		in.nextStart = time.Now().Add(in.backoff)
 		wait := in.backoff
 		in.backoff = min(in.backoff*2, backoffMax)
+		in.failed = true
 		in.mu.Unlock()
+		in.stateChanged(false)
 		in.log.Add("plexus", fmt.Sprintf("start failed: %v; next attempt in %s", err, wait))
 		in.slog.Warn("Upstream could not start", "err", err, "retryIn", wait)
 	default:
 		in.state = StateStopped
+		in.lastError = err.Error()
 		in.mu.Unlock()
+		in.stateChanged(false)
 	}
 	a.err = err
 	close(a.done)
+}
+
+// stateChanged tells Config.OnState the current state (and
+// Config.OnRestart of a restart). Call it without in.mu held.
+func (in *Instance) stateChanged(restarted bool) {
+	if restarted && in.cfg.OnRestart != nil {
+		in.cfg.OnRestart()
+	}
+	if in.cfg.OnState == nil {
+		return
+	}
+	in.stateMu.Lock()
+	defer in.stateMu.Unlock()
+	in.mu.Lock()
+	st, detail := in.state, in.lastError
+	in.mu.Unlock()
+	in.cfg.OnState(st, detail)
 }
 
 // stderrHint is the last lines of the upstream's stderr, for an error.
@@ -549,7 +595,9 @@ func (in *Instance) lost(c *conn, why error) {
 	if eager {
 		in.restartT = time.AfterFunc(wait, in.restart)
 	}
+	in.failed = true
 	in.mu.Unlock()
+	in.stateChanged(false)
 	in.log.Add("plexus", fmt.Sprintf("%v; restarting in %s", why, wait))
 	in.slog.Warn("Upstream lost", "why", why.Error(), "restartIn", wait)
 	go in.closeConn(c)

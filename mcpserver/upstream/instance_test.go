@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/plexus-mcp/plexus/mcpserver/upstream/upstreamtest"
 )
 
 // testInstance is an Instance of the test upstream under the guard, with
@@ -460,4 +462,26 @@ func TestGuardKillsGroupWhenDaemonDies(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	waitGone(t, 10*time.Second, pids...)
+}
+
+// TestInstanceCloseDuringHungStart: an upstream that never answers its
+// handshake is stopped at once by Close (removed, changed, shutdown), not
+// when its start times out.
+func TestInstanceCloseDuringHungStart(t *testing.T) {
+	in := testInstance(t, func(c *Config) {
+		c.Args = []string{upstreamtest.SleeperCmd} // never speaks
+		c.StartTimeout = time.Minute
+	})
+	started := make(chan error, 1)
+	go func() { started <- in.Start(context.Background()) }()
+	waitState(t, in, StateStarting)
+	time.Sleep(300 * time.Millisecond) // the process is up, waiting
+	began := time.Now()
+	in.Close()
+	if d := time.Since(began); d > 15*time.Second {
+		t.Fatalf("Close took %s during a hung start", d)
+	}
+	if err := <-started; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start: %v", err)
+	}
 }

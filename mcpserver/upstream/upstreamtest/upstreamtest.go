@@ -52,6 +52,9 @@ func Main() {
 	case SleeperCmd:
 		time.Sleep(time.Hour)
 		os.Exit(0)
+	case RawCmd:
+		serveRaw()
+		os.Exit(0)
 	}
 }
 
