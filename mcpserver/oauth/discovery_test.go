@@ -209,7 +209,9 @@ func TestMCPDiscoveryHostile(t *testing.T) {
 				pm.redirects = map[string]string{"/.well-known/oauth-protected-resource/mcp": other.URL + "/x"}
 			}},
 		{name: "probe redirect not followed", want: "redirect",
-			pm: func(pm *protectedMCP, _ *oauthtest.Provider) { pm.redirects = map[string]string{"/mcp": other.URL + "/mcp"} }},
+			pm: func(pm *protectedMCP, _ *oauthtest.Provider) {
+				pm.redirects = map[string]string{"/mcp": other.URL + "/mcp"}
+			}},
 		{name: "no 401", want: "not 401",
 			pm: func(pm *protectedMCP, _ *oauthtest.Provider) { pm.status = http.StatusOK }},
 		{name: "no authorization server", want: "names no authorization server",

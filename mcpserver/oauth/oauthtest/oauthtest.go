@@ -171,7 +171,7 @@ func New(t testing.TB, opts ...Option) *Provider {
 	mux.HandleFunc("POST /api/echo", p.handleEcho)
 	mux.HandleFunc("GET /api/away", p.handleAway)
 	mux.HandleFunc("GET /api/here", p.handleHere)
-	p.mcpRoutes(mux) // mcp.go
+	p.mcpRoutes(mux)                   // mcp.go
 	p.Server = httptest.NewServer(mux) // httptest listens on 127.0.0.1
 	p.URL = p.Server.URL
 	t.Cleanup(p.Server.Close)
