@@ -233,3 +233,28 @@ func TestUpstreamOAuthLocalOwnerListsAtStart(t *testing.T) {
 		t.Fatalf("placeholder listed for a connected owner: %v", names)
 	}
 }
+
+// TestUpstreamOAuthTokenRedirect: the discovered token endpoint answers
+// with a redirect; it is not followed (the code, verifier and client
+// secret go nowhere else), nothing is stored, and the upstream stays
+// unconnected.
+func TestUpstreamOAuthTokenRedirect(t *testing.T) {
+	up := newOAuthUpstream(t)
+	e, mgr := newOAuthUpstreamEnv(t)
+	addOAuthUpstream(t, e, mgr, up, "files")
+	_, aliceTok := e.user("acme", "alice")
+	alice := e.client("acme", aliceTok, legacy)
+	alice.waitTools(t, "files__connect")
+	text, isErr := alice.call(t, "files__connect", nil)
+	cr := consentOf(t, text, isErr)
+	up.as.RedirectTokenRequests(http.StatusTemporaryRedirect)
+	status, body := oauthtest.NewBrowser().Connect(t, up.as, cr.AuthorizationURL)
+	if status != http.StatusBadGateway || !strings.Contains(body, "redirect") {
+		t.Fatalf("callback with a redirecting token endpoint: %d %s", status, body)
+	}
+	if n := len(up.as.Second.Requests()); n != 0 {
+		t.Fatalf("the redirect was followed: %d requests elsewhere", n)
+	}
+	text, isErr = alice.call(t, "files__connect", nil)
+	consentOf(t, text, isErr)
+}
