@@ -143,7 +143,11 @@ func (s *Service) AddUpstream(ctx context.Context, tenantID string, req apiv1.Up
 		return apiv1.Upstream{}, upstreamFieldErr(wrapf(err, "create upstream in %s", t.ID))
 	}
 	s.log.InfoContext(ctx, "Added upstream", "tenant", t.ID, "upstream", created.Name, "transport", string(created.Transport))
-	return s.upstreamView(ctx, created, upstreamListWait), nil
+	wait := upstreamListWait
+	if req.OAuth != nil {
+		wait = 0 // nobody has connected to an authorization server just discovered: nothing to wait for
+	}
+	return s.upstreamView(ctx, created, wait), nil
 }
 
 // UpdateUpstream replaces an upstream's settings; its processes restart

@@ -54,6 +54,7 @@ const (
 	maxAuthServers    = 16
 	maxSupportedItems = 256
 	discoveryTimeout  = 20 * time.Second // each request
+	setupTimeout      = 60 * time.Second // all of MCPProvider
 )
 
 // MCPAuthorization is what discovery found out about an upstream: its
@@ -102,6 +103,8 @@ func (m *Manager) MCPProvider(ctx context.Context, tenantID, name, resourceURL s
 	if m.baseURL == "" {
 		return vault.OAuthProvider{}, fmt.Errorf("oauth: no base url configured for redirect uris: %w", vault.ErrInvalid)
 	}
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	auth, err := m.DiscoverMCP(ctx, resourceURL)
 	if err != nil {
 		return vault.OAuthProvider{}, err
