@@ -14,10 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plexus-mcp/plexus/mcpserver/oauth"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -91,6 +93,11 @@ func (h *upstreamHub) connectHandler(tenant, up string) server.ToolHandlerFunc {
 func (m *mount) afterCredentialChange(c vault.Change) {
 	if c.Kind != vault.CredentialChanged || c.CredentialKind != vault.CredentialOAuth {
 		m.closeOwner(c.UserID)
+	} else if !m.connected(c.UserID, c.Provider) {
+		// Disconnected or expired: an idle session (and its stream from
+		// the upstream) ends now; one in the middle of a call ends when
+		// idle, after that call got the consent answer.
+		m.closeIdleOwner(c.UserID)
 	}
 	if c.Kind != vault.CredentialChanged || c.UserID == "" {
 		return
@@ -101,4 +108,30 @@ func (m *mount) afterCredentialChange(c vault.Change) {
 	if wait {
 		m.discover(context.Background(), c.UserID)
 	}
+}
+
+// connected reports whether owner has a usable OAuth connection to
+// provider (read from the vault; no request is sent).
+func (m *mount) connected(owner, provider string) bool {
+	if m.h.s.oauth == nil || owner == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := m.h.s.oauth.Client(ctx, oauth.Owner{TenantID: m.tenant, UserID: owner}, provider, nil)
+	return err == nil
+}
+
+// closeIdleOwner stops owner's instance of m unless a call is in flight.
+func (m *mount) closeIdleOwner(owner string) {
+	m.mu.Lock()
+	in := m.instances[owner]
+	if in == nil || in.Status().InFlight > 0 {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.instances, owner)
+	m.mu.Unlock()
+	m.log.Add("plexus", "an OAuth connection ended; the session carrying it stops")
+	in.Close()
 }

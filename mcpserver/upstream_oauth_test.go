@@ -144,7 +144,7 @@ func TestUpstreamRequiresOAuth(t *testing.T) {
 	up := newOAuthUpstream(t) // first: closed after the env's upstreams stop
 	e, mgr := newOAuthUpstreamEnv(t)
 	addOAuthUpstream(t, e, mgr, up, "files")
-	_, aliceTok := e.user("acme", "alice")
+	aliceID, aliceTok := e.user("acme", "alice")
 	_, bobTok := e.user("acme", "bob")
 
 	alice := e.client("acme", aliceTok, legacy)
@@ -189,6 +189,23 @@ func TestUpstreamRequiresOAuth(t *testing.T) {
 		t.Fatalf("after expiry: %v %s, refreshes %d -> %d", isErr, text, refreshes, up.as.Refreshes())
 	}
 	// Bob has not connected: his own consent link.
+	defer func() {
+		// Alice disconnects: her idle session to the upstream ends.
+		if err := mgr.Disconnect(t.Context(), oauth.Owner{TenantID: "acme", UserID: aliceID}, "files"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, _ := e.srv.UpstreamState(t.Context(), "acme", "files", 0)
+			if !slices.ContainsFunc(st.Instances, func(in UpstreamInstance) bool { return in.Owner == aliceID }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice's session kept after she disconnected: %+v", st.Instances)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	bob := e.client("acme", bobTok, modern)
 	text, isErr = bob.call(t, "files__whoami", nil)
 	consentOf(t, text, isErr)
