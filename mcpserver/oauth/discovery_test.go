@@ -212,6 +212,10 @@ func TestMCPDiscoveryHostile(t *testing.T) {
 			pm: func(pm *protectedMCP, _ *oauthtest.Provider) {
 				pm.redirects = map[string]string{"/mcp": other.URL + "/mcp"}
 			}},
+		{name: "registration redirect not followed", want: "redirect",
+			pm: func(_ *protectedMCP, as *oauthtest.Provider) { as.RedirectTokenRequests(http.StatusTemporaryRedirect) },
+			as: func(md map[string]any) { md["registration_endpoint"] = md["token_endpoint"] }, // redirects now
+			reg: func(map[string]any) {}},
 		{name: "no 401", want: "not 401",
 			pm: func(pm *protectedMCP, _ *oauthtest.Provider) { pm.status = http.StatusOK }},
 		{name: "no authorization server", want: "names no authorization server",
@@ -235,6 +239,9 @@ func TestMCPDiscoveryHostile(t *testing.T) {
 			}
 			if tc.reg == nil && len(as.Registrations()) != 0 {
 				t.Fatal("registered although discovery failed")
+			}
+			if len(as.Second.Requests()) != 0 {
+				t.Fatal("a redirect was followed")
 			}
 			if strings.Contains(err.Error(), as.ClientSecret) {
 				t.Fatal("error carries the client secret")
