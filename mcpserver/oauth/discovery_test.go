@@ -213,8 +213,8 @@ func TestMCPDiscoveryHostile(t *testing.T) {
 				pm.redirects = map[string]string{"/mcp": other.URL + "/mcp"}
 			}},
 		{name: "registration redirect not followed", want: "redirect",
-			pm: func(_ *protectedMCP, as *oauthtest.Provider) { as.RedirectTokenRequests(http.StatusTemporaryRedirect) },
-			as: func(md map[string]any) { md["registration_endpoint"] = md["token_endpoint"] }, // redirects now
+			pm:  func(_ *protectedMCP, as *oauthtest.Provider) { as.RedirectTokenRequests(http.StatusTemporaryRedirect) },
+			as:  func(md map[string]any) { md["registration_endpoint"] = md["token_endpoint"] }, // redirects now
 			reg: func(map[string]any) {}},
 		{name: "no 401", want: "not 401",
 			pm: func(pm *protectedMCP, _ *oauthtest.Provider) { pm.status = http.StatusOK }},
