@@ -325,6 +325,7 @@ func (h *upstreamHub) awaitItem(ctx context.Context, tenant, item string) {
 // local owner's for an upstream with credentials) so that the upstream
 // lists its items.
 func (m *mount) discover(ctx context.Context, owner string) {
+	m.offerConnect() // upstream_oauth.go
 	if m.cfg.NeedsCredentials() && owner == "" {
 		id, err := m.h.s.localOwner(ctx, m.tenant)
 		if err != nil {
@@ -722,7 +723,7 @@ func (h *upstreamHub) onChange(c vault.Change) {
 	case vault.CredentialChanged, vault.UserDeleted:
 		for _, m := range h.mountsOf(c.TenantID) {
 			if c.Kind == vault.UserDeleted || m.uses(c.CredentialKind, c.Provider) {
-				go m.closeOwner(c.UserID)
+				go m.afterCredentialChange(c) // upstream_oauth.go
 			}
 		}
 	case vault.ProviderChanged:

@@ -127,7 +127,14 @@ func (s *Service) AddUpstream(ctx context.Context, tenantID string, req apiv1.Up
 	if err != nil {
 		return apiv1.Upstream{}, err
 	}
+	undo, err := s.upstreamOAuth(ctx, &u, req.OAuth, true) // upstream_oauth.go
+	if err != nil {
+		return apiv1.Upstream{}, err
+	}
 	created, err := us.CreateUpstream(ctx, u)
+	if err != nil {
+		undo()
+	}
 	if errors.Is(err, vault.ErrExists) {
 		return apiv1.Upstream{}, &reasonError{
 			msg: fmt.Sprintf("tenant %s already has an upstream called %q (change it with update, or remove it first)", t.ID, u.Name), kind: vault.ErrExists}
@@ -136,7 +143,11 @@ func (s *Service) AddUpstream(ctx context.Context, tenantID string, req apiv1.Up
 		return apiv1.Upstream{}, upstreamFieldErr(wrapf(err, "create upstream in %s", t.ID))
 	}
 	s.log.InfoContext(ctx, "Added upstream", "tenant", t.ID, "upstream", created.Name, "transport", string(created.Transport))
-	return s.upstreamView(ctx, created, upstreamListWait), nil
+	wait := upstreamListWait
+	if req.OAuth != nil {
+		wait = 0 // nobody has connected to an authorization server just discovered: nothing to wait for
+	}
+	return s.upstreamView(ctx, created, wait), nil
 }
 
 // UpdateUpstream replaces an upstream's settings; its processes restart
@@ -156,6 +167,9 @@ func (s *Service) UpdateUpstream(ctx context.Context, tenantID, name string, req
 	req.Name = old.Name
 	u, err := s.upstreamRecord(ctx, old.TenantID, req)
 	if err != nil {
+		return apiv1.Upstream{}, err
+	}
+	if _, err := s.upstreamOAuth(ctx, &u, req.OAuth, false); err != nil { // upstream_oauth.go
 		return apiv1.Upstream{}, err
 	}
 	updated, err := us.UpdateUpstream(ctx, u)
@@ -183,6 +197,7 @@ func (s *Service) DeleteUpstream(ctx context.Context, tenantID, name string) err
 		}
 		return wrapf(err, "delete upstream %s of %s", name, u.TenantID)
 	}
+	s.dropUpstreamProvider(ctx, u) // upstream_oauth.go
 	s.log.InfoContext(ctx, "Removed upstream", "tenant", u.TenantID, "upstream", u.Name)
 	return nil
 }
@@ -226,6 +241,7 @@ func (s *Service) UpstreamLog(ctx context.Context, tenantID, name string) (apiv1
 
 // upstreamRecord checks req and builds the vault record for tenantID.
 func (s *Service) upstreamRecord(ctx context.Context, tenantID string, req apiv1.UpstreamRequest) (vault.Upstream, error) {
+	req = withoutOAuthCredentials(req) // upstream_oauth.go
 	u := vault.Upstream{TenantID: tenantID, Name: req.Name, URL: strings.TrimSpace(req.URL), Env: req.Env}
 	transport := strings.ToLower(strings.TrimSpace(req.Transport))
 	if transport == "" {
@@ -330,7 +346,7 @@ func (s *Service) upstreamView(ctx context.Context, u vault.Upstream, wait time.
 		TenantID: u.TenantID, Name: u.Name, Transport: string(u.Transport), Command: u.Command, Args: u.Args,
 		Env: u.Env, URL: u.URL, Credentials: []apiv1.UpstreamCredential{}, PerUser: u.NeedsCredentials(),
 		CallTimeoutSeconds: int(u.CallTimeout / time.Second), IdleTimeoutSeconds: int(u.IdleTimeout / time.Second),
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, OAuth: s.upstreamOAuthView(ctx, u),
 	}
 	for _, c := range u.Credentials {
 		v.Credentials = append(v.Credentials, apiv1.UpstreamCredential{Kind: string(c.Kind), Provider: c.Provider, Env: c.Env, Header: c.Header, Scheme: c.Scheme})

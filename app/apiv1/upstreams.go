@@ -29,6 +29,9 @@ type UpstreamRequest struct {
 	Credentials        []UpstreamCredential `json:"credentials,omitempty"`
 	CallTimeoutSeconds int                  `json:"call_timeout_seconds,omitempty"`
 	IdleTimeoutSeconds int                  `json:"idle_timeout_seconds,omitempty"`
+	// OAuth makes Plexus the OAuth client of an upstream that requires
+	// OAuth (upstream_oauth.go); it adds the OAuth credential itself.
+	OAuth *UpstreamOAuthRequest `json:"oauth,omitempty"`
 }
 
 // UpstreamCredential names a credential of the calling user and where it
@@ -62,6 +65,8 @@ type Upstream struct {
 	PerUser   bool      `json:"per_user"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// OAuth is set when Plexus is the upstream's OAuth client.
+	OAuth *UpstreamOAuth `json:"oauth,omitempty"`
 	// Status is how it runs now (absent when this daemon does not run
 	// upstreams).
 	Status *UpstreamStatus `json:"status,omitempty"`

@@ -54,6 +54,7 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   upstream add --entity-id ID --name NAME (--command "CMD ARGS" | --url URL) [--transport stdio|http|sse]
         [--env NAME=VALUE] [--env-from-key NAME=PROVIDER] [--header-from-key HEADER=PROVIDER]
         [--bearer-from-key PROVIDER] [--bearer-from-oauth PROVIDER] [--call-timeout 60s] [--idle-timeout 10m]
+        [--oauth [--oauth-client-id C [--oauth-client-secret S|-]] [--oauth-scopes "A B"] [--oauth-provider P]]
   upstream update --entity-id ID --name NAME [any add flag; only given ones change] [--no-credentials]
   upstream list --entity-id ID
   upstream show --entity-id ID --name NAME
@@ -89,7 +90,10 @@ the tenant as NAME__item. Its credentials are the calling user's own, from
 the vault (--env-from-key OPENAI_API_KEY=openai: their API key for openai;
 --bearer-from-oauth github: their GitHub connection); they are injected when
 it starts, never stored with it, put in an argument list or logged. Without
-credentials it runs once per tenant; with them, once per user. In upstream
+credentials it runs once per tenant; with them, once per user. --oauth is for
+an upstream that requires OAuth itself: Plexus finds its authorization server
+from its 401, registers there (or uses --oauth-client-id), and each user
+connects their own account through the link its tools answer with. In upstream
 add and update, --url is the upstream's: give the daemon's before the group.
 
 An HTTP tool is one HTTP request built from templates ("{city}" is the

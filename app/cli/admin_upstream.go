@@ -31,6 +31,7 @@ type upstreamFlags struct {
 	bearerFromOAuth                   string
 	callTimeout, idleTimeout          time.Duration
 	noCredentials                     bool
+	oauth                             upstreamOAuthFlags // admin_upstream_oauth.go
 }
 
 func (f *upstreamFlags) register(fs *flag.FlagSet, update bool) {
@@ -47,6 +48,7 @@ func (f *upstreamFlags) register(fs *flag.FlagSet, update bool) {
 	fs.StringVar(&f.bearerFromOAuth, "bearer-from-oauth", "", "PROVIDER: the calling user's OAuth connection to the tenant's provider as Authorization: Bearer (http, sse)")
 	fs.DurationVar(&f.callTimeout, "call-timeout", 0, "how long one call may take, e.g. 2m (default 60s)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "stop the upstream after this long without calls, e.g. 30m (default 10m)")
+	f.oauth.register(fs)
 	if update {
 		fs.BoolVar(&f.noCredentials, "no-credentials", false, "remove every credential (the upstream becomes one shared process per tenant)")
 	}
@@ -131,8 +133,12 @@ func adminUpstreamAdd(ctx context.Context, a *adminRun, args []string) error {
 	if err != nil {
 		return err
 	}
+	oauthReq, err := f.oauth.request(a)
+	if err != nil {
+		return err
+	}
 	req := apiv1.UpstreamRequest{Name: f.name, Transport: f.transport, Command: f.command, Args: f.args, Env: env, URL: f.url,
-		Credentials: creds, CallTimeoutSeconds: seconds(f.callTimeout), IdleTimeoutSeconds: seconds(f.idleTimeout)}
+		Credentials: creds, CallTimeoutSeconds: seconds(f.callTimeout), IdleTimeoutSeconds: seconds(f.idleTimeout), OAuth: oauthReq}
 	return a.call(ctx, func(c *localclient.Client) error {
 		u, err := c.AddUpstream(ctx, f.id, req)
 		if err != nil {
@@ -155,6 +161,10 @@ func adminUpstreamUpdate(ctx context.Context, a *adminRun, args []string) error 
 	}
 	set := setFlags(fs)
 	creds, err := f.credentials(a.name)
+	if err != nil {
+		return err
+	}
+	oauthReq, err := f.oauth.request(a)
 	if err != nil {
 		return err
 	}
@@ -203,6 +213,7 @@ func adminUpstreamUpdate(ctx context.Context, a *adminRun, args []string) error 
 		if set["idle-timeout"] {
 			req.IdleTimeoutSeconds = seconds(f.idleTimeout)
 		}
+		req.OAuth = oauthReq
 		u, err := c.UpdateUpstream(ctx, f.id, f.name, req)
 		if err != nil {
 			return err
@@ -430,6 +441,7 @@ func (a *adminRun) printUpstreamText(w io.Writer, u apiv1.Upstream) error {
 		fmt.Fprintf(tw, "Environment:\t%s\n", strings.Join(keys, ", "))
 	}
 	fmt.Fprintf(tw, "Credentials:\t%s\n", credentialsText(u.Credentials))
+	printUpstreamOAuth(tw, u.OAuth)
 	if u.PerUser {
 		fmt.Fprintf(tw, "Runs:\tone process per user, with that user's own credentials\n")
 	} else {

@@ -77,6 +77,7 @@ type Provider struct {
 	tokenRedirect    int      // status the token endpoint redirects with (0 = none)
 	revokeRedirect   int
 	hold             *hold
+	mcp              mcpAS // mcp.go
 }
 
 // hold makes the next token request wait.
@@ -170,6 +171,7 @@ func New(t testing.TB, opts ...Option) *Provider {
 	mux.HandleFunc("POST /api/echo", p.handleEcho)
 	mux.HandleFunc("GET /api/away", p.handleAway)
 	mux.HandleFunc("GET /api/here", p.handleHere)
+	p.mcpRoutes(mux)                   // mcp.go
 	p.Server = httptest.NewServer(mux) // httptest listens on 127.0.0.1
 	p.URL = p.Server.URL
 	t.Cleanup(p.Server.Close)
