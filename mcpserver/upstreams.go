@@ -30,8 +30,10 @@ package mcpserver
 // The vault announces every change (vault.UpstreamChanged): a new
 // upstream is started and listed, a changed one is restarted with its new
 // settings, a removed one is stopped and its items leave the tenant; a
-// user's changed credential restarts that user's process. Connected
-// clients get list_changed each time.
+// user's changed API key restarts that user's process, while a changed
+// OAuth connection does not (its client loads the token at every request;
+// a disconnected or expired one ends the user's idle session:
+// upstream_oauth.go). Connected clients get list_changed each time.
 
 import (
 	"context"
