@@ -59,8 +59,9 @@ func flushLog(t *testing.T, l *audit.Log) {
 }
 
 // TestCallsAreRecorded: every tools/call ends in one record saying who
-// called what and how it ended; arguments are never stored, only their
-// size; a guest is named by its session fingerprint, never its session id.
+// called what and how it ended; arguments are stored masked (a value
+// under a secret-named key never reaches the file); a guest is named by
+// its session fingerprint, never its session id.
 func TestCallsAreRecorded(t *testing.T) {
 	ce, log, dir := activityEnv(t)
 	ctx := t.Context()
@@ -71,12 +72,12 @@ func TestCallsAreRecorded(t *testing.T) {
 	guest := caller{tenant: "acme", sid: guestSID}
 	local := caller{tenant: "acme", token: localToken}
 
-	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                               // ok
-	toolText(t, ce.callAs(alice, "always_fails", `{"q":"`+secretArg+`"}`))            // tool error
-	credResult(t, ce.callAs(guest, examples.WeatherName, `{"city":"`+secretArg+`"}`)) // needs key
-	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))                    // needs consent
-	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")                     // protocol error
-	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")           // unknown
+	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                        // ok
+	toolText(t, ce.callAs(alice, "always_fails", `{"token":"`+secretArg+`"}`)) // tool error
+	credResult(t, ce.callAs(guest, examples.WeatherName, `{"city":"Paris"}`))  // needs key
+	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))             // needs consent
+	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")              // protocol error
+	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")    // unknown
 	if _, err := ce.v.GetToolSettings(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +126,12 @@ func TestCallsAreRecorded(t *testing.T) {
 			t.Errorf("call %d: time %v, duration %v", i, c.Time, c.Duration)
 		}
 	}
-	if g := p.Calls[4]; g.Session != tools.SessionFingerprint(guestSID) || g.ArgsBytes != len(`{"city":"`+secretArg+`"}`) {
-		t.Errorf("guest call = %+v", g)
+	if g := p.Calls[4]; g.Session != tools.SessionFingerprint(guestSID) || g.ArgsBytes != len(`{"city":"Paris"}`) ||
+		string(g.Args) != `{"city":"Paris"}` {
+		t.Errorf("guest call = %+v (args %s)", g, g.Args)
+	}
+	if f := p.Calls[5]; string(f.Args) != `{"token":"[masked]"}` {
+		t.Errorf("masked args = %s", f.Args)
 	}
 	if p, _ := log.Query(ctx, audit.Query{Tenant: "beta"}); len(p.Calls) != 1 {
 		t.Errorf("beta has %d calls, want 1", len(p.Calls))
@@ -192,8 +197,11 @@ func TestOutcomeOf(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	if n := argsSize(map[string]any{"a": strings.Repeat("x", 10)}); n != len(`{"a":"xxxxxxxxxx"}`) {
-		t.Errorf("argsSize = %d", n)
+	if b, n := argsJSON(map[string]any{"a": strings.Repeat("x", 10)}); n != len(`{"a":"xxxxxxxxxx"}`) || string(b) != `{"a":"xxxxxxxxxx"}` {
+		t.Errorf("argsJSON = %s, %d", b, n)
+	}
+	if b, n := argsJSON(map[string]any{"a": strings.Repeat("x", audit.MaxRawArgsBytes)}); b != nil || n != audit.MaxRawArgsBytes+8 {
+		t.Errorf("argsJSON of long args = %d bytes, %d", len(b), n)
 	}
 }
 
