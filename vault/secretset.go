@@ -79,20 +79,36 @@ func (s *SecretSet) Len() int {
 // not changed.
 func (s *SecretSet) Add(extra ...string) *SecretSet {
 	out := NewSecretSet(extra...)
+	out.merge(s)
 	if s != nil {
-		for d := range s.digests {
-			out.digests[d] = struct{}{}
-		}
-		for k, ls := range s.starts {
-			for _, l := range ls {
-				if !slices.Contains(out.starts[k], l) {
-					out.starts[k] = append(out.starts[k], l)
-				}
-			}
-		}
 		out.tx = s.tx
 	}
 	return out
+}
+
+// Union returns a set holding the secrets of s and o, as of s's build
+// (SecretsChanged asks about s). A cache that unions each new set with
+// the last one keeps masking secrets rotated or deleted since.
+func (s *SecretSet) Union(o *SecretSet) *SecretSet {
+	out := s.Add()
+	out.merge(o)
+	return out
+}
+
+func (s *SecretSet) merge(o *SecretSet) {
+	if o == nil {
+		return
+	}
+	for d := range o.digests {
+		s.digests[d] = struct{}{}
+	}
+	for k, ls := range o.starts {
+		for _, l := range ls {
+			if !slices.Contains(s.starts[k], l) {
+				s.starts[k] = append(s.starts[k], l)
+			}
+		}
+	}
 }
 
 // Is reports whether v is one of the secrets.

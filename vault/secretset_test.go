@@ -75,6 +75,9 @@ func TestSecretSet(t *testing.T) {
 	if !v.SecretsChanged(s) {
 		t.Error("SecretsChanged after a write: false")
 	}
+	if u := NewSecretSet("OTHER-secret-0002").Union(s); !u.Contains(apiKey) || !u.Contains("x OTHER-secret-0002") || u.tx != 0 {
+		t.Error("Union: wrong set")
+	}
 	if got := s.Add("EXTRA-secret-0001"); !got.Contains("use EXTRA-secret-0001 now") || !got.Contains(apiKey) || s.Contains("EXTRA-secret-0001") {
 		t.Error("Add: wrong set")
 	}

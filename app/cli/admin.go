@@ -59,6 +59,9 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   upstream log --entity-id ID --name NAME
   upstream restart --entity-id ID --name NAME
   upstream remove --entity-id ID --name NAME
+  audit list [--entity-id ID] [--user PERSISTENT_USER_ID | --who local|guest] [--tool T]
+        [--outcome O] [--kind tool_call|credential|login|admin] [--since 24h|RFC3339]
+        [--until T] [--limit N] [--cursor C]
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -140,6 +143,7 @@ var adminCommands = []adminCommand{
 	{"upstream", "log", adminUpstreamLog},
 	{"upstream", "restart", adminUpstreamRestart},
 	{"upstream", "remove", adminUpstreamRemove},
+	{"audit", "list", adminAuditList},
 }
 
 // adminRun carries what a command needs: its globals, env and the client
