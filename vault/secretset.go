@@ -2,9 +2,9 @@ package vault
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -18,8 +18,8 @@ const MinContainedSecretLen = 8
 
 // SecretSet is every secret the vault holds, in a form that can tell
 // whether a text is or contains one of them without keeping the secrets:
-// their SHA-256 digests, their lengths, and the first
-// MinContainedSecretLen bytes of each hashed again (a quick filter). It
+// their SHA-256 digests, their lengths, and a seeded 64-bit hash of the
+// first MinContainedSecretLen bytes of each (a quick filter). It
 // is what the audit log masks arguments against. It is kept in memory
 // only, never written.
 //
@@ -62,10 +62,12 @@ func (s *SecretSet) add(secret string) {
 	}
 }
 
-func startKey(prefix string) uint64 {
-	d := DigestSecret(prefix)
-	return binary.LittleEndian.Uint64(d[:8])
-}
+// startSeed seeds the quick filter's hash: a process's sets share it, so
+// they can be merged. The filter only says where a full digest is worth
+// computing; it is never stored.
+var startSeed = maphash.MakeSeed()
+
+func startKey(prefix string) uint64 { return maphash.String(startSeed, prefix) }
 
 // Len is how many distinct secrets the set holds.
 func (s *SecretSet) Len() int {

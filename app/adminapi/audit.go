@@ -37,7 +37,7 @@ func tokenActor(i int) string {
 
 // pathTargets are the path values that name what an admin action is
 // about, in the order a target lists them. None of them is a secret.
-var pathTargets = []string{"id", "uid", "tid", "name", "provider", "kind"}
+var pathTargets = []string{"id", "uid", "token_id", "name", "provider"}
 
 // recordDenied records a request refused for its token.
 func (a *api) recordDenied(r *http.Request) {
@@ -65,6 +65,9 @@ func (a *api) serveRecorded(w http.ResponseWriter, r *http.Request, actor string
 		if v := r.PathValue(k); v != "" {
 			targets = append(targets, k+"="+v)
 		}
+	}
+	if loc := w.Header().Get("Location"); loc != "" {
+		targets = append(targets, "created="+loc) // a create names its record here, not in its path
 	}
 	c.Target = strings.Join(targets, " ")
 	switch st := sw.status; {

@@ -58,7 +58,8 @@ func TestAuditRecordsAndQuery(t *testing.T) {
 		t.Fatalf("admin records: %+v", res.Records)
 	}
 	del, create := res.Records[0], res.Records[1]
-	if create.Action != "POST /api/v1/tenants" || create.Actor != adminapi.ActorAdminToken || create.Outcome != "ok" {
+	if create.Action != "POST /api/v1/tenants" || create.Actor != adminapi.ActorAdminToken || create.Outcome != "ok" ||
+		create.Target != "created=/api/v1/tenants/acme" {
 		t.Errorf("create = %+v", create)
 	}
 	if del.Action != "DELETE /api/v1/tenants/{id}" || del.Actor != adminapi.ActorLocalToken || del.Outcome != "failed" ||

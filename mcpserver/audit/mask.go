@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,12 +31,22 @@ type Secrets interface {
 	Contains(s string) bool
 }
 
-// secretKeyRE matches the names of keys whose values are masked whatever
-// they hold.
-var secretKeyRE = regexp.MustCompile(`(?i)token|secret|passw|key|authorization|cookie|credential|bearer`)
+// secretKeyWords are the words (matched case-insensitively anywhere in a
+// key) that make a key's value masked whatever it holds.
+var secretKeyWords = [...]string{"token", "secret", "passw", "key", "authorization", "cookie", "credential", "bearer"}
 
-// SecretKeyName reports whether an argument named k has its value masked.
-func SecretKeyName(k string) bool { return secretKeyRE.MatchString(k) }
+// SecretKeyName reports whether an argument named k has its value masked:
+// its name contains token, secret, passw(ord), key, authorization, cookie,
+// credential or bearer, in any case.
+func SecretKeyName(k string) bool {
+	lk := strings.ToLower(k)
+	for _, w := range secretKeyWords {
+		if strings.Contains(lk, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // MaskArgs returns the arguments raw (JSON) as they may be written: the
 // value of every key named like a secret (at any depth) and every string
