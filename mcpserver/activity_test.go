@@ -211,12 +211,36 @@ func TestOutcomeOf(t *testing.T) {
 // times (recorded/plain; 1 = no cost):
 //
 //	go test -run '^$' -bench RecordingCost -benchtime 4000x ./mcpserver/
+//
+// The args variant calls with arguments (kept by the recorder, masked by
+// the writer against the vault's secrets, off the call's goroutine).
 func BenchmarkRecordingCost(b *testing.B) {
+	b.Run("no-args", func(b *testing.B) { benchRecording(b, tools.WhoamiName, `{}`) })
+	b.Run("args", func(b *testing.B) {
+		benchRecording(b, examples.WeatherName, `{"city":"Paris sk-bench-secret-0123456789 and more words to scan"}`)
+	})
+}
+
+func benchRecording(b *testing.B, tool, args string) {
 	v := vaulttest.New(b)
 	if _, err := v.CreateTenant(b.Context(), vault.Tenant{ID: "acme", Name: "acme"}); err != nil {
 		b.Fatal(err)
 	}
-	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit")})
+	owner, err := v.EnsureLocalOwner(b.Context(), "acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := v.PutCredential(b.Context(), "acme", owner.ID, vault.CredentialAPIKey, "other", []byte("sk-bench-secret-0123456789")); err != nil {
+		b.Fatal(err)
+	}
+	secrets := func(ctx context.Context) audit.Secrets {
+		set, err := v.Secrets(ctx)
+		if err != nil {
+			b.Error(err)
+		}
+		return set
+	}
+	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit"), Secrets: secrets})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -226,7 +250,7 @@ func BenchmarkRecordingCost(b *testing.B) {
 		New(v, append([]Option{WithLocalToken(localToken)}, opts...)...).Routes(mux)
 		hs := httptest.NewServer(mux)
 		b.Cleanup(hs.Close)
-		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"` + tools.WhoamiName + `","arguments":{},` + modernMeta + `}}`
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `,` + modernMeta + `}}`
 		return func() {
 			hr, _ := http.NewRequest(http.MethodPost, hs.URL+"/acme/mcp", strings.NewReader(body))
 			hr.Header.Set("Content-Type", "application/json")
@@ -234,7 +258,7 @@ func BenchmarkRecordingCost(b *testing.B) {
 			hr.Header.Set("Authorization", "Bearer "+localToken)
 			hr.Header.Set("Mcp-Protocol-Version", modern)
 			hr.Header.Set("Mcp-Method", "tools/call")
-			hr.Header.Set("Mcp-Name", tools.WhoamiName)
+			hr.Header.Set("Mcp-Name", tool)
 			resp, err := hs.Client().Do(hr)
 			if err != nil {
 				b.Fatal(err)
@@ -262,6 +286,9 @@ func BenchmarkRecordingCost(b *testing.B) {
 	b.ReportMetric(float64(tr)/float64(tp), "recorded/plain")
 	b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N/2), "plain-ns/call")
 	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N/2), "recorded-ns/call")
+	if err := log.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	if st := log.Stats(); st.Dropped != 0 {
 		b.Errorf("dropped %d calls", st.Dropped)
 	}

@@ -63,6 +63,9 @@ func MaskArgs(raw []byte, secrets Secrets) (masked []byte, cut bool) {
 	if len(raw) > MaxRawArgsBytes {
 		return nil, true
 	}
+	if out, ok := maskFast(raw, secrets); ok {
+		return out, false
+	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
@@ -135,4 +138,24 @@ func maskValue(v any, secrets Secrets, depth int) any {
 		return out
 	}
 	return v
+}
+
+// maskFast is MaskArgs for the common case, without decoding: JSON with no
+// escapes (so every key, string and number is in raw as it is), no word
+// of a secret key anywhere and no secret anywhere in the text has nothing
+// to mask, and is written compacted as it came. ok is false when it is
+// not that case (or not valid JSON, or too long): the full walk decides.
+func maskFast(raw []byte, secrets Secrets) ([]byte, bool) {
+	if len(raw) > MaxArgsBytes || bytes.IndexByte(raw, '\\') >= 0 || !json.Valid(raw) {
+		return nil, false
+	}
+	text := string(raw)
+	if SecretKeyName(text) || isSecret(text, secrets) {
+		return nil, false
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, false
+	}
+	return b.Bytes(), true
 }
