@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,6 +162,13 @@ func TestDataDirHoldsNoSecret(t *testing.T) {
 			t.Fatalf("login link: %d", st)
 		}
 	}
+	// An admin action in the UI: rename a tenant.
+	if st, _, body := ui.do(http.MethodGet, "/ui/tenants", "", nil); st != http.StatusOK {
+		t.Fatalf("/ui/tenants: %d %s", st, body)
+	}
+	if st, _, body := ui.form("/ui/tenants/beta/rename", url.Values{"csrf": {ui.csrf()}, "name": {"Beta Two"}}); st >= 400 {
+		t.Fatalf("rename: %d %s", st, body)
+	}
 
 	// Tool calls carrying the secrets: as values, nested, inside text,
 	// under a secret-named key and under innocent ones.
@@ -245,12 +253,13 @@ func TestDataDirHoldsNoSecret(t *testing.T) {
 		t.Errorf("logins: %+v", logins)
 	}
 	admin := count(apiv1.AuditQuery{Kind: "admin"})
-	want := map[string]bool{"POST /api/v1/tenants": false, "POST /api/v1/tenants/{id}/host-app-secret": false}
+	want := map[string]bool{"POST /api/v1/tenants": false, "POST /api/v1/tenants/{id}/host-app-secret": false,
+		"POST /ui/tenants/beta/rename": false}
 	for _, r := range admin {
 		if _, ok := want[r.Action]; ok {
 			want[r.Action] = true
 		}
-		if r.Actor != "local_token" && r.Actor != "admin_token" {
+		if r.Actor != "local_token" && r.Actor != "admin_token" && !(r.Actor == "ui" && strings.HasPrefix(r.Action, "POST /ui/")) {
 			t.Errorf("admin record without its actor: %+v", r)
 		}
 	}
