@@ -57,11 +57,12 @@ func (c *secretCache) get(ctx context.Context) audit.Secrets {
 	}
 	set, err := c.v.Secrets(ctx)
 	if err != nil {
-		c.log.Warn("Could not read the stored secrets; arguments are masked by key name only", "error", err)
 		if c.set != nil {
-			return c.set // the last known set is better than none
+			c.log.Warn("Could not read the stored secrets; arguments are masked against the last known ones", "error", err)
+			return c.set
 		}
-		return vault.NewSecretSet(c.extra...)
+		c.log.Warn("Could not read the stored secrets; tool arguments are not recorded", "error", err)
+		return nil // no arguments written
 	}
 	c.set = set.Add(c.extra...).Union(c.set)
 	return c.set

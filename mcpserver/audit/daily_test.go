@@ -318,3 +318,23 @@ func BenchmarkMaskArgs(b *testing.B) {
 		})
 	}
 }
+
+// TestNoSecretsNoArgs: when the stored secrets cannot be had, arguments
+// are not written at all (not masked by key names only).
+func TestNoSecretsNoArgs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit")
+	l, clk := open(t, Options{Dir: dir, Secrets: func(context.Context) Secrets { return nil }})
+	c := call("acme", "search", clk.Now(), OutcomeOK)
+	c.Args = json.RawMessage(`{"q":"sk-unknown-secret-42"}`)
+	l.Record(c)
+	flush(t, l)
+	p, err := l.Query(t.Context(), Query{})
+	if err != nil || len(p.Calls) != 1 || p.Calls[0].Args != nil || !p.Calls[0].ArgsCut {
+		t.Fatalf("%+v %v", p.Calls, err)
+	}
+	for _, b := range readAll(t, dir) {
+		if bytes.Contains(b, []byte("sk-unknown")) {
+			t.Fatal("arguments written")
+		}
+	}
+}

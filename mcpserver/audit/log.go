@@ -48,7 +48,9 @@ type Options struct {
 	Now       func() time.Time // nil = time.Now
 	// Secrets, when set, is asked by the writer (once per batch, never on
 	// a caller's goroutine) for the stored secrets a tool's arguments are
-	// masked against; nil, or a nil answer, masks by key names only.
+	// masked against; a nil answer (they cannot be had) writes no
+	// arguments at all (ArgsCut). Without Secrets, arguments are masked
+	// by key names only.
 	Secrets func(ctx context.Context) Secrets
 
 	// gate, in tests, is received from before each batch is written (a
@@ -283,13 +285,22 @@ func (l *Log) write(batch []Call) {
 		return
 	}
 	l.buf = l.buf[:0]
-	var secrets Secrets
+	var (
+		secrets Secrets
+		asked   bool
+	)
 	for i, c := range batch {
-		if len(c.Args) > 0 && secrets == nil && l.opts.Secrets != nil {
-			secrets = l.opts.Secrets(context.Background())
+		if len(c.Args) > 0 && !asked && l.opts.Secrets != nil {
+			secrets, asked = l.opts.Secrets(context.Background()), true
 		}
 		c = c.clean()
-		if len(c.Args) > 0 {
+		switch {
+		case len(c.Args) == 0:
+		case asked && secrets == nil:
+			// The stored secrets are unknown: the arguments are not
+			// written rather than masked by key names only.
+			c.Args, c.ArgsCut = nil, true
+		default:
 			var cut bool
 			c.Args, cut = MaskArgs(c.Args, secrets)
 			c.ArgsCut = c.ArgsCut || cut
