@@ -68,6 +68,16 @@ func (s *Server) recordUnknownTool(tenant string) server.OnErrorHookFunc {
 	}
 }
 
+// recordBadToken records an MCP request refused for its bearer token (a
+// login denied); only the refusal path pays for it, never a call.
+func (s *Server) recordBadToken(tenant string) {
+	if s.recorder == nil {
+		return
+	}
+	s.recorder.Record(audit.Call{Kind: audit.KindLogin, Time: s.now(), Tenant: tenant, Action: "mcp_token",
+		Actor: "bearer", Outcome: audit.OutcomeDenied, Reason: "bad_token"})
+}
+
 // callRecord is the record of a call by the request's caller.
 func (s *Server) callRecord(ctx context.Context, tenant, tool string, at time.Time) audit.Call {
 	c := audit.Call{Time: at, Tenant: tenant, Tool: tool, Client: clientName(ctx)}

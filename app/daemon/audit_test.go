@@ -150,6 +150,15 @@ func TestDataDirHoldsNoSecret(t *testing.T) {
 	if _, err := (&localclient.Client{BaseURL: rt.BaseURL(), Token: "wrong-token-123456"}).ListTenants(ctx); err == nil {
 		t.Fatal("a wrong admin token was accepted")
 	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, rt.BaseURL()+"/acme/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	req.Header.Set("Authorization", "Bearer plx_not-a-token")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong MCP token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// An admin signs in to the UI through a link; a used link is refused.
 	ui := newClient(t, rt.BaseURL())
 	link, err := c.LoginURL(ctx)
@@ -240,8 +249,12 @@ func TestDataDirHoldsNoSecret(t *testing.T) {
 	if got := count(apiv1.AuditQuery{Kind: "tool_call", User: userID}); len(got) != 1 || got[0].UserName != "alice" {
 		t.Errorf("alice's calls: %+v", got)
 	}
-	if got := count(apiv1.AuditQuery{Kind: "login", Outcome: "denied"}); len(got) < 2 {
-		t.Errorf("denied logins (wrong admin token, used link): %+v", got)
+	denied := map[string]bool{}
+	for _, r := range count(apiv1.AuditQuery{Kind: "login", Outcome: "denied"}) {
+		denied[r.Action] = true
+	}
+	if !denied["admin_api"] || !denied["ui_login_link"] || !denied["mcp_token"] {
+		t.Errorf("denied logins (wrong admin token, used link, wrong MCP token): %v", denied)
 	}
 	logins := count(apiv1.AuditQuery{Kind: "login", Outcome: "ok"})
 	var sawLink, sawRegister bool
