@@ -11,7 +11,7 @@ func activitySentence(v ActivityView) string {
 	if v.Tenant.ID == "" {
 		return "What your apps did through Plexus."
 	}
-	return "What Claude and your other apps did through Plexus for tenant " + v.Tenant.Name + ": each tool call, who made it and how it went. What was sent to the tools is never kept."
+	return "What Claude and your other apps did through Plexus for tenant " + v.Tenant.Name + ": each tool call, who made it and how it went. What was sent to the tools is kept only in the audit log, with passwords and keys blanked out."
 }
 
 func notRecordedText(n uint64) string {

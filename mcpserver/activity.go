@@ -23,7 +23,9 @@ type CallRecorder interface {
 // WithCallRecorder records every tools/call of every tenant in r: the
 // tool, the caller (persistent user id, local owner or guest session
 // fingerprint, never a session id), the client's name, the outcome, the
-// duration and the size of the arguments (never the arguments).
+// duration, the size of the arguments and the arguments as JSON (up to
+// audit.MaxRawArgsBytes), which the recorder masks before it writes them
+// (*audit.Log does, in its writer goroutine).
 func WithCallRecorder(r CallRecorder) Option { return func(s *Server) { s.recorder = r } }
 
 // recordCalls is the outermost tool middleware of tenant's MCP server (so
@@ -33,10 +35,14 @@ func (s *Server) recordCalls(tenant string) server.ToolHandlerMiddleware {
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			at, start := s.now(), time.Now()
-			size := argsSize(req.Params.Arguments) // before the guard injects a key
+			args, size := argsJSON(req.Params.Arguments) // before the guard injects a key
 			res, err := next(ctx, req)
 			c := s.callRecord(ctx, tenant, req.Params.Name, at)
 			c.Outcome, c.Duration, c.ArgsBytes = outcomeOf(res, err), time.Since(start), size
+			if size > 0 && args == nil {
+				c.ArgsCut = true // too long to keep
+			}
+			c.Args = args
 			s.recorder.Record(c)
 			return res, err
 		}
@@ -60,6 +66,16 @@ func (s *Server) recordUnknownTool(tenant string) server.OnErrorHookFunc {
 		c.Outcome, c.Reason = audit.OutcomeProtocolError, audit.ReasonUnknownTool
 		s.recorder.Record(c)
 	}
+}
+
+// recordBadToken records an MCP request refused for its bearer token (a
+// login denied); only the refusal path pays for it, never a call.
+func (s *Server) recordBadToken(tenant string) {
+	if s.recorder == nil {
+		return
+	}
+	s.recorder.Record(audit.Call{Kind: audit.KindLogin, Time: s.now(), Tenant: tenant, Action: "mcp_token",
+		Actor: "bearer", Outcome: audit.OutcomeDenied, Reason: "bad_token"})
 }
 
 // callRecord is the record of a call by the request's caller.
@@ -96,22 +112,29 @@ func outcomeOf(res *mcp.CallToolResult, err error) audit.Outcome {
 	return audit.OutcomeToolError
 }
 
-// argsSize is the size of a call's arguments as JSON (0 for none); the
-// arguments themselves are not kept.
-func argsSize(args any) int {
+// argsJSON is a call's arguments as JSON, unmasked (nil when there are
+// none or they are longer than audit.MaxRawArgsBytes), and their size (0
+// for none). The bytes are the record's own: nothing else holds them.
+func argsJSON(args any) (json.RawMessage, int) {
 	switch a := args.(type) {
 	case nil:
-		return 0
+		return nil, 0
 	case map[string]any:
 		if len(a) == 0 {
-			return 0
+			return nil, 0
 		}
 	case json.RawMessage:
-		return len(a)
+		if len(a) > audit.MaxRawArgsBytes {
+			return nil, len(a)
+		}
+		return append(json.RawMessage(nil), a...), len(a)
 	}
 	b, err := json.Marshal(args)
 	if err != nil {
-		return 0
+		return nil, 0
 	}
-	return len(b)
+	if len(b) > audit.MaxRawArgsBytes {
+		return nil, len(b)
+	}
+	return b, len(b)
 }

@@ -59,8 +59,9 @@ func flushLog(t *testing.T, l *audit.Log) {
 }
 
 // TestCallsAreRecorded: every tools/call ends in one record saying who
-// called what and how it ended; arguments are never stored, only their
-// size; a guest is named by its session fingerprint, never its session id.
+// called what and how it ended; arguments are stored masked (a value
+// under a secret-named key never reaches the file); a guest is named by
+// its session fingerprint, never its session id.
 func TestCallsAreRecorded(t *testing.T) {
 	ce, log, dir := activityEnv(t)
 	ctx := t.Context()
@@ -71,12 +72,12 @@ func TestCallsAreRecorded(t *testing.T) {
 	guest := caller{tenant: "acme", sid: guestSID}
 	local := caller{tenant: "acme", token: localToken}
 
-	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                               // ok
-	toolText(t, ce.callAs(alice, "always_fails", `{"q":"`+secretArg+`"}`))            // tool error
-	credResult(t, ce.callAs(guest, examples.WeatherName, `{"city":"`+secretArg+`"}`)) // needs key
-	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))                    // needs consent
-	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")                     // protocol error
-	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")           // unknown
+	toolText(t, ce.callAs(alice, tools.WhoamiName, ""))                        // ok
+	toolText(t, ce.callAs(alice, "always_fails", `{"token":"`+secretArg+`"}`)) // tool error
+	credResult(t, ce.callAs(guest, examples.WeatherName, `{"city":"Paris"}`))  // needs key
+	credResult(t, ce.callAs(local, examples.GitHubWhoamiName, ""))             // needs consent
+	wantRPCError(t, ce.callAs(alice, "panics", ""), 200, "panic")              // protocol error
+	wantRPCError(t, ce.callAs(alice, "no_such_tool", ""), 200, "not found")    // unknown
 	if _, err := ce.v.GetToolSettings(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +126,12 @@ func TestCallsAreRecorded(t *testing.T) {
 			t.Errorf("call %d: time %v, duration %v", i, c.Time, c.Duration)
 		}
 	}
-	if g := p.Calls[4]; g.Session != tools.SessionFingerprint(guestSID) || g.ArgsBytes != len(`{"city":"`+secretArg+`"}`) {
-		t.Errorf("guest call = %+v", g)
+	if g := p.Calls[4]; g.Session != tools.SessionFingerprint(guestSID) || g.ArgsBytes != len(`{"city":"Paris"}`) ||
+		string(g.Args) != `{"city":"Paris"}` {
+		t.Errorf("guest call = %+v (args %s)", g, g.Args)
+	}
+	if f := p.Calls[5]; string(f.Args) != `{"token":"[masked]"}` {
+		t.Errorf("masked args = %s", f.Args)
 	}
 	if p, _ := log.Query(ctx, audit.Query{Tenant: "beta"}); len(p.Calls) != 1 {
 		t.Errorf("beta has %d calls, want 1", len(p.Calls))
@@ -192,8 +197,11 @@ func TestOutcomeOf(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	if n := argsSize(map[string]any{"a": strings.Repeat("x", 10)}); n != len(`{"a":"xxxxxxxxxx"}`) {
-		t.Errorf("argsSize = %d", n)
+	if b, n := argsJSON(map[string]any{"a": strings.Repeat("x", 10)}); n != len(`{"a":"xxxxxxxxxx"}`) || string(b) != `{"a":"xxxxxxxxxx"}` {
+		t.Errorf("argsJSON = %s, %d", b, n)
+	}
+	if b, n := argsJSON(map[string]any{"a": strings.Repeat("x", audit.MaxRawArgsBytes)}); b != nil || n != audit.MaxRawArgsBytes+8 {
+		t.Errorf("argsJSON of long args = %d bytes, %d", len(b), n)
 	}
 }
 
@@ -203,12 +211,36 @@ func TestOutcomeOf(t *testing.T) {
 // times (recorded/plain; 1 = no cost):
 //
 //	go test -run '^$' -bench RecordingCost -benchtime 4000x ./mcpserver/
+//
+// The args variant calls with arguments (kept by the recorder, masked by
+// the writer against the vault's secrets, off the call's goroutine).
 func BenchmarkRecordingCost(b *testing.B) {
+	b.Run("no-args", func(b *testing.B) { benchRecording(b, tools.WhoamiName, `{}`) })
+	b.Run("args", func(b *testing.B) {
+		benchRecording(b, examples.WeatherName, `{"city":"Paris sk-bench-secret-0123456789 and more words to scan"}`)
+	})
+}
+
+func benchRecording(b *testing.B, tool, args string) {
 	v := vaulttest.New(b)
 	if _, err := v.CreateTenant(b.Context(), vault.Tenant{ID: "acme", Name: "acme"}); err != nil {
 		b.Fatal(err)
 	}
-	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit")})
+	owner, err := v.EnsureLocalOwner(b.Context(), "acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := v.PutCredential(b.Context(), "acme", owner.ID, vault.CredentialAPIKey, "other", []byte("sk-bench-secret-0123456789")); err != nil {
+		b.Fatal(err)
+	}
+	secrets := func(ctx context.Context) audit.Secrets {
+		set, err := v.Secrets(ctx)
+		if err != nil {
+			b.Error(err)
+		}
+		return set
+	}
+	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit"), Secrets: secrets})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -218,7 +250,7 @@ func BenchmarkRecordingCost(b *testing.B) {
 		New(v, append([]Option{WithLocalToken(localToken)}, opts...)...).Routes(mux)
 		hs := httptest.NewServer(mux)
 		b.Cleanup(hs.Close)
-		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"` + tools.WhoamiName + `","arguments":{},` + modernMeta + `}}`
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `,` + modernMeta + `}}`
 		return func() {
 			hr, _ := http.NewRequest(http.MethodPost, hs.URL+"/acme/mcp", strings.NewReader(body))
 			hr.Header.Set("Content-Type", "application/json")
@@ -226,7 +258,7 @@ func BenchmarkRecordingCost(b *testing.B) {
 			hr.Header.Set("Authorization", "Bearer "+localToken)
 			hr.Header.Set("Mcp-Protocol-Version", modern)
 			hr.Header.Set("Mcp-Method", "tools/call")
-			hr.Header.Set("Mcp-Name", tools.WhoamiName)
+			hr.Header.Set("Mcp-Name", tool)
 			resp, err := hs.Client().Do(hr)
 			if err != nil {
 				b.Fatal(err)
@@ -254,6 +286,9 @@ func BenchmarkRecordingCost(b *testing.B) {
 	b.ReportMetric(float64(tr)/float64(tp), "recorded/plain")
 	b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N/2), "plain-ns/call")
 	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N/2), "recorded-ns/call")
+	if err := log.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	if st := log.Stats(); st.Dropped != 0 {
 		b.Errorf("dropped %d calls", st.Dropped)
 	}

@@ -101,6 +101,7 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	c, err = s.authenticate(ctx, tenantID, r)
 	if err != nil {
 		if errors.Is(err, errBadToken) {
+			s.recordBadToken(tenantID)
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			writeRPCError(w, http.StatusUnauthorized, peekBody().ID, codeUnauthorized, msgBadToken)
 			return

@@ -55,6 +55,9 @@ type Options struct {
 	// Events feeds GET /api/v1/events, the desktop window's stream of
 	// "something waits for you" events; nil = 501.
 	Events EventSource
+	// Audit, when set, records refused tokens and every mutating request
+	// (see audit.go).
+	Audit Recorder
 }
 
 // MaxBodyBytes bounds every request body.
@@ -62,13 +65,14 @@ const MaxBodyBytes = 1 << 20
 
 // New returns the handler for paths starting /api/v1/, serving ops.
 func New(ops *adminops.Service, o Options) http.Handler {
-	a := &api{ops: ops, log: o.Logger, events: o.Events, heartbeat: apiv1.EventsHeartbeat}
+	a := &api{ops: ops, log: o.Logger, events: o.Events, heartbeat: apiv1.EventsHeartbeat, audit: o.Audit}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	for _, t := range o.Tokens {
+	for i, t := range o.Tokens {
 		if t != "" {
 			a.tokens = append(a.tokens, vault.DigestSecret(t))
+			a.actors = append(a.actors, tokenActor(i))
 		}
 	}
 	a.mux = http.NewServeMux()
@@ -82,6 +86,8 @@ type api struct {
 	ops       *adminops.Service
 	log       *slog.Logger
 	tokens    []vault.SecretDigest
+	actors    []string // who each of tokens is, for the audit log
+	audit     Recorder
 	mux       *http.ServeMux
 	events    EventSource
 	heartbeat time.Duration
@@ -101,7 +107,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !edge.Require(w, r) {
 		return
 	}
-	if !a.authorized(r) {
+	actor, ok := a.authorized(r)
+	if !ok {
+		a.recordDenied(r)
 		h.Set("WWW-Authenticate", `Bearer realm="plexus-admin"`)
 		a.writeJSONError(w, http.StatusUnauthorized, "missing or invalid admin token (Authorization: Bearer <ADMIN_API_KEY or the local token>)")
 		return
@@ -112,28 +120,32 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.muxError(w, r)
 		return
 	}
-	a.mux.ServeHTTP(w, r)
+	a.serveRecorded(w, r, actor)
 }
 
 // authorized reports whether r carries one of the admin tokens, compared as
-// digests (vault.SecretDigest) so the time taken says nothing about length.
-func (a *api) authorized(r *http.Request) bool {
+// digests (vault.SecretDigest) so the time taken says nothing about length,
+// and which (ActorLocalToken, ActorAdminToken).
+func (a *api) authorized(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return "", false
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return false
+		return "", false
 	}
 	got := vault.DigestSecret(tok)
-	match := false
-	for _, want := range a.tokens {
+	actor, match := "", false
+	for i, want := range a.tokens {
 		if want.Equal(got) { // no early exit: every token is compared
-			match = true
+			actor, match = ActorAdminToken, true
+			if i < len(a.actors) {
+				actor = a.actors[i]
+			}
 		}
 	}
-	return match
+	return actor, match
 }
 
 // muxError answers a request no route matched, keeping the mux's status

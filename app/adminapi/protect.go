@@ -30,7 +30,7 @@ func Protect(h http.Handler, o Options) http.Handler {
 		if !edge.Require(w, r) {
 			return
 		}
-		if !a.authorized(r) {
+		if _, ok := a.authorized(r); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="plexus-admin"`)
 			a.writeJSONError(w, http.StatusUnauthorized, "missing or invalid admin token (Authorization: Bearer <ADMIN_API_KEY or the local token>)")
 			return

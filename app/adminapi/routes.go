@@ -21,6 +21,9 @@ type route struct {
 func (a *api) routes() []route {
 	ops := a.ops
 	return []route{
+		{"GET /api/v1/audit", serve(http.StatusOK, func(r *http.Request) (apiv1.AuditResponse, error) {
+			return ops.Audit(r.Context(), auditQuery(r.URL.Query()))
+		})},
 		{"GET /api/v1/tenants", serve(http.StatusOK, func(r *http.Request) (apiv1.TenantList, error) {
 			ts, err := ops.ListTenants(r.Context())
 			return apiv1.TenantList{Tenants: ts}, err

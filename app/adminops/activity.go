@@ -91,7 +91,7 @@ func (s *Service) Activity(ctx context.Context, tenantID string, q apiv1.Activit
 // activityQuery checks q's filters (each error names its field) and
 // returns the audit query without the tenant.
 func activityQuery(q apiv1.ActivityQuery) (audit.Query, error) {
-	out := audit.Query{Tool: q.Tool, Cursor: q.Cursor, Limit: q.Limit}
+	out := audit.Query{Kind: audit.KindToolCall, Tool: q.Tool, Cursor: q.Cursor, Limit: q.Limit}
 	if q.Tool != "" && !tools.ValidToolName(q.Tool) {
 		return out, fieldErr("tool", "tool %q: want 1-128 of A-Z a-z 0-9 _ - .", clip(q.Tool))
 	}

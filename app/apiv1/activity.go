@@ -26,7 +26,8 @@ const (
 	WhoUserPrefix = "user:"
 )
 
-// ActivityCall is one recorded tool call. Arguments are never recorded.
+// ActivityCall is one recorded tool call (its masked arguments are in
+// the audit log, GET /api/v1/audit; the Activity page shows their size).
 type ActivityCall struct {
 	Time time.Time `json:"time"`
 	Tool string    `json:"tool"`

@@ -69,6 +69,9 @@ const adminUsage = `Usage: plexus admin [--data DIR | --url URL] [--json] GROUP 
   gate set --entity-id ID --tool-set SET [--unlock-for 15m] [--cool-off 15m]
   gate list --entity-id ID
   gate remove --entity-id ID --tool-set SET
+  audit list [--entity-id ID] [--user PERSISTENT_USER_ID | --who local|guest] [--tool T]
+        [--outcome O] [--kind tool_call|credential|login|admin] [--since 24h|RFC3339]
+        [--until T] [--limit N] [--cursor C]
 
 With --preset (github, google, slack, microsoft; see ext-oauth presets) only
 the client id and secret are needed. Access tokens go only to the provider's
@@ -175,6 +178,7 @@ var adminCommands = []adminCommand{
 	{"gate", "set", adminGateSet},
 	{"gate", "list", adminGateList},
 	{"gate", "remove", adminGateRemove},
+	{"audit", "list", adminAuditList},
 }
 
 // adminRun carries what a command needs: its globals, env and the client

@@ -51,12 +51,17 @@ func Serve(ctx context.Context, args []string, env Env) error {
 	weatherAPI := fs.String("weather-api-url", envOr(env, "PLEXUS_WEATHER_API_URL", examples.DefaultWeatherAPIURL), "OpenWeatherMap API base URL for the weather tool")
 	logLevel := fs.String("log-level", envOr(env, "PLEXUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	logFile := fs.String("log-file", "", "write the log to this file, rotated at 10 MB, 5 old files kept (default: stderr)")
+	auditDays := fs.Int("audit-retention-days", 0, "days audit records are kept in <data dir>/audit (default $PLEXUS_AUDIT_RETENTION_DAYS or 90)")
 	forWindow := fs.Bool("ask-in-window", false, "started for the desktop window: a new vault with no OS keyring waits, locked, for a passphrase chosen in the window (instead of a generated key file)")
 	if err := parseFlags(fs, args, env, "serve", commandHelp(fs, "plexus serve [flags]", serveHelp)); err != nil {
 		return helpOK(err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q (see 'plexus serve --help')", fs.Arg(0))
+	}
+	auditRetention, err := auditRetention(*auditDays, env)
+	if err != nil {
+		return err
 	}
 	if *userTokenTTL < 0 {
 		return usageError("serve: --user-token-ttl %s: must not be negative (0 means no expiry)", *userTokenTTL)
@@ -90,6 +95,7 @@ func Serve(ctx context.Context, args []string, env Env) error {
 		MCPOptionsForTest: testOptions(log),
 		SessionIdleTTL:    *sessionTTL,
 		UserTokenTTL:      *userTokenTTL,
+		AuditRetention:    auditRetention,
 		PublicURL:         *publicURL,
 		Examples: examples.Config{
 			GitHubAPIURL:  *githubAPI,

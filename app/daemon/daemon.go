@@ -28,8 +28,8 @@ import (
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/events"
 	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/app/ui"
 	"github.com/plexus-mcp/plexus/mcpserver"
-	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/mcpserver/examples"
 	"github.com/plexus-mcp/plexus/mcpserver/keyentry"
@@ -90,6 +90,10 @@ type Config struct {
 	// binary and upstream.GuardCommand; nil: none).
 	UpstreamEnv   []string
 	UpstreamGuard []string
+
+	// AuditRetention is how long audit records are kept (0 =
+	// DefaultAuditRetention, 90 days).
+	AuditRetention time.Duration
 
 	// Vault carries the master-key options (KeyFile, Passphrase, Getenv,
 	// Keyring); Path and Logger are filled in by Run.
@@ -389,19 +393,25 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		mcpserver.WithKeyLinkHook(func(ctx context.Context, req keyentry.Request) { s.keyWaiting(ctx, v, req) }),
 		mcpserver.WithUpstreams(mcpserver.UpstreamOptions{BaseEnv: cfg.UpstreamEnv, Guard: cfg.UpstreamGuard}),
 	}
-	// The record of tool calls (the Activity page): written after each
-	// call, never in its way; closed once the server has stopped.
+	// The audit log (the Activity page, GET /api/v1/audit): tool calls
+	// written after each call, never in its way, with their arguments
+	// masked; credential changes, logins and admin actions (auditlog.go).
+	// Closed once the server has stopped.
 	var activity adminops.ActivityLog
-	if al, err := audit.Open(audit.Options{Dir: filepath.Join(cfg.DataDir, ActivityDirName), Logger: log}); err != nil {
-		log.Warn("Tool calls will not be recorded", "error", err)
+	auditLog, err := openAudit(cfg, v, log, token, cfg.AdminAPIKey, cfg.HostAppSecret)
+	if err != nil {
+		log.Warn("The audit log is off: tool calls and admin actions will not be recorded", "error", err)
+		auditLog = nil
 	} else {
+		unsubscribe := recordVaultChanges(v, auditLog)
 		s.atStop(func() {
-			if err := al.Close(); err != nil {
-				log.Warn("Could not close the record of tool calls", "error", err)
+			unsubscribe()
+			if err := auditLog.Close(); err != nil {
+				log.Warn("Could not close the audit log", "error", err)
 			}
 		})
-		activity = al
-		mcpOpts = append(mcpOpts, mcpserver.WithCallRecorder(al))
+		activity = auditLog
+		mcpOpts = append(mcpOpts, mcpserver.WithCallRecorder(auditLog))
 	}
 	if cfg.SessionIdleTTL > 0 {
 		mcpOpts = append(mcpOpts, mcpserver.WithSessionIdleTTL(cfg.SessionIdleTTL))
@@ -440,12 +450,19 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		},
 	})
 	adminOpts := adminapi.Options{Tokens: []string{token, cfg.AdminAPIKey}, Logger: log, Events: s.events}
+	if auditLog != nil {
+		adminOpts.Audit = auditLog
+	}
 	admin := adminapi.New(ops, adminOpts)
 	mux.Handle("GET "+MetricsPath, metricsHandler(metrics, adminOpts))
 	mux.Handle("/api/v1/", admin)
 	mux.Handle("/api/v1", admin) // a JSON 404, not the mux's redirect
 	mux.HandleFunc("GET "+localclient.IdentityPath, healthz(rt))
-	uiHandler, err := newUI(ctx, cfg, v, ops, rt.Addr, publicURL, startedAt)
+	var login ui.Login = v
+	if auditLog != nil {
+		login = auditLogin{Login: v, rec: auditLog}
+	}
+	uiHandler, err := newUI(ctx, cfg, v, login, ops, rt.Addr, publicURL, startedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +494,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 			log.Warn("Upstream MCP servers did not stop in time; their guards end them as the daemon exits")
 		}
 	})
-	return withUI(uiHandler, mux), nil
+	return withAudit(auditLog, withUI(uiHandler, mux)), nil
 }
 
 // alreadyRunning builds the error for a data directory held by another

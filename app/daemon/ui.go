@@ -16,10 +16,10 @@ import (
 
 // newUI builds the admin UI's handler over the daemon's admin operations
 // (the ones the admin API serves).
-func newUI(ctx context.Context, cfg Config, v *vault.Vault, ops *adminops.Service, addr, publicURL string, startedAt time.Time) (http.Handler, error) {
+func newUI(ctx context.Context, cfg Config, v *vault.Vault, login ui.Login, ops *adminops.Service, addr, publicURL string, startedAt time.Time) (http.Handler, error) {
 	return ui.New(ctx, ui.Options{
 		Ops:      ops,
-		Login:    v,
+		Login:    login,
 		Keys:     ops,
 		Tools:    ops,
 		Activity: ops,

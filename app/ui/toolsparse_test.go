@@ -64,14 +64,14 @@ func FuzzParseToolSwitch(f *testing.F) {
 }
 
 var activitySeeds = []string{
-	"", "tool=weather&who=local&outcome=ok&before=20260512-0001.123",
+	"", "tool=weather&who=local&outcome=ok&before=2026-05-12-0001.123",
 	"who=user:alice@example.com", "who=user:", "who=guest", "who=user:%00",
 	"outcome=bogus", "before=../../etc", "tool=a%20b", "who=user:%ff%fe",
 }
 
 func TestParseActivityQuery(t *testing.T) {
 	for q, want := range map[string]apiv1.ActivityQuery{
-		activitySeeds[1]:             {Tool: "weather", Who: "local", Outcome: "ok", Cursor: "20260512-0001.123"},
+		activitySeeds[1]:             {Tool: "weather", Who: "local", Outcome: "ok", Cursor: "2026-05-12-0001.123"},
 		"who=user:alice@example.com": {Who: "user:alice@example.com"},
 		"who=user:":                  {},
 		"who=user:%00":               {},

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +22,7 @@ import (
 const (
 	DefaultMaxFileBytes  = 8 << 20
 	DefaultMaxTotalBytes = 64 << 20
-	DefaultMaxAge        = 30 * 24 * time.Hour
+	DefaultMaxAge        = 90 * 24 * time.Hour
 	DefaultQueueSize     = 4096
 )
 
@@ -44,6 +46,12 @@ type Options struct {
 	QueueSize int
 	Logger    *slog.Logger     // nil = discard
 	Now       func() time.Time // nil = time.Now
+	// Secrets, when set, is asked by the writer (once per batch, never on
+	// a caller's goroutine) for the stored secrets a tool's arguments are
+	// masked against; a nil answer (they cannot be had) writes no
+	// arguments at all (ArgsCut). Without Secrets, arguments are masked
+	// by key names only.
+	Secrets func(ctx context.Context) Secrets
 
 	// gate, in tests, is received from before each batch is written (a
 	// writer held up by a slow disk).
@@ -121,6 +129,7 @@ func Open(o Options) (*Log, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	l.tidy()
 	if err := l.retain(); err != nil {
 		return nil, err
 	}
@@ -276,8 +285,28 @@ func (l *Log) write(batch []Call) {
 		return
 	}
 	l.buf = l.buf[:0]
-	for _, c := range batch {
-		l.buf = appendLine(l.buf, c.clean())
+	var (
+		secrets Secrets
+		asked   bool
+	)
+	for i, c := range batch {
+		if len(c.Args) > 0 && !asked && l.opts.Secrets != nil {
+			secrets, asked = l.opts.Secrets(context.Background()), true
+		}
+		c = c.clean()
+		switch {
+		case len(c.Args) == 0:
+		case asked && secrets == nil:
+			// The stored secrets are unknown: the arguments are not
+			// written rather than masked by key names only.
+			c.Args, c.ArgsCut = nil, true
+		default:
+			var cut bool
+			c.Args, cut = MaskArgs(c.Args, secrets)
+			c.ArgsCut = c.ArgsCut || cut
+		}
+		batch[i].Args = nil // the unmasked arguments go no further
+		l.buf = appendLine(l.buf, c)
 	}
 	n := uint64(len(batch))
 	if err := l.ensureFile(); err != nil {
@@ -311,20 +340,25 @@ func (l *Log) closeFile() {
 	}
 }
 
-// fileRE matches the call files' names: day, then sequence.
-var fileRE = regexp.MustCompile(`^calls-(\d{8})-(\d{4})\.jsonl$`)
+// fileRE matches the audit files' names: day, sequence, and .gz once
+// compressed.
+var fileRE = regexp.MustCompile(`^audit-(\d{4}-\d{2}-\d{2})-(\d{4})\.jsonl(\.gz)?$`)
 
-func fileName(day string, seq int) string { return fmt.Sprintf("calls-%s-%04d.jsonl", day, seq) }
+// legacyRE matches the files of the first tool-call record (renamed at
+// Open).
+var legacyRE = regexp.MustCompile(`^calls-(\d{4})(\d{2})(\d{2})-(\d{4})\.jsonl$`)
 
-// day is the UTC day of t as YYYYMMDD.
-func day(t time.Time) string { return t.UTC().Format("20060102") }
+func fileName(day string, seq int) string { return fmt.Sprintf("audit-%s-%04d.jsonl", day, seq) }
+
+// day is the UTC day of t as YYYY-MM-DD: files rotate at UTC midnight.
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // ensureFile makes the current file today's and not full: it continues
 // the newest file of today when it has room, else starts the next one
 // (and then applies retention).
 func (l *Log) ensureFile() error {
 	today := day(l.opts.Now())
-	if l.cur != nil && fileRE.FindStringSubmatch(l.curName)[1] == today && l.curSize < l.opts.MaxFileBytes {
+	if l.cur != nil && strings.HasPrefix(l.curName, "audit-"+today+"-") && l.curSize < l.opts.MaxFileBytes {
 		return nil
 	}
 	l.closeFile()
@@ -336,7 +370,7 @@ func (l *Log) ensureFile() error {
 	if len(files) > 0 {
 		last := files[len(files)-1]
 		if last.day == today {
-			if last.size < l.opts.MaxFileBytes {
+			if !last.gz && last.size < l.opts.MaxFileBytes {
 				return l.open(last.name, true)
 			}
 			seq = last.seq + 1
@@ -348,7 +382,92 @@ func (l *Log) ensureFile() error {
 	if err := l.open(fileName(today, seq), false); err != nil {
 		return err
 	}
+	l.compress()
 	return l.retain()
+}
+
+// compress gzips every plain file but the one being written (and, before
+// one is, today's newest): name.jsonl becomes name.jsonl.gz, written to a
+// temporary file first, so a crash leaves either whole.
+func (l *Log) compress() {
+	files, err := l.files()
+	if err != nil {
+		return
+	}
+	today := day(l.opts.Now())
+	for i, f := range files {
+		if f.gz || f.name == l.curName || (l.cur == nil && i == len(files)-1 && f.day == today) {
+			continue
+		}
+		if err := l.gzipFile(f.name); err != nil {
+			l.log.Warn("Could not compress an audit file", "file", f.name, "err", err)
+		}
+	}
+}
+
+func (l *Log) gzipFile(name string) (err error) {
+	p := filepath.Join(l.opts.Dir, name)
+	if _, err := os.Stat(p + ".gz"); err == nil {
+		return os.Remove(p) // compressed before a crash
+	}
+	in, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := p + ".gz.tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(tmp)
+		}
+	}()
+	zw := gzip.NewWriter(out)
+	if _, err = io.Copy(zw, in); err != nil {
+		return err
+	}
+	if err = zw.Close(); err != nil {
+		return err
+	}
+	if err = out.Sync(); err != nil {
+		return err
+	}
+	if err = out.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, p+".gz"); err != nil {
+		return err
+	}
+	return os.Remove(p)
+}
+
+// tidy, at Open, renames the first record's calls-YYYYMMDD-NNNN.jsonl
+// files to today's names, removes temporaries a crash left and
+// compresses what is not today's newest file.
+func (l *Log) tidy() {
+	ents, err := os.ReadDir(l.opts.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasSuffix(n, ".gz.tmp") {
+			_ = os.Remove(filepath.Join(l.opts.Dir, n))
+			continue
+		}
+		if m := legacyRE.FindStringSubmatch(n); m != nil {
+			seq, _ := strconv.Atoi(m[4])
+			to := fileName(m[1]+"-"+m[2]+"-"+m[3], seq)
+			if _, err := os.Stat(filepath.Join(l.opts.Dir, to)); errors.Is(err, os.ErrNotExist) {
+				_ = os.Rename(filepath.Join(l.opts.Dir, n), filepath.Join(l.opts.Dir, to))
+			}
+		}
+	}
+	l.compress()
 }
 
 // open opens name for appending. A file continued after a crash may end
@@ -389,15 +508,17 @@ func endsWithNewline(path string, size int64) bool {
 	return b[0] == '\n'
 }
 
-// callFile is one call file in the directory.
+// callFile is one audit file in the directory.
 type callFile struct {
 	name, day string
 	seq       int
 	size      int64
+	gz        bool
 }
 
-// key is the file's place in order, as a cursor names it: YYYYMMDD-NNNN.
-func (f callFile) key() string { return f.name[len("calls-") : len(f.name)-len(".jsonl")] }
+// key is the file's place in order, as a cursor names it:
+// YYYY-MM-DD-NNNN (the same before and after it is compressed).
+func (f callFile) key() string { return f.day + "-" + fmt.Sprintf("%04d", f.seq) }
 
 // files lists the call files, oldest first.
 func (l *Log) files() ([]callFile, error) {
@@ -416,7 +537,7 @@ func (l *Log) files() ([]callFile, error) {
 			continue // deleted meanwhile
 		}
 		seq, _ := strconv.Atoi(m[2])
-		out = append(out, callFile{name: e.Name(), day: m[1], seq: seq, size: info.Size()})
+		out = append(out, callFile{name: e.Name(), day: m[1], seq: seq, size: info.Size(), gz: m[3] != ""})
 	}
 	slices.SortFunc(out, func(a, b callFile) int {
 		if a.day != b.day {
@@ -425,8 +546,20 @@ func (l *Log) files() ([]callFile, error) {
 			}
 			return 1
 		}
-		return a.seq - b.seq
+		if a.seq != b.seq {
+			return a.seq - b.seq
+		}
+		if a.gz != b.gz {
+			if a.gz {
+				return -1
+			}
+			return 1
+		}
+		return 0
 	})
+	// A file both plain and gzipped (a crash between the rename and the
+	// removal; both are whole) is listed once, gzipped.
+	out = slices.CompactFunc(out, func(a, b callFile) bool { return a.day == b.day && a.seq == b.seq })
 	return out, nil
 }
 

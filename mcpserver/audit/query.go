@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,12 +45,16 @@ func (w Who) match(c Call) bool {
 	return true
 }
 
-// Query selects a page of a tenant's calls, newest first.
+// Query selects a page of records, newest first.
 type Query struct {
-	Tenant  string // required
+	Tenant  string // "" = every tenant's (and no tenant's)
+	Kind    Kind   // "" = any kind
 	Tool    string // "" = any tool
 	Who     Who
 	Outcome Outcome // "" = any outcome
+	// Since and Until bound the records' times (zero: no bound); Since
+	// is inclusive, Until exclusive.
+	Since, Until time.Time
 	// Cursor continues from a previous page's Next; "" starts at the
 	// newest call.
 	Cursor string
@@ -57,9 +62,19 @@ type Query struct {
 	Limit int
 }
 
-// match reports whether c is q.Tenant's and passes q's filters.
+// match reports whether c passes q's filters.
 func (q Query) match(c Call) bool {
-	return c.Tenant == q.Tenant && (q.Tool == "" || c.Tool == q.Tool) && (q.Outcome == "" || c.Outcome == q.Outcome) && q.Who.match(c)
+	return (q.Tenant == "" || c.Tenant == q.Tenant) && (q.Kind == "" || c.Kind == q.Kind) &&
+		(q.Tool == "" || c.Tool == q.Tool) && (q.Outcome == "" || c.Outcome == q.Outcome) && q.Who.match(c) &&
+		(q.Since.IsZero() || !c.Time.Before(q.Since)) && (q.Until.IsZero() || c.Time.Before(q.Until))
+}
+
+// skipFile reports whether no record of f can be in q's time range: a
+// file holds records of its UTC day (a call that started before midnight
+// and ended after it is in the next day's file, so one day of slack).
+func (q Query) skipFile(f callFile) bool {
+	return (!q.Until.IsZero() && f.day > day(q.Until.Add(24*time.Hour))) ||
+		(!q.Since.IsZero() && f.day < day(q.Since))
 }
 
 // Page sizes.
@@ -81,11 +96,11 @@ var ErrBadCursor = errors.New("bad activity cursor")
 
 // cursorRE is a cursor: the file key (day, sequence) and the byte offset
 // of the last call shown in it.
-var cursorRE = regexp.MustCompile(`^(\d{8}-\d{4})\.(\d{1,12})$`)
+var cursorRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}-\d{4})\.(\d{1,12})$`)
 
 // Cursor is a parsed page cursor.
 type Cursor struct {
-	File   string // YYYYMMDD-NNNN
+	File   string // YYYY-MM-DD-NNNN
 	Offset int64
 }
 
@@ -99,7 +114,7 @@ func ParseCursor(s string) (Cursor, error) {
 	}
 	m := cursorRE.FindStringSubmatch(s)
 	if m == nil {
-		return Cursor{}, fmt.Errorf("%w: want YYYYMMDD-NNNN.OFFSET", ErrBadCursor)
+		return Cursor{}, fmt.Errorf("%w: want YYYY-MM-DD-NNNN.OFFSET", ErrBadCursor)
 	}
 	off, err := strconv.ParseInt(m[2], 10, 64)
 	if err != nil {
@@ -112,13 +127,10 @@ func ParseCursor(s string) (Cursor, error) {
 // room to spare (a file grown past it by hand is read from its end).
 func (l *Log) maxReadBytes() int64 { return 2*l.opts.MaxFileBytes + 64<<10 }
 
-// Query returns a page of q.Tenant's calls matching q, newest first. It
-// reads the files (what is still queued is not there yet; Flush first to
-// see it). Lines that do not decode are skipped.
+// Query returns a page of the records matching q, newest first. It reads
+// the files, plain and gzipped (what is still queued is not there yet;
+// Flush first to see it). Lines that do not decode are skipped.
 func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
-	if q.Tenant == "" {
-		return Page{}, errors.New("audit query: no tenant")
-	}
 	if q.Limit <= 0 {
 		q.Limit = DefaultLimit
 	}
@@ -135,6 +147,9 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 	var last Cursor
 	for i := len(files) - 1; i >= 0; i-- {
 		f := files[i]
+		if q.skipFile(f) {
+			continue
+		}
 		end := int64(-1) // read to the end
 		if cur.File != "" {
 			switch k := f.key(); {
@@ -183,9 +198,6 @@ type Bucket struct {
 // and limit do not apply) in the n hours up to and including the one that
 // holds end: Bucket i starts at end's hour minus n-1-i hours.
 func (l *Log) Hourly(ctx context.Context, q Query, end time.Time, n int) ([]Bucket, error) {
-	if q.Tenant == "" {
-		return nil, errors.New("audit hourly: no tenant")
-	}
 	if n <= 0 || n > 24*31 {
 		return nil, fmt.Errorf("audit hourly: %d hours: want 1-%d", n, 24*31)
 	}
@@ -255,7 +267,8 @@ func (l *Log) scanBack(f callFile, end int64, fn func(off int64, c Call) bool) e
 }
 
 // readFile reads f up to end (-1: to its end), at most maxReadBytes, and
-// returns the bytes and the offset they start at.
+// returns the bytes and the offset they start at (in the decompressed
+// text, for a gzipped file).
 func (l *Log) readFile(f callFile, end int64) ([]byte, int64, error) {
 	fh, err := os.Open(filepath.Join(l.opts.Dir, f.name))
 	if errors.Is(err, os.ErrNotExist) {
@@ -265,6 +278,9 @@ func (l *Log) readFile(f callFile, end int64) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("audit: %w", err)
 	}
 	defer fh.Close()
+	if f.gz {
+		return l.readGzip(fh, end)
+	}
 	st, err := fh.Stat()
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: %w", err)
@@ -279,4 +295,28 @@ func (l *Log) readFile(f callFile, end int64) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("audit: read %s: %w", f.name, err)
 	}
 	return b, start, nil
+}
+
+// readGzip is readFile of a gzipped file: it decompresses at most
+// 2*maxReadBytes (a file made by hand to inflate more is read that far)
+// and keeps what readFile would of a plain one.
+func (l *Log) readGzip(fh *os.File, end int64) ([]byte, int64, error) {
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		return nil, 0, nil // not gzip: no lines
+	}
+	defer zr.Close()
+	limit := 2 * l.maxReadBytes()
+	if end >= 0 {
+		limit = min(limit, end)
+	}
+	// A damaged stream ends the file where it breaks: the whole lines
+	// before are still read.
+	b, _ := io.ReadAll(io.LimitReader(zr, limit))
+	var base int64
+	if n := int64(len(b)); n > l.maxReadBytes() {
+		base = n - l.maxReadBytes()
+		b = b[base:]
+	}
+	return b, base, nil
 }

@@ -1,0 +1,187 @@
+package daemon
+
+// The daemon's audit log (package audit, in DATA/audit): what feeds it
+// besides tool calls (credential changes from the vault, admin UI
+// sign-ins and actions, host-app registrations; the admin API records
+// its own), and the stored secrets its writer masks arguments against.
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plexus-mcp/plexus/app/ui"
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
+	"github.com/plexus-mcp/plexus/vault"
+)
+
+// DefaultAuditRetention is how long audit records are kept by default.
+const DefaultAuditRetention = audit.DefaultMaxAge
+
+// openAudit opens the audit log in the data dir. Arguments are masked
+// against every secret the vault stores and the daemon's own tokens.
+func openAudit(cfg Config, v *vault.Vault, log *slog.Logger, ownSecrets ...string) (*audit.Log, error) {
+	sc := &secretCache{v: v, extra: ownSecrets, log: log}
+	return audit.Open(audit.Options{
+		Dir:     filepath.Join(cfg.DataDir, ActivityDirName),
+		MaxAge:  cfg.AuditRetention,
+		Logger:  log,
+		Secrets: sc.get,
+	})
+}
+
+// secretCache keeps the vault's SecretSet, rebuilt when the vault was
+// written since (asked by the audit writer once per batch with
+// arguments, never on a request's goroutine). A rebuilt set is unioned
+// with the last one: a secret rotated or deleted after a call and before
+// its record is written (or any time since the daemon started) is still
+// masked.
+type secretCache struct {
+	v     *vault.Vault
+	extra []string
+	log   *slog.Logger
+
+	mu  sync.Mutex
+	set *vault.SecretSet
+}
+
+func (c *secretCache) get(ctx context.Context) audit.Secrets {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set != nil && !c.v.SecretsChanged(c.set) {
+		return c.set
+	}
+	set, err := c.v.Secrets(ctx)
+	if err != nil {
+		if c.set != nil {
+			c.log.Warn("Could not read the stored secrets; arguments are masked against the last known ones", "error", err)
+			return c.set
+		}
+		c.log.Warn("Could not read the stored secrets; tool arguments are not recorded", "error", err)
+		return nil // no arguments written
+	}
+	c.set = set.Add(c.extra...).Union(c.set)
+	return c.set
+}
+
+// recordVaultChanges records credential changes the vault announces
+// (whoever made them: the admin API, the UI, a key-entry link, an OAuth
+// callback, a host app); never a value.
+func recordVaultChanges(v *vault.Vault, rec *audit.Log) (unsubscribe func()) {
+	return v.Subscribe(func(c vault.Change) {
+		r := audit.Call{Kind: audit.KindCredential, Time: time.Now(), Tenant: c.TenantID, User: c.UserID,
+			Actor: "vault", Outcome: audit.OutcomeOK}
+		switch c.Kind {
+		case vault.CredentialChanged:
+			r.Action, r.Target = "credential_changed", string(c.CredentialKind)+"/"+c.Provider
+		case vault.ProviderChanged:
+			r.Action, r.Target = "provider_changed", c.Provider
+			if c.ProviderDeleted {
+				r.Action = "provider_deleted"
+			}
+		case vault.TokenRevoked:
+			r.Action, r.Target = "token_revoked", c.TokenID
+		case vault.UserDeleted:
+			r.Action = "user_deleted"
+		case vault.TenantDeleted:
+			r.Action = "tenant_deleted"
+		default:
+			return
+		}
+		rec.Record(r)
+	})
+}
+
+// auditLogin is the UI's Login that records each sign-in link used
+// (accepted or refused).
+type auditLogin struct {
+	ui.Login
+	rec *audit.Log
+}
+
+func (l auditLogin) TakeUILoginTicket(ctx context.Context, ticket string) error {
+	start := time.Now()
+	err := l.Login.TakeUILoginTicket(ctx, ticket)
+	r := audit.Call{Kind: audit.KindLogin, Time: start, Duration: time.Since(start), Action: "ui_login_link", Actor: "link",
+		Outcome: audit.OutcomeOK}
+	if err != nil {
+		r.Outcome, r.Reason = audit.OutcomeDenied, "bad_link"
+	}
+	l.rec.Record(r)
+	return err
+}
+
+// withAudit records, around next, what the admin API does not see: the
+// admin UI's form posts (admin actions, actor "ui") and host apps'
+// register-user calls (logins: a user token issued or refused). Other
+// requests (tools/call above all) pass straight through.
+func withAudit(rec *audit.Log, next http.Handler) http.Handler {
+	if rec == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p := r.URL.Path
+		var c audit.Call
+		switch {
+		case strings.HasPrefix(p, "/ui/"):
+			c = audit.Call{Kind: audit.KindAdmin, Actor: "ui", Action: r.Method + " " + clipTo(p, 100)}
+		case strings.HasSuffix(p, "/plexus-auth/register-user") && strings.Count(p, "/") == 3:
+			c = audit.Call{Kind: audit.KindLogin, Actor: "host_app", Action: "register_user",
+				Tenant: strings.TrimPrefix(strings.TrimSuffix(p, "/plexus-auth/register-user"), "/")}
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &auditStatusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		c.Time, c.Duration = start, time.Since(start)
+		switch st := sw.status; {
+		case st == 0 || st < 400:
+			c.Outcome = audit.OutcomeOK
+		case st == http.StatusUnauthorized || st == http.StatusForbidden:
+			c.Outcome = audit.OutcomeDenied
+		default:
+			c.Outcome = audit.OutcomeFailed
+		}
+		rec.Record(c)
+	})
+}
+
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// auditStatusWriter notes the status a handler answers with.
+type auditStatusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *auditStatusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *auditStatusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *auditStatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
