@@ -44,6 +44,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -117,8 +118,33 @@ type upstreamHub struct {
 type tenantUpstreams struct {
 	id     string
 	loaded chan struct{} // closed once the records were read
-	mu     sync.Mutex
-	mounts map[string]*mount
+	// reloads counts changes announced while the records were being read
+	// and applied after them (onChange): a list or call waits for them
+	// too, or an upstream added in that window would be missed.
+	reloads sync.WaitGroup
+	pending atomic.Int32 // reloads not done yet
+	mu      sync.Mutex
+	mounts  map[string]*mount
+}
+
+// settled is closed once tu's records were read and the changes announced
+// meanwhile applied.
+func (tu *tenantUpstreams) settled() <-chan struct{} {
+	done := make(chan struct{})
+	if tu.pending.Load() == 0 {
+		select {
+		case <-tu.loaded:
+			close(done) // the usual case: nothing to wait for, no goroutine
+			return done
+		default:
+		}
+	}
+	go func() {
+		<-tu.loaded
+		tu.reloads.Wait()
+		close(done)
+	}()
+	return done
 }
 
 // mount is one upstream of one tenant, with its instances.
@@ -269,6 +295,11 @@ func (h *upstreamHub) awaitDiscovery(ctx context.Context, tenant, only string) {
 	defer cancel()
 	select {
 	case <-tu.loaded:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-tu.settled():
 	case <-ctx.Done():
 		return
 	}
@@ -553,13 +584,15 @@ func (m *mount) setCatalog(cat upstream.Catalog) {
 	m.catalog, m.waiting = cat, ""
 	items, names, problems := m.items(cat)
 	m.tools, m.prompts = names.tools, names.prompts
-	first := !m.known
-	m.known = true
 	m.mu.Unlock()
 	refused := m.h.s.setSourceItems(m.tenant, sourceKey(m.cfg.Name), items)
 	problems = append(problems, refused...)
 	m.mu.Lock()
 	m.problems = problems
+	// known only now that the tenant's server shows the items: a call
+	// that found it set (awaitItem) must find its tool there.
+	first := !m.known
+	m.known = true
 	m.mu.Unlock()
 	for _, p := range problems {
 		m.log.Add("plexus", p)
@@ -705,7 +738,13 @@ func (h *upstreamHub) onChange(c vault.Change) {
 			// start and stop in goroutines).
 			h.reload(tu, c.Upstream, c.UpstreamDeleted)
 		default:
-			go h.reload(tu, c.Upstream, c.UpstreamDeleted)
+			tu.reloads.Add(1)
+			tu.pending.Add(1)
+			go func() {
+				defer tu.reloads.Done()
+				defer tu.pending.Add(-1)
+				h.reload(tu, c.Upstream, c.UpstreamDeleted)
+			}()
 		}
 	case vault.TenantDeleted:
 		h.mu.Lock()
