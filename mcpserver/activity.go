@@ -28,25 +28,19 @@ type CallRecorder interface {
 // (*audit.Log does, in its writer goroutine).
 func WithCallRecorder(r CallRecorder) Option { return func(s *Server) { s.recorder = r } }
 
-// recordCalls is the outermost tool middleware of tenant's MCP server (so
-// it sees a panic as the recovery middleware's error): it times each call
-// of a tool that exists and is visible, and records how it ended.
-func (s *Server) recordCalls(tenant string) server.ToolHandlerMiddleware {
-	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			at, start := s.now(), time.Now()
-			args, size := argsJSON(req.Params.Arguments) // before the guard injects a key
-			res, err := next(ctx, req)
-			c := s.callRecord(ctx, tenant, req.Params.Name, at)
-			c.Outcome, c.Duration, c.ArgsBytes = outcomeOf(res, err), time.Since(start), size
-			if size > 0 && args == nil {
-				c.ArgsCut = true // too long to keep
-			}
-			c.Args = args
-			s.recorder.Record(c)
-			return res, err
-		}
+// recordCall records a finished call of a tool that exists and is
+// visible (observeToolCalls, the outermost tool middleware, times it and
+// calls this): args and size are the call's arguments as the client sent
+// them (argsJSON, before the guard injects a key).
+func (s *Server) recordCall(ctx context.Context, tenant, tool string, at time.Time, took time.Duration,
+	args json.RawMessage, size int, res *mcp.CallToolResult, err error) {
+	c := s.callRecord(ctx, tenant, tool, at)
+	c.Outcome, c.Duration, c.ArgsBytes = outcomeOf(res, err), took, size
+	if size > 0 && args == nil {
+		c.ArgsCut = true // too long to keep
 	}
+	c.Args = args
+	s.recorder.Record(c)
 }
 
 // recordUnknownTool is an OnError hook: a tools/call of a tool the tenant

@@ -295,8 +295,9 @@ func benchRecording(b *testing.B, tool, args string) {
 }
 
 // BenchmarkRecordMiddleware is what recording adds to one call, without
-// the HTTP path around it: the middleware's bookkeeping and the queueing
-// (the writer runs on its own goroutine, so this is the call's share).
+// the HTTP path around it: the outermost middleware's bookkeeping and the
+// queueing (the writer runs on its own goroutine, so this is the call's
+// share).
 func BenchmarkRecordMiddleware(b *testing.B) {
 	log, err := audit.Open(audit.Options{Dir: filepath.Join(b.TempDir(), "audit"), QueueSize: 1 << 16})
 	if err != nil {
@@ -304,7 +305,7 @@ func BenchmarkRecordMiddleware(b *testing.B) {
 	}
 	b.Cleanup(func() { log.Close() })
 	s := &Server{now: time.Now, recorder: log}
-	h := s.recordCalls("acme")(func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	h := s.observeToolCalls("acme")(func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("ok"), nil
 	})
 	ctx := tools.WithCaller(b.Context(), tools.Caller{TenantID: "acme", UserID: "u", Local: true})

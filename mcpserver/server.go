@@ -619,13 +619,10 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		}
 	})
 	args := newArgSchemas(s, id) // the arguments check (toolcall.go)
-	var opts []server.ServerOption
 	if s.recorder != nil {
-		// Outermost, so a panic reaches it as the recovery's error.
-		opts = append(opts, server.WithToolHandlerMiddleware(s.recordCalls(id)))
-		hooks.AddOnError(s.recordUnknownTool(id))
+		hooks.AddOnError(s.recordUnknownTool(id)) // calls no middleware sees
 	}
-	opts = append(opts,
+	opts := []server.ServerOption{
 		server.WithToolCapabilities(true),
 		server.WithToolHandlerMiddleware(s.observeToolCalls(id)), // outside recovery: sees panics as errors
 		server.WithRecovery(),
@@ -634,7 +631,7 @@ func (s *Server) newTenantServer(id string) *tenantServer {
 		server.WithHooks(hooks),
 		server.WithToolFilter(s.toolFilter(id)),
 		server.WithLogging(),
-	)
+	}
 	opts = append(opts, s.itemOptions(id, hooks)...)         // resources, templates, prompts (items.go)
 	opts = append(opts, s.sourceServerOptions(id, hooks)...) // upstream servers' items (sources.go)
 	var register []func(*server.MCPServer)

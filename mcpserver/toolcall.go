@@ -43,23 +43,36 @@ type callRecord struct{ invalid bool }
 
 type callRecordKey struct{}
 
-// observeToolCalls is the outermost tool middleware of tenantID's server:
+// observeToolCalls is the outermost tool middleware of tenantID's server
+// (outside the recovery, so a panic reaches it as the recovery's error):
 // it puts the running tool's name in the context (tools.Log names its
-// messages after it) and counts the call when the Server has metrics.
+// messages after it) and, timing the call once, counts it when the Server
+// has metrics and records it when it has a call recorder (activity.go).
 func (s *Server) observeToolCalls(tenantID string) server.ToolHandlerMiddleware {
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			ctx = tools.WithToolName(ctx, req.Params.Name)
-			if s.metrics == nil {
+			if s.metrics == nil && s.recorder == nil {
 				return next(ctx, req)
 			}
-			start := time.Now()
+			at, start := s.now(), time.Now()
+			var args json.RawMessage
+			var size int
+			if s.recorder != nil {
+				args, size = argsJSON(req.Params.Arguments) // before the guard injects a key
+			}
 			rec := &callRecord{}
 			ctx = context.WithValue(ctx, callRecordKey{}, rec)
 			res, err := next(ctx, req)
+			took := time.Since(start)
 			// req.Params.Name is a registered tool's: mcp-go answered an
 			// unknown or hidden one before any middleware ran.
-			s.metrics.ToolCall(tenantID, req.Params.Name, metricOutcome(rec, res, err), time.Since(start))
+			if s.metrics != nil {
+				s.metrics.ToolCall(tenantID, req.Params.Name, metricOutcome(rec, res, err), took)
+			}
+			if s.recorder != nil {
+				s.recordCall(ctx, tenantID, req.Params.Name, at, took, args, size, res, err)
+			}
 			return res, err
 		}
 	}
