@@ -142,18 +142,10 @@ func gateRow(g apiv1.Gate, tools []apiv1.ToolStatus) frontend.GateRow {
 		row.Status, row.Label = frontend.StatusBad, "Paused"
 		row.Note = "5 wrong codes in a row: no code is taken until " + g.CoolingUntil.Local().Format("15:04 on Jan 2") + "."
 	case g.Failures > 0:
-		row.Status, row.Label = frontend.StatusWarn, plural(g.Failures, "wrong code", "wrong codes")
+		row.Status, row.Label = frontend.StatusWarn, count(g.Failures, "wrong code", "wrong codes")
 		row.Note = "After 5 wrong codes in a row the set is paused for " + strconv.Itoa(g.CoolOffMinutes) + " minutes."
 	}
 	return row
-}
-
-// plural is "1 wrong code" / "3 wrong codes".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
 
 // qrSVG draws text as a QR code: the size of its square (modules, with
