@@ -1,5 +1,7 @@
 package frontend
 
+import "strings"
+
 // GatesView is the "Code-protected tools" page: the current tenant's TOTP
 // gates, the form that adds one, its tool search switch, and right after
 // an enrollment the QR code, shown once.
@@ -48,22 +50,15 @@ type QRCode struct {
 	Path string
 }
 
-// joinWords is "a", "a and b", "a, b and c".
-func joinWords(ws []string) string {
-	switch len(ws) {
+// ListWords joins ["a", "b", "c"] as "a, b and c" ("a and b", "a").
+func ListWords(parts []string) string {
+	switch len(parts) {
 	case 0:
 		return ""
 	case 1:
-		return ws[0]
+		return parts[0]
 	}
-	out := ""
-	for i, w := range ws[:len(ws)-1] {
-		if i > 0 {
-			out += ", "
-		}
-		out += w
-	}
-	return out + " and " + ws[len(ws)-1]
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // gateToolsSentence says which tools ask for a code.
@@ -74,5 +69,5 @@ func gateToolsSentence(g GateRow) string {
 	case 1:
 		return g.Tools[0] + " asks for a code."
 	}
-	return joinWords(g.Tools) + " ask for a code."
+	return ListWords(g.Tools) + " ask for a code."
 }

@@ -184,7 +184,7 @@ func (p createHTTPToolHandler) post(w http.ResponseWriter, r *http.Request, s *s
 		return
 	}
 	h.log.InfoContext(r.Context(), "HTTP tools added in the admin UI", "tenant", sc.tenant.ID, "count", len(got.Created))
-	s.setFlash(frontend.FlashOK, "Added "+listWords(got.Created)+". Claude sees "+count(len(got.Created), "new tool", "new tools")+" now.")
+	s.setFlash(frontend.FlashOK, "Added "+frontend.ListWords(got.Created)+". Claude sees "+count(len(got.Created), "new tool", "new tools")+" now.")
 	h.saveAndRedirect(w, r, s, "/ui/http-tools")
 }
 

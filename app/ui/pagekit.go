@@ -136,17 +136,6 @@ func count(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// listWords joins ["a", "b", "c"] as "a, b and c".
-func listWords(parts []string) string {
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
 // ago says how long before now t was: "just now", "5 minutes ago".
 func ago(now, t time.Time) string {
 	if t.IsZero() {

@@ -92,7 +92,7 @@ func serverRow(u apiv1.Upstream, now time.Time) frontend.ServerRow {
 				parts = append(parts, count(c.n, c.one, c.many))
 			}
 		}
-		row.Offers = listWords(parts)
+		row.Offers = frontend.ListWords(parts)
 		if row.Offers == "" {
 			row.Offers = "Nothing"
 		}
@@ -566,7 +566,7 @@ func (h *Handler) renderServer(w http.ResponseWriter, r *http.Request, s *sessio
 		v.Facts = append(v.Facts, [2]string{"Gives Claude", row.Offers})
 	}
 	if len(row.Uses) > 0 {
-		v.Facts = append(v.Facts, [2]string{"Gets", listWords(row.Uses)})
+		v.Facts = append(v.Facts, [2]string{"Gets", frontend.ListWords(row.Uses)})
 	}
 	if u.PerUser {
 		v.Facts = append(v.Facts, [2]string{"Copies", "One for each person who uses it, with their own keys"})

@@ -252,7 +252,7 @@ func (h *Handler) renderTenant(w http.ResponseWriter, r *http.Request, s *sessio
 		Tenant: tenantRow(t),
 		Rename: frontend.Field{Name: "name", Label: "Name", Value: rename, Error: st.renameErr, Required: true,
 			MaxLength: maxTenantNameLen, Help: "What you call it. Its ID stays " + t.ID + "."},
-		Holds: listWords(holds),
+		Holds: frontend.ListWords(holds),
 		Delete: frontend.DangerZone{
 			Title: "Delete this tenant",
 			Text: "This removes tenant " + t.Name + " with its users, their connected accounts and keys, its providers and its settings. " +
@@ -418,7 +418,7 @@ func (p deleteTenantHandler) post(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	msg := "Tenant " + t.Name + " deleted."
 	if holds := holdsWords(n); len(holds) > 0 {
-		msg = "Tenant " + t.Name + " deleted, with its " + listWords(holds) + "."
+		msg = "Tenant " + t.Name + " deleted, with its " + frontend.ListWords(holds) + "."
 	}
 	s.setFlash(frontend.FlashOK, msg)
 	h.saveAndRedirect(w, r, s, "/ui/tenants")
