@@ -20,6 +20,15 @@ package daemon
 // >= 0.5 of direct (the direct HTTP rate). Plexus keeps one session per
 // upstream open and reuses its connections: no call starts a process or
 // a handshake.
+//
+// It also prints each path's floor: the rate of a gateway that costs
+// nothing itself, 1/(1/direct + 1/upstream), where upstream is the rate of
+// calling the upstream the way Plexus does, with nothing in front (over
+// HTTP: mcp-go's server in the 2025-11-25 era, Plexus's session with it;
+// over stdio: mcp-go's own stdio client, measured as stdio-direct). A
+// gateway in series with the server it calls can't beat its floor, so
+// plexus/floor says how much of what is reachable Plexus keeps, and a
+// target above the floor can't be met on this machine.
 
 import (
 	"context"
@@ -37,6 +46,7 @@ import (
 	"testing"
 	"time"
 
+	mcpclient "github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
@@ -162,6 +172,64 @@ func echoRate(tb testing.TB, url, token, era, tool string, conc, n int) float64 
 	return float64(n) / time.Since(start).Seconds()
 }
 
+// startStdioEcho starts the stdio echo upstream (this test binary) under
+// mcp-go's own stdio client, with nothing in front.
+func startStdioEcho(tb testing.TB) *mcpclient.Client {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cl, err := mcpclient.NewStdioMCPClient(exe, nil, benchEchoCmd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	var init mcp.InitializeRequest
+	init.Params.ProtocolVersion = mcp.ProtocolVersion20251125
+	init.Params.ClientInfo = mcp.Implementation{Name: "bench", Version: "1"}
+	if _, err := cl.Initialize(context.Background(), init); err != nil {
+		tb.Fatal(err)
+	}
+	return cl
+}
+
+// stdioRate makes n echo calls through cl over conc goroutines and
+// returns calls per second.
+func stdioRate(tb testing.TB, cl *mcpclient.Client, conc, n int) float64 {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for id := next.Add(1); id <= int64(n); id = next.Add(1) {
+				var req mcp.CallToolRequest
+				req.Params.Name = "echo"
+				msg := fmt.Sprintf("m%d", id)
+				req.Params.Arguments = map[string]any{"message": msg}
+				res, err := cl.CallTool(context.Background(), req)
+				if err == nil && (len(res.Content) != 1 || mcp.GetTextFromContent(res.Content[0]) != msg) {
+					err = fmt.Errorf("echo %s: got %+v", msg, res.Content)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		tb.Fatal(*err)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// floor is the rate of a zero-cost gateway between a client whose direct
+// rate is direct and an upstream called at rate up: the two in series.
+func floor(direct, up float64) float64 { return 1 / (1/direct + 1/up) }
+
 // startUpstreamBenchDaemon is startBenchDaemon whose tenant "bench" mounts
 // the echo upstream twice: "http" at httpURL and "stdio" as this test
 // binary.
@@ -226,7 +294,8 @@ func startUpstreamBenchDaemon(tb testing.TB, httpURL string) localclient.Runtime
 // BenchmarkUpstreamEcho reports calls per second to an upstream echo tool
 // directly, through a blind reverse proxy and through Plexus (HTTP and
 // stdio upstream), and the ratios: plexus-http/proxy (target >= 1.2),
-// plexus-http/direct and plexus-stdio/direct (target >= 0.5).
+// plexus-http/direct and plexus-stdio/direct (target >= 0.5), and each
+// Plexus path against its floor.
 func BenchmarkUpstreamEcho(b *testing.B) {
 	direct := listen(b, server.NewStreamableHTTPServer(echoServer())) + "/mcp"
 	target, _ := url.Parse(direct)
@@ -235,9 +304,11 @@ func BenchmarkUpstreamEcho(b *testing.B) {
 	proxy := listen(b, httputil.NewSingleHostReverseProxy(target)) + "/mcp"
 	rt := startUpstreamBenchDaemon(b, direct)
 	plexus := rt.BaseURL() + "/bench/mcp"
+	stdio := startStdioEcho(b)
 	type row struct {
 		name                                string
 		direct, proxy, plexusHTTP, plexusIO float64
+		upHTTP, upStdio                     float64 // the upstream called as Plexus calls it
 	}
 	var rows []row
 	for _, era := range []string{mcp.ProtocolVersion20251125, mcp.ProtocolVersion20260728} {
@@ -250,17 +321,27 @@ func BenchmarkUpstreamEcho(b *testing.B) {
 				// swings (2 shared cores) slows all four alike.
 				rounds := min(10, max(2, n/200))
 				for range rounds {
-					r.direct += echoRate(b, direct, "", era, "echo", conc, n/rounds)
+					d := echoRate(b, direct, "", era, "echo", conc, n/rounds)
+					r.direct += d
+					if era != mcp.ProtocolVersion20251125 {
+						d = echoRate(b, direct, "", mcp.ProtocolVersion20251125, "echo", conc, n/rounds)
+					}
+					r.upHTTP += d
+					r.upStdio += stdioRate(b, stdio, conc, n/rounds)
 					r.proxy += echoRate(b, proxy, "", era, "echo", conc, n/rounds)
 					r.plexusHTTP += echoRate(b, plexus, rt.Token, era, "http__echo", conc, n/rounds)
 					r.plexusIO += echoRate(b, plexus, rt.Token, era, "stdio__echo", conc, n/rounds)
 				}
-				r.direct, r.proxy, r.plexusHTTP, r.plexusIO = r.direct/float64(rounds), r.proxy/float64(rounds), r.plexusHTTP/float64(rounds), r.plexusIO/float64(rounds)
+				for _, v := range []*float64{&r.direct, &r.upHTTP, &r.upStdio, &r.proxy, &r.plexusHTTP, &r.plexusIO} {
+					*v /= float64(rounds)
+				}
 				b.ReportMetric(r.direct, "direct-calls/s")
 				b.ReportMetric(r.proxy/r.direct, "proxy/direct")
 				b.ReportMetric(r.plexusHTTP/r.direct, "plexus-http/direct")
 				b.ReportMetric(r.plexusHTTP/r.proxy, "plexus-http/proxy")
+				b.ReportMetric(r.plexusHTTP/floor(r.direct, r.upHTTP), "plexus-http/floor")
 				b.ReportMetric(r.plexusIO/r.direct, "plexus-stdio/direct")
+				b.ReportMetric(r.plexusIO/floor(r.direct, r.upStdio), "plexus-stdio/floor")
 				if b.N > 1 {
 					r.name = name
 					rows = append(rows, r)
@@ -274,11 +355,15 @@ func BenchmarkUpstreamEcho(b *testing.B) {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nUpstream echo through Plexus (ratios to the same upstream called directly over HTTP, one run):\n")
-	fmt.Fprintf(&sb, "%-18s %10s %8s %12s %12s %12s\n", "era/concurrency", "direct/s", "proxy", "plexus-http", "http/proxy", "plexus-stdio")
+	fmt.Fprintf(&sb, "%-18s %9s %7s %12s %11s %11s %11s %13s %13s %11s %11s\n", "era/concurrency", "direct/s", "proxy",
+		"plexus-http", "http/proxy", "http-floor", "http/floor", "stdio-direct", "plexus-stdio", "stdio-floor", "stdio/floor")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-18s %10.0f %7.2fx %11.2fx %11.2fx %11.2fx\n", r.name, r.direct,
-			r.proxy/r.direct, r.plexusHTTP/r.direct, r.plexusHTTP/r.proxy, r.plexusIO/r.direct)
+		fh, fs := floor(r.direct, r.upHTTP), floor(r.direct, r.upStdio)
+		fmt.Fprintf(&sb, "%-18s %9.0f %6.2fx %11.2fx %10.2fx %10.2fx %10.2fx %12.2fx %12.2fx %10.2fx %10.2fx\n", r.name, r.direct,
+			r.proxy/r.direct, r.plexusHTTP/r.direct, r.plexusHTTP/r.proxy, fh/r.direct, r.plexusHTTP/fh,
+			r.upStdio/r.direct, r.plexusIO/r.direct, fs/r.direct, r.plexusIO/fs)
 	}
+	fmt.Fprintf(&sb, "(every column but direct/s, http/proxy and x/floor is a ratio to direct; floor: a zero-cost gateway in series with the upstream)\n")
 	fmt.Fprintf(&sb, "targets: plexus-http >= 1.2x proxy; plexus-stdio >= 0.5x direct\n")
 	fmt.Print(sb.String())
 }
