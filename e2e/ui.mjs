@@ -545,7 +545,7 @@ async function toolsAndActivity(base, dataDir, page) {
 async function httpToolsPage(base, page, dataDir) {
   await page.goto(`${base}/ui/http-tools`);
   check(await page.getByText("No HTTP tools yet.").isVisible(), "HTTP tools says there are none yet");
-  await page.goto(`${base}/ui/http-tools/new`);
+  await page.goto(`${base}/ui/http-tools/_new`);
   await page.getByLabel("Definition (YAML or JSON)").fill(
     `name: whois\ndescription: Who the fake service says you are\nurl: ${fakeOAuth.url}/user\nresponse_pointer: /login\n`);
   await page.getByRole("button", { name: "Add", exact: true }).click();
@@ -671,7 +671,7 @@ async function screenshots(base, dataDir, env, page, context) {
   await shoot(page, "http-tools");
   await page.goto(`${base}/ui/http-tools/whois`);
   await shoot(page, "http-tool");
-  await page.goto(`${base}/ui/http-tools/new`);
+  await page.goto(`${base}/ui/http-tools/_new`);
   await page.getByLabel("Definition (YAML or JSON)").fill("name: weather\nurl: https://{host}.example.com/x\n");
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await shoot(page, "http-tool-add-error");

@@ -45,7 +45,7 @@ func HTTPToolsPage(v HTTPToolsView) templ.Component {
 			templ_7745c5c3_Err = PageHeader(Header{
 				Title:    "HTTP tools",
 				Sentence: "Tools you define yourself: each one calls a web API with the arguments Claude gives it, and your own key or connection.",
-				Action:   &Action{Label: "Add HTTP tool", Href: "/ui/http-tools/new"},
+				Action:   &Action{Label: "Add HTTP tool", Href: "/ui/http-tools/_new"},
 			}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -61,7 +61,7 @@ func HTTPToolsPage(v HTTPToolsView) templ.Component {
 				}
 				templ_7745c5c3_Err = EmptyState("http-tools", "No HTTP tools yet.",
 					"Describe an API call once (its address, its arguments, which key it needs) and Claude can use it as a tool.",
-					&Action{Label: "Add HTTP tool", Href: "/ui/http-tools/new"}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
+					&Action{Label: "Add HTTP tool", Href: "/ui/http-tools/_new"}, v.Shell.CSRF).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -93,7 +93,7 @@ func definitionField(value, errMsg string) frontend.TextArea {
 	}}
 }
 
-// newHTTPToolHandler is GET /ui/http-tools/new.
+// newHTTPToolHandler is GET /ui/http-tools/_new.
 type newHTTPToolHandler struct{ h *Handler }
 
 func (p newHTTPToolHandler) serve(w http.ResponseWriter, r *http.Request, s *session) {

@@ -23,9 +23,9 @@ func TestHTTPToolsPage(t *testing.T) {
 	ctx := t.Context()
 	r := b.get("/ui/http-tools")
 	wantStatus(t, "empty", r, http.StatusOK)
-	wantIn(t, "empty", r.body, "No HTTP tools yet.", `href="/ui/http-tools/new"`, `href="/ui/http-tools"`)
+	wantIn(t, "empty", r.body, "No HTTP tools yet.", `href="/ui/http-tools/_new"`, `href="/ui/http-tools"`)
 
-	b.get("/ui/http-tools/new")
+	b.get("/ui/http-tools/_new")
 	bad := strings.Replace(uiToolYAML, "https://", "http://", 1)
 	r = b.form("/ui/http-tools", "definition", bad)
 	wantStatus(t, "bad add", r, http.StatusUnprocessableEntity)
@@ -68,4 +68,13 @@ func TestHTTPToolsPage(t *testing.T) {
 		t.Fatalf("after delete: %d", len(list))
 	}
 	wantStatus(t, "gone", b.get("/ui/http-tools/city_weather"), http.StatusNotFound)
+
+	// A tool may be called "new" (or "add"): its page is its own, not
+	// the add form's.
+	b.get("/ui/http-tools/_new")
+	r = b.form("/ui/http-tools", "definition", strings.ReplaceAll(uiToolYAML, "city_weather", "new"))
+	wantRedirect(t, "add new", r, "/ui/http-tools")
+	r = b.get("/ui/http-tools/new")
+	wantStatus(t, "tool called new", r, http.StatusOK)
+	wantIn(t, "tool called new", r.body, "Delete HTTP tool new")
 }

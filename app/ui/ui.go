@@ -181,7 +181,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/activity", h.page(activityHandler{h}))
 	m.Handle("GET /ui/http-tools", h.page(httpToolsHandler{h}))
 	m.Handle("POST /ui/http-tools", h.form(createHTTPToolHandler{h}))
-	m.Handle("GET /ui/http-tools/new", h.page(newHTTPToolHandler{h}))
+	m.Handle("GET /ui/http-tools/_new", h.page(newHTTPToolHandler{h})) // "_": never a tool's name
 	m.Handle("GET /ui/http-tools/{name}", h.page(httpToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}", h.form(updateHTTPToolHandler{h}))
 	m.Handle("POST /ui/http-tools/{name}/delete", h.form(deleteHTTPToolHandler{h}))
