@@ -386,7 +386,7 @@ async function pagesOfIssue10(base, dataDir, page) {
   await page.waitForURL(/\/oauth\/external_callback\/fake/);
   check(callback.status() === 200 && strictCSP(callback.headers()["content-security-policy"] || ""), "the callback page answers 200 with a strict CSP");
   check(await page.getByRole("heading", { name: "Connected" }).isVisible() && (await body()).includes("Connected to fake"), "the callback says Connected");
-  check(await page.getByText("go back to your chat", { exact: false }).isVisible(), "the callback says to go back to the chat");
+  check(await page.getByText("go back to Plexus", { exact: false }).isVisible(), "the callback (started in the window) says to go back to Plexus");
   check(fakeOAuth.tokenRequests.length === 1, `Plexus exchanged the code once (${fakeOAuth.tokenRequests.length})`);
   await shoot(page, "connected");
   {

@@ -78,7 +78,11 @@ type OAuthState struct {
 	SessionID string   `json:"session_id,omitempty"`         // the guest's (or caller's) session
 	Provider  string   `json:"provider_name"`
 	Scopes    []string `json:"scopes,omitempty"`
-	Verifier  string   `json:"-"`
+	// Tool is the tool whose call asked for the connection ("": the
+	// person pressed Connect in Plexus), for the pages to say where to
+	// go back to.
+	Tool     string `json:"tool,omitempty"`
+	Verifier string `json:"-"`
 	// Browser is the secret of the consent cookie set in the browser that
 	// approved; TakeOAuthState needs it back. Stored as its SHA-256 only.
 	Browser string `json:"-"`

@@ -74,7 +74,7 @@ type oauthStateRecord struct {
 	SealedVerifier []byte `json:"verifier_sealed,omitempty"`
 	SealedSession  []byte `json:"session_sealed,omitempty"` // a guest's session id (SessionID stays empty)
 	BrowserHash    []byte `json:"browser_sha256,omitempty"`
-	Tool           string `json:"tool,omitempty"`
+	Tool           string `json:"tool,omitempty"` // the record's, not OAuthState.Tool (a deeper "tool" is ignored by encoding/json)
 	Client         string `json:"client,omitempty"`
 }
 
@@ -137,6 +137,9 @@ func checkOAuthState(s OAuthState) (OAuthState, error) {
 	if err := validText("oauth state: provider binding", s.ProviderBinding, 128); err != nil {
 		return s, err
 	}
+	if err := validText("oauth state: tool", s.Tool, maxToolLen); err != nil {
+		return s, err
+	}
 	var err error
 	if s.Scopes, err = cleanScopes(s.Scopes); err != nil {
 		return s, err
@@ -192,7 +195,7 @@ func (v *Vault) PutOAuthState(ctx context.Context, s OAuthState) error {
 		return err
 	}
 	bh := sha256.Sum256([]byte(s.Browser))
-	r := oauthStateRecord{OAuthState: s, SealedVerifier: sealed, BrowserHash: bh[:]}
+	r := oauthStateRecord{OAuthState: s, SealedVerifier: sealed, BrowserHash: bh[:], Tool: s.Tool}
 	if err := v.sealSession(stateSessionAAD(s.State), &r); err != nil {
 		return err
 	}
@@ -248,6 +251,7 @@ func (v *Vault) TakeOAuthState(ctx context.Context, state, browser string) (OAut
 	}
 	s := r.OAuthState
 	s.State = state
+	s.Tool = r.Tool
 	s.Verifier = string(verifier)
 	return s, nil
 }

@@ -28,6 +28,7 @@ func testState(tenantID, userID, provider, state string, ttl time.Duration) OAut
 		UserID:    userID,
 		Provider:  provider,
 		Scopes:    []string{"repo"},
+		Tool:      "create_issue",
 		Verifier:  testVerifier,
 		Browser:   testBrowser,
 		ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(ttl),

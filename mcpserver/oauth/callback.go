@@ -290,13 +290,19 @@ func (m *Manager) HandleCallback(w http.ResponseWriter, r *http.Request) {
 	if m.onConnect != nil {
 		m.onConnect(ctx, owner, provider)
 	}
-	writePage(w, http.StatusOK, page{
+	connected := page{
 		Title:   "Connected",
 		Message: "Connected to " + display + ". You can go back to your chat.",
 		More: []string{"Ask your assistant again: its tools can use your " + display + " account now. " +
 			"Plexus keeps the connection locked away; you can disconnect it at any time."},
 		Status: "ok", StatusText: "Connected",
-	})
+	}
+	if st.Tool == "" { // started in Plexus's window, not by a tool
+		connected.Message = "Connected to " + display + ". You can close this page and go back to Plexus."
+		connected.More = []string{"Your assistant's tools can use your " + display + " account now. " +
+			"Plexus keeps the connection locked away; you can disconnect it at any time."}
+	}
+	writePage(w, http.StatusOK, connected)
 }
 
 // clearFlowCookie removes a spent flow's cookie.

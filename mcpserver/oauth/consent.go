@@ -38,7 +38,7 @@ If that is not the address you expect for {{.Provider}}, press Deny.</p>
 <button type="submit" name="action" value="approve" class="btn btn-primary">Approve</button>
 <button type="submit" name="action" value="deny" class="btn">Deny</button>
 </form>
-<p class="outside-note">This link works once and expires {{.Expires}}. If you did not just ask for this in your chat, press Deny.
+<p class="outside-note">This link works once and expires {{.Expires}}. {{if .Tool}}If you did not just ask for this in your chat{{else}}If you did not just press Connect in Plexus{{end}}, press Deny.
 Plexus keeps the connection locked away; you can disconnect it at any time.</p>`))
 
 type consentView struct {
@@ -253,7 +253,11 @@ func (m *Manager) answerConsent(w http.ResponseWriter, r *http.Request, tenant, 
 	log = log.With("provider", c.Provider)
 	if action == "deny" {
 		log.InfoContext(ctx, "oauth consent: denied")
-		writePage(w, http.StatusOK, page{Title: "Not connected", Message: "You declined. Nothing was connected; you can close this page and go back to your chat."})
+		back := "your chat"
+		if c.Tool == "" {
+			back = "Plexus"
+		}
+		writePage(w, http.StatusOK, page{Title: "Not connected", Message: "You declined. Nothing was connected; you can close this page and go back to " + back + "."})
 		return
 	}
 	owner := Owner{TenantID: c.TenantID, UserID: c.UserID, SessionID: c.SessionID}

@@ -182,7 +182,8 @@ func TestConsentPage(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("GET consent: %d %q", status, body)
 		}
-		for _, want := range []string{"Test Client", "acme", "test_tool", "gh", "127.0.0.1", "Approve", "Deny", "alice", `name="csrf"`} {
+		for _, want := range []string{"Test Client", "acme", "test_tool", "gh", "127.0.0.1", "Approve", "Deny", "alice", `name="csrf"`,
+			"If you did not just ask for this in your chat, press Deny."} {
 			if !strings.Contains(body, want) {
 				t.Errorf("page lacks %q", want)
 			}
@@ -223,6 +224,25 @@ func TestConsentPage(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if status, body, _ := e.get(expired); status != http.StatusGone || !strings.Contains(body, "expired") {
 		t.Fatalf("expired link: %d %q", status, body)
+	}
+	// A link from the window (no tool) speaks of the window, not a chat.
+	fromWindow, err := e.m.ConsentURL(t.Context(), ConsentRequest{Owner: e.user, Provider: "gh", Client: "Plexus settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := e.get(fromWindow); !strings.Contains(body, "If you did not just press Connect in Plexus, press Deny.") || strings.Contains(body, "chat") {
+		t.Errorf("consent page from the window:\n%s", body)
+	}
+	if _, _, body, err := e.browser.Answer(fromWindow, "deny"); err != nil || !strings.Contains(body, "go back to Plexus.") {
+		t.Errorf("deny from the window: %q %v", body, err)
+	}
+	fromWindow, err = e.m.ConsentURL(t.Context(), ConsentRequest{Owner: e.user, Provider: "gh", Client: "Plexus settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body, _ := e.get(e.fake.Authorize(t, e.browser.Approve(t, fromWindow))); status != http.StatusOK ||
+		!strings.Contains(body, "Connected to gh. You can close this page and go back to Plexus.") || strings.Contains(body, "chat") {
+		t.Errorf("callback from the window: %d\n%s", status, body)
 	}
 	// Another tenant's path does not show the link.
 	other := strings.Replace(e.consentURL(e.m, e.user, "gh", nil), "/acme/", "/globex/", 1)
