@@ -491,6 +491,10 @@ async function toolsAndActivity(base, dataDir, page) {
   check((await page.locator("svg.chart g.bar title").count()) === 24, "Activity: every bar has a <title>");
   check((await page.locator("svg.chart .bar-errors").count()) >= 1, "Activity: the failed calls show in red");
   check(!(await page.content()).includes(city), "Activity: the call's arguments are not shown");
+  const changes = page.locator("table.changes tbody tr");
+  check((await changes.count()) >= 3 && await changes.getByText("Stored or removed an API key for openweathermap").first().isVisible(),
+    "Activity: the changes and sign-ins list the key typed in, newest first");
+  check(!(await page.locator("table.changes").innerText()).includes("plexus-local-owner"), "Activity: the local owner is 'You', not an id");
   await shoot(page, "activity");
   await Promise.all([page.waitForURL(/tool=weather/), page.getByLabel("Tool", { exact: true }).selectOption("weather")]); // app.js sends the form
   check((await rows.count()) === 2 && (await rows.nth(1).getAttribute("data-tool")) === "weather", "Activity: the tool filter");

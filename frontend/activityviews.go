@@ -20,6 +20,19 @@ type ActivityView struct {
 	NotRecorded uint64
 	// Unavailable: this Plexus does not record calls.
 	Unavailable bool
+	// Changes are the newest settings changes, credential changes and
+	// sign-ins, of every tenant.
+	Changes []ChangeRow
+}
+
+// ChangeRow is one change or sign-in in the Activity page's second list.
+type ChangeRow struct {
+	When, WhenFull string
+	What           string // "In this window: providers › github › delete"
+	Tenant         string // "" when the record belongs to no tenant
+	By             string // "You, in this window", "A host app", ""
+	Status         Status
+	Outcome        string // "Done", "Refused", "Failed"
 }
 
 // ActivityFilters are the filter form's choices and what is chosen.

@@ -139,7 +139,8 @@ func userSentence(v UserView) string {
 	return "A person your app registered in tenant " + v.Tenant.Name + "."
 }
 
-func orDash(s string) string {
+// OrDash is s, or an em dash for nothing.
+func OrDash(s string) string {
 	if s == "" {
 		return "—"
 	}

@@ -118,7 +118,7 @@ func UsersPage(v UsersView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var7 string
-				templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(orDash(u.PersistentID))
+				templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(OrDash(u.PersistentID))
 				if templ_7745c5c3_Err != nil {
 					return templ.Error{Err: templ_7745c5c3_Err, FileName: `frontend/users.templ`, Line: 24, Col: 79}
 				}
@@ -384,7 +384,7 @@ func UserPage(v UserView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var19 string
-			templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(orDash(v.PersistentID))
+			templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(OrDash(v.PersistentID))
 			if templ_7745c5c3_Err != nil {
 				return templ.Error{Err: templ_7745c5c3_Err, FileName: `frontend/users.templ`, Line: 91, Col: 77}
 			}

@@ -22,6 +22,7 @@ import (
 // satisfies it.
 type ActivityOps interface {
 	Activity(ctx context.Context, tenantID string, q apiv1.ActivityQuery) (apiv1.ActivityResponse, error)
+	Audit(ctx context.Context, q apiv1.AuditQuery) (apiv1.AuditResponse, error)
 	ListUsers(ctx context.Context, tenantID string) ([]apiv1.User, error)
 }
 
@@ -79,6 +80,12 @@ func (p activityHandler) serve(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 		if q.Cursor != "" {
 			v.NewestHref = activityHref(q, "")
+		}
+		if q.Cursor == "" {
+			if v.Changes, err = h.recentChanges(ctx, now); err != nil {
+				h.fail(w, r, fmt.Errorf("changes and sign-ins: %w", err))
+				return
+			}
 		}
 	}
 	h.render(w, r, http.StatusOK, s, frontend.ActivityPage(v))

@@ -143,6 +143,61 @@ func (f fakeActivity) Activity(context.Context, string, apiv1.ActivityQuery) (ap
 
 func (fakeActivity) ListUsers(context.Context, string) ([]apiv1.User, error) { return nil, nil }
 
+func (fakeActivity) Audit(context.Context, apiv1.AuditQuery) (apiv1.AuditResponse, error) {
+	return apiv1.AuditResponse{}, nil
+}
+
+// TestActivityChanges: under the calls, the page lists the newest
+// changes and sign-ins of every kind, in words, newest first, and never a
+// tool call among them.
+func TestActivityChanges(t *testing.T) {
+	var log *audit.Log
+	f := newFixture(t, withOps(t, &log))
+	if _, err := f.v.CreateTenant(t.Context(), vault.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	owner, err := f.v.EnsureLocalOwner(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser(t)
+	b.login()
+	now := f.clock.Now()
+	at := func(min int) time.Time { return now.Add(-time.Duration(min) * time.Minute) }
+	var calls []audit.Call
+	for i := range 30 { // more than the list shows: only the newest 20
+		calls = append(calls, audit.Call{Kind: audit.KindAdmin, Time: at(100 + i), Actor: "ui", Action: "POST /ui/tenants", Outcome: audit.OutcomeOK})
+	}
+	calls = append(calls,
+		audit.Call{Kind: audit.KindAdmin, Time: at(1), Actor: "ui", Action: "POST /ui/providers/github/delete", Outcome: audit.OutcomeOK},
+		audit.Call{Kind: audit.KindAdmin, Time: at(2), Actor: "admin_token", Action: "DELETE /api/v1/tenants/{id}", Target: "id=old", Tenant: "old", Outcome: audit.OutcomeFailed},
+		audit.Call{Kind: audit.KindCredential, Time: at(3), Actor: "vault", Tenant: "acme", User: owner.ID, Action: "credential_changed", Target: "api_key/weather", Outcome: audit.OutcomeOK},
+		audit.Call{Kind: audit.KindLogin, Time: at(4), Actor: "link", Action: "ui_login_link", Outcome: audit.OutcomeDenied, Reason: "bad_link"},
+		audit.Call{Kind: audit.KindToolCall, Time: at(5), Tenant: "acme", Tool: "plexus_whoami", Local: true, Outcome: audit.OutcomeOK},
+	)
+	record(t, log, calls...)
+	r := b.get("/ui/activity")
+	wantStatus(t, "activity", r, http.StatusOK)
+	wantIn(t, "changes", r.body, "Changes and sign-ins",
+		"In this window: providers › github › delete", "You, in this window",
+		"Admin API: DELETE tenants/old", "An admin API client", "tenant old",
+		"Stored or removed an API key for weather", "tenant acme", "You (this computer)",
+		"Opened this window with a sign-in link", "Refused", "Failed")
+	list := r.body[strings.Index(r.body, "Changes and sign-ins"):]
+	if n := strings.Count(list, "<tr>"); n != 20+1 { // 20 rows and the head
+		t.Errorf("%d rows in the changes list, want 20\n%s", n, list)
+	}
+	if strings.Contains(list, vault.LocalOwnerHostUserID) {
+		t.Error("the local owner is named by its id")
+	}
+	if strings.Contains(list, "plexus_whoami") {
+		t.Error("a tool call is listed among the changes")
+	}
+	if i, j := strings.Index(list, "providers › github › delete"), strings.Index(list, "sign-in link"); i < 0 || j < i {
+		t.Error("the changes are not newest first")
+	}
+}
+
 func TestActivityNotRecordedNotice(t *testing.T) {
 	now := time.Now()
 	res := apiv1.ActivityResponse{NotRecorded: 12, Calls: []apiv1.ActivityCall{{Time: now, Tool: "t", Outcome: "ok", Local: true}}}

@@ -556,7 +556,7 @@ func (h *Handler) renderProvider(w http.ResponseWriter, r *http.Request, s *sess
 	if isPreset {
 		v.Facts = [][2]string{
 			{"Authorization URL", pr.AuthorizationURL}, {"Token URL", pr.TokenURL},
-			{"User info URL", orDash(pr.UserinfoURL)}, {"Revocation URL", orDash(pr.RevocationURL)},
+			{"User info URL", frontend.OrDash(pr.UserinfoURL)}, {"Revocation URL", frontend.OrDash(pr.RevocationURL)},
 			{"API addresses", strings.Join(pr.APIOrigins, ", ")},
 		}
 	}
@@ -566,12 +566,6 @@ func (h *Handler) renderProvider(w http.ResponseWriter, r *http.Request, s *sess
 	h.render(w, r, status, s, frontend.ProviderPage(v))
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}
 
 // updateProviderHandler is POST /ui/providers/{name}: the settings form.
 type updateProviderHandler struct{ h *Handler }
