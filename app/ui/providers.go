@@ -566,7 +566,6 @@ func (h *Handler) renderProvider(w http.ResponseWriter, r *http.Request, s *sess
 	h.render(w, r, status, s, frontend.ProviderPage(v))
 }
 
-
 // updateProviderHandler is POST /ui/providers/{name}: the settings form.
 type updateProviderHandler struct{ h *Handler }
 
