@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -185,3 +186,41 @@ func (s *auditStatusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (s *auditStatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// maxEarlyRecords bounds what a locked daemon keeps for the audit log;
+// beyond it only the count grows.
+const maxEarlyRecords = 256
+
+// earlyRecords are audit records made before the audit log exists (it
+// opens with the vault): the unlock page's attempts. The first
+// maxEarlyRecords are kept; the rest are counted, and told in one record.
+type earlyRecords struct {
+	mu      sync.Mutex
+	calls   []audit.Call
+	dropped int
+}
+
+func (e *earlyRecords) add(c audit.Call) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.calls) < maxEarlyRecords {
+		e.calls = append(e.calls, c)
+		return
+	}
+	e.dropped++
+}
+
+// flush writes the kept records to rec, and forgets them.
+func (e *earlyRecords) flush(rec *audit.Log) {
+	e.mu.Lock()
+	calls, dropped := e.calls, e.dropped
+	e.calls, e.dropped = nil, 0
+	e.mu.Unlock()
+	for _, c := range calls {
+		rec.Record(c)
+	}
+	if dropped > 0 {
+		rec.Record(audit.Call{Kind: audit.KindLogin, Time: time.Now(), Action: "unlock_passphrase", Actor: "ui",
+			Outcome: audit.OutcomeDenied, Reason: fmt.Sprintf("%d more attempts while locked, not kept one by one", dropped)})
+	}
+}

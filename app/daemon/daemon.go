@@ -321,6 +321,9 @@ type daemonApp struct {
 	// events tells the desktop window (GET /api/v1/events) when something
 	// waits for the person at this computer.
 	events *events.Hub
+	// early holds what happened while the vault was locked (the unlock
+	// page's attempts), for the audit log that opens with the vault.
+	early earlyRecords
 }
 
 // atStop has f run once the HTTP server has stopped.
@@ -403,6 +406,7 @@ func (s *daemonApp) app(ctx context.Context, v *vault.Vault) (http.Handler, erro
 		log.Warn("The audit log is off: tool calls and admin actions will not be recorded", "error", err)
 		auditLog = nil
 	} else {
+		s.early.flush(auditLog)
 		unsubscribe := recordVaultChanges(v, auditLog)
 		s.atStop(func() {
 			unsubscribe()

@@ -37,6 +37,7 @@ import (
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/app/localclient"
 	"github.com/plexus-mcp/plexus/app/ui"
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/vault"
 )
@@ -141,8 +142,26 @@ type unlocker struct {
 
 func (u *unlocker) NewVault() bool { return u.vh.locked.NewVault() }
 
+// Unlock opens the vault with passphrase; each attempt, right or wrong,
+// goes to the audit log once it opens.
 func (u *unlocker) Unlock(ctx context.Context, passphrase string) (string, error) {
-	return u.open(ctx, func(ctx context.Context) (*vault.Vault, error) { return u.vh.locked.Unlock(ctx, passphrase) })
+	start := time.Now()
+	link, err := u.open(ctx, func(ctx context.Context) (*vault.Vault, error) {
+		v, err := u.vh.locked.Unlock(ctx, passphrase)
+		c := audit.Call{Kind: audit.KindLogin, Time: start, Duration: time.Since(start), Action: "unlock_passphrase", Actor: "ui",
+			Outcome: audit.OutcomeOK}
+		switch {
+		case errors.Is(err, vault.ErrWrongKey):
+			c.Outcome, c.Reason = audit.OutcomeDenied, "wrong_passphrase"
+		case err != nil:
+			c.Outcome, c.Reason = audit.OutcomeFailed, "not_opened"
+		}
+		if !errors.Is(err, vault.ErrUnlocked) {
+			u.s.early.add(c) // before the switch, which flushes it
+		}
+		return v, err
+	})
+	return link, err
 }
 
 func (u *unlocker) Create(ctx context.Context, passphrase string) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,6 +237,29 @@ func TestLockedDaemon(t *testing.T) {
 	}
 	if got, err := localclient.ReadRuntime(dir); err != nil || got.Token != rt.Token || got.Addr != rt.Addr {
 		t.Fatalf("runtime after unlock: %+v %v", got, err)
+	}
+	// The audit log, which opens with the vault, has both attempts at the
+	// unlock page (and never the passphrases).
+	st, _, body = c.do(http.MethodGet, "/api/v1/audit?kind=login", "", auth)
+	var audit struct {
+		Records []struct {
+			Action, Outcome, Reason, Actor string
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &audit); err != nil || st != http.StatusOK {
+		t.Fatalf("audit log: %d %s", st, body)
+	}
+	var attempts []string
+	for _, r := range audit.Records {
+		if r.Action == "unlock_passphrase" && r.Actor == "ui" {
+			attempts = append(attempts, r.Outcome+"/"+r.Reason)
+		}
+	}
+	if want := []string{"ok/", "denied/wrong_passphrase"}; !slices.Equal(attempts, want) { // newest first
+		t.Errorf("unlock attempts in the audit log: %q, want %q", attempts, want)
+	}
+	if strings.Contains(body, testPassphrase) || strings.Contains(body, "not the passphrase") {
+		t.Error("a passphrase is in the audit log")
 	}
 }
 

@@ -173,6 +173,7 @@ func TestActivityChanges(t *testing.T) {
 		audit.Call{Kind: audit.KindAdmin, Time: at(2), Actor: "admin_token", Action: "DELETE /api/v1/tenants/{id}", Target: "id=old", Tenant: "old", Outcome: audit.OutcomeFailed},
 		audit.Call{Kind: audit.KindCredential, Time: at(3), Actor: "vault", Tenant: "acme", User: owner.ID, Action: "credential_changed", Target: "api_key/weather", Outcome: audit.OutcomeOK},
 		audit.Call{Kind: audit.KindLogin, Time: at(4), Actor: "link", Action: "ui_login_link", Outcome: audit.OutcomeDenied, Reason: "bad_link"},
+		audit.Call{Kind: audit.KindLogin, Time: at(6), Actor: "ui", Action: "unlock_passphrase", Outcome: audit.OutcomeDenied, Reason: "wrong_passphrase"},
 		audit.Call{Kind: audit.KindToolCall, Time: at(5), Tenant: "acme", Tool: "plexus_whoami", Local: true, Outcome: audit.OutcomeOK},
 	)
 	record(t, log, calls...)
@@ -182,7 +183,7 @@ func TestActivityChanges(t *testing.T) {
 		"In this window: providers › github › delete", "You, in this window",
 		"Admin API: DELETE tenants/old", "An admin API client", "tenant old",
 		"Stored or removed an API key for weather", "tenant acme", "You (this computer)",
-		"Opened this window with a sign-in link", "Refused", "Failed")
+		"Opened this window with a sign-in link", "Typed the passphrase to unlock Plexus", "Refused", "Failed")
 	list := r.body[strings.Index(r.body, "Changes and sign-ins"):]
 	if n := strings.Count(list, "<tr>"); n != 20+1 { // 20 rows and the head
 		t.Errorf("%d rows in the changes list, want 20\n%s", n, list)

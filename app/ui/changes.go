@@ -64,10 +64,11 @@ func changeRow(r apiv1.AuditRecord, now time.Time) frontend.ChangeRow {
 
 // loginRecordWords name the sign-in records.
 var loginRecordWords = map[string]string{
-	"ui_login_link": "Opened this window with a sign-in link",
-	"admin_api":     "Used the admin API",
-	"mcp_token":     "An app signed in with a user token",
-	"register_user": "A host app registered a user",
+	"ui_login_link":     "Opened this window with a sign-in link",
+	"admin_api":         "Used the admin API",
+	"mcp_token":         "An app signed in with a user token",
+	"register_user":     "A host app registered a user",
+	"unlock_passphrase": "Typed the passphrase to unlock Plexus",
 }
 
 // credentialChangeWords name the credential records; %s is the target.
