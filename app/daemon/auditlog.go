@@ -220,7 +220,7 @@ func (e *earlyRecords) flush(rec *audit.Log) {
 		rec.Record(c)
 	}
 	if dropped > 0 {
-		rec.Record(audit.Call{Kind: audit.KindLogin, Time: time.Now(), Action: "unlock_passphrase", Actor: "ui",
-			Outcome: audit.OutcomeDenied, Reason: fmt.Sprintf("%d more attempts while locked, not kept one by one", dropped)})
+		rec.Record(audit.Call{Kind: audit.KindLogin, Time: time.Now(), Action: "unlock_passphrase", Actor: "unlock_page",
+			Outcome: audit.OutcomeDenied, Reason: "too_many", Target: fmt.Sprintf("%d more attempts while locked", dropped)})
 	}
 }

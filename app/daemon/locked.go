@@ -148,7 +148,7 @@ func (u *unlocker) Unlock(ctx context.Context, passphrase string) (string, error
 	start := time.Now()
 	link, err := u.open(ctx, func(ctx context.Context) (*vault.Vault, error) {
 		v, err := u.vh.locked.Unlock(ctx, passphrase)
-		c := audit.Call{Kind: audit.KindLogin, Time: start, Duration: time.Since(start), Action: "unlock_passphrase", Actor: "ui",
+		c := audit.Call{Kind: audit.KindLogin, Time: start, Duration: time.Since(start), Action: "unlock_passphrase", Actor: "unlock_page",
 			Outcome: audit.OutcomeOK}
 		switch {
 		case errors.Is(err, vault.ErrWrongKey):

@@ -251,7 +251,7 @@ func TestLockedDaemon(t *testing.T) {
 	}
 	var attempts []string
 	for _, r := range audit.Records {
-		if r.Action == "unlock_passphrase" && r.Actor == "ui" {
+		if r.Action == "unlock_passphrase" && r.Actor == "unlock_page" {
 			attempts = append(attempts, r.Outcome+"/"+r.Reason)
 		}
 	}

@@ -173,7 +173,9 @@ func TestActivityChanges(t *testing.T) {
 		audit.Call{Kind: audit.KindAdmin, Time: at(2), Actor: "admin_token", Action: "DELETE /api/v1/tenants/{id}", Target: "id=old", Tenant: "old", Outcome: audit.OutcomeFailed},
 		audit.Call{Kind: audit.KindCredential, Time: at(3), Actor: "vault", Tenant: "acme", User: owner.ID, Action: "credential_changed", Target: "api_key/weather", Outcome: audit.OutcomeOK},
 		audit.Call{Kind: audit.KindLogin, Time: at(4), Actor: "link", Action: "ui_login_link", Outcome: audit.OutcomeDenied, Reason: "bad_link"},
-		audit.Call{Kind: audit.KindLogin, Time: at(6), Actor: "ui", Action: "unlock_passphrase", Outcome: audit.OutcomeDenied, Reason: "wrong_passphrase"},
+		audit.Call{Kind: audit.KindLogin, Time: at(6), Actor: "unlock_page", Action: "unlock_passphrase", Outcome: audit.OutcomeDenied, Reason: "wrong_passphrase"},
+		audit.Call{Kind: audit.KindAdmin, Time: at(8), Actor: "ui", Action: "POST /ui/tenants", Outcome: audit.OutcomeDenied},
+		audit.Call{Kind: audit.KindLogin, Time: at(7), Actor: "audit", Action: "not_recorded", Outcome: audit.OutcomeDenied, Target: "480 refused or failed requests"},
 		audit.Call{Kind: audit.KindToolCall, Time: at(5), Tenant: "acme", Tool: "plexus_whoami", Local: true, Outcome: audit.OutcomeOK},
 	)
 	record(t, log, calls...)
@@ -183,7 +185,8 @@ func TestActivityChanges(t *testing.T) {
 		"In this window: providers › github › delete", "You, in this window",
 		"Admin API: DELETE tenants/old", "An admin API client", "tenant old",
 		"Stored or removed an API key for weather", "tenant acme", "You (this computer)",
-		"Opened this window with a sign-in link", "Typed the passphrase to unlock Plexus", "Refused", "Failed")
+		"Opened this window with a sign-in link", "Typed the passphrase to unlock Plexus", "The unlock page", "Someone not signed in to this window",
+		"Too many refused requests to keep one by one: 480 refused or failed requests", "Refused", "Failed")
 	list := r.body[strings.Index(r.body, "Changes and sign-ins"):]
 	if n := strings.Count(list, "<tr>"); n != 20+1 { // 20 rows and the head
 		t.Errorf("%d rows in the changes list, want 20\n%s", n, list)

@@ -84,6 +84,9 @@ var credentialChangeWords = map[string]string{
 func changeWords(r apiv1.AuditRecord) string {
 	switch audit.Kind(r.Kind) {
 	case audit.KindLogin:
+		if r.Action == "not_recorded" { // the log's own count of a flood
+			return "Too many refused requests to keep one by one: " + r.Target
+		}
 		if w, ok := loginRecordWords[r.Action]; ok {
 			return w
 		}
@@ -140,6 +143,9 @@ func adminWords(action, target string) string {
 func actorWords(r apiv1.AuditRecord) string {
 	switch r.Actor {
 	case "ui":
+		if r.Outcome == string(audit.OutcomeDenied) {
+			return "Someone not signed in to this window"
+		}
 		return "You, in this window"
 	case "local_token":
 		return "plexus admin on this computer"
@@ -149,6 +155,8 @@ func actorWords(r apiv1.AuditRecord) string {
 		return "A host app"
 	case "link":
 		return "A sign-in link"
+	case "unlock_page":
+		return "The unlock page"
 	}
 	switch {
 	case r.Local || r.UserName == vault.LocalOwnerHostUserID:

@@ -338,3 +338,69 @@ func TestNoSecretsNoArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedFloodIsCounted: refused requests (which anyone who can reach
+// the port can make) are written one by one only up to a budget, so a
+// flood cannot push real history out of the log; the rest are counted in
+// a "not_recorded" record. Tool calls and accepted requests are never
+// held back.
+func TestRefusedFloodIsCounted(t *testing.T) {
+	l, clk := open(t, Options{})
+	for i := range 500 {
+		l.Record(Call{Kind: KindLogin, Time: clk.Now(), Action: "admin_api", Actor: "admin_token", Outcome: OutcomeDenied, Reason: "bad_token"})
+		if i%100 == 0 {
+			l.Record(call("acme", "search", clk.Now(), OutcomeOK))
+			l.Record(Call{Kind: KindAdmin, Time: clk.Now(), Action: "POST /ui/tenants", Actor: "ui", Outcome: OutcomeOK})
+		}
+		if i%50 == 0 {
+			flush(t, l) // several batches, as a flood arrives
+		}
+	}
+	flush(t, l)
+	count := func(q Query) int {
+		n := 0
+		for p, err := l.Query(t.Context(), q); ; p, err = l.Query(t.Context(), q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(p.Calls)
+			if p.Next == "" {
+				return n
+			}
+			q.Cursor = p.Next
+		}
+	}
+	if n := count(Query{Kind: KindToolCall}); n != 5 {
+		t.Errorf("%d tool calls, want 5", n)
+	}
+	if n := count(Query{Kind: KindAdmin}); n != 5 {
+		t.Errorf("%d accepted admin actions, want 5", n)
+	}
+	if n := count(Query{Kind: KindLogin, Outcome: OutcomeDenied}); n != refusedBurst {
+		t.Errorf("%d refused records written, want the burst, %d", n, refusedBurst)
+	}
+	// A minute later the count is told, and refused records are written
+	// again.
+	clk.Add(time.Minute)
+	l.Record(Call{Kind: KindLogin, Time: clk.Now(), Action: "ui_login_link", Actor: "link", Outcome: OutcomeDenied, Reason: "bad_link"})
+	flush(t, l)
+	p, err := l.Query(t.Context(), Query{Kind: KindLogin, Limit: 2})
+	if err != nil || len(p.Calls) != 2 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if p.Calls[0].Action != "ui_login_link" || p.Calls[1].Action != "not_recorded" || p.Calls[1].Target != "480 refused or failed requests" {
+		t.Errorf("after a minute: %+v", p.Calls)
+	}
+	// Skipped ones are told at Close too.
+	for range 2 * refusedBurst {
+		l.Record(Call{Kind: KindLogin, Time: clk.Now(), Action: "admin_api", Outcome: OutcomeDenied})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := open(t, Options{Dir: l.opts.Dir})
+	p, err = l2.Query(t.Context(), Query{Kind: KindLogin, Limit: 1})
+	if err != nil || len(p.Calls) != 1 || p.Calls[0].Action != "not_recorded" {
+		t.Errorf("after Close: %+v %v", p.Calls, err)
+	}
+}

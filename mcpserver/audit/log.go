@@ -84,6 +84,7 @@ type Log struct {
 	curSize int64
 	lastErr time.Time
 	buf     []byte
+	refused refusedBudget
 
 	closeOnce sync.Once
 }
@@ -273,6 +274,10 @@ func (l *Log) run() {
 		}
 		flushes = flushes[:0]
 		if stopping {
+			if l.refused.skipped > 0 { // say how many were skipped, token or not
+				l.refused.tokens = max(l.refused.tokens, 1)
+				l.write(nil)
+			}
 			return
 		}
 	}
@@ -281,7 +286,7 @@ func (l *Log) run() {
 // write appends batch to the current file in one write, starting a new
 // file first when the day changed or the file is full.
 func (l *Log) write(batch []Call) {
-	if len(batch) == 0 {
+	if len(batch) == 0 && l.refused.skipped == 0 {
 		return
 	}
 	l.buf = l.buf[:0]
@@ -289,7 +294,17 @@ func (l *Log) write(batch []Call) {
 		secrets Secrets
 		asked   bool
 	)
+	now := l.opts.Now()
+	if n := l.refused.summary(now); n > 0 {
+		l.buf = appendLine(l.buf, refusedSummary(now, n).clean())
+	}
+	kept := uint64(0)
 	for i, c := range batch {
+		if refusable(c) && !l.refused.take(c.Time) {
+			batch[i].Args = nil
+			continue
+		}
+		kept++
 		if len(c.Args) > 0 && !asked && l.opts.Secrets != nil {
 			secrets, asked = l.opts.Secrets(context.Background()), true
 		}
@@ -308,7 +323,10 @@ func (l *Log) write(batch []Call) {
 		batch[i].Args = nil // the unmasked arguments go no further
 		l.buf = appendLine(l.buf, c)
 	}
-	n := uint64(len(batch))
+	if len(l.buf) == 0 {
+		return
+	}
+	n := kept
 	if err := l.ensureFile(); err != nil {
 		l.writeFailed(n, err)
 		return
@@ -321,6 +339,73 @@ func (l *Log) write(batch []Call) {
 		return
 	}
 	l.written.Add(n)
+}
+
+// Refused and failed requests that are not tool calls (a wrong admin
+// token, a form posted without signing in, a bad sign-in link) come from
+// whoever can reach the port, another user of the computer included. So
+// that a flood of them cannot push real history out of the log (it keeps
+// at most MaxTotalBytes, oldest out first), they are written one by one
+// only up to refusedBurst at once and refusedPerMinute on average; the
+// rest are counted, and a "not_recorded" record says how many.
+const (
+	refusedBurst     = 20
+	refusedPerMinute = 10
+)
+
+// refusable reports whether c is held to the refused-records budget.
+func refusable(c Call) bool { return c.Kind != KindToolCall && c.Kind != "" && c.Outcome != OutcomeOK }
+
+// refusedBudget is a token bucket for refused records, owned by the
+// writer goroutine.
+type refusedBudget struct {
+	tokens  float64
+	last    time.Time
+	skipped uint64 // refused records not written since the last summary
+}
+
+func (b *refusedBudget) refill(now time.Time) {
+	if b.last.IsZero() {
+		b.tokens, b.last = refusedBurst, now
+		return
+	}
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(refusedBurst, b.tokens+d.Minutes()*refusedPerMinute)
+		b.last = now
+	}
+}
+
+// take spends a token for a record made at t, or counts it skipped.
+func (b *refusedBudget) take(t time.Time) bool {
+	b.refill(t)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	b.skipped++
+	return false
+}
+
+// summary returns how many records were skipped, once a token is free to
+// say so (0: nothing to say yet).
+func (b *refusedBudget) summary(now time.Time) uint64 {
+	if b.skipped == 0 {
+		return 0
+	}
+	b.refill(now)
+	if b.tokens < 1 {
+		return 0
+	}
+	b.tokens--
+	n := b.skipped
+	b.skipped = 0
+	return n
+}
+
+// refusedSummary is the record of n refused records not written.
+func refusedSummary(now time.Time, n uint64) Call {
+	return Call{Kind: KindLogin, Time: now, Action: "not_recorded", Actor: "audit", Outcome: OutcomeDenied,
+		Reason: "too_many_refused", Target: fmt.Sprintf("%d refused or failed requests", n)}
 }
 
 // writeFailed counts lost calls and logs, at most once a minute.
