@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -703,7 +704,7 @@ func (in *Instance) connect(ctx context.Context, l Launch) (_ *conn, err error) 
 		if errors.Is(err, transport.ErrLegacySSEServer) {
 			return nil, fmt.Errorf("initialize: %w (the server seems to speak only the older HTTP+SSE transport: use transport sse)", err)
 		}
-		return nil, fmt.Errorf("initialize: %w", err)
+		return nil, fmt.Errorf("initialize: %w", unreachable(err))
 	}
 	if res.Capabilities.Logging != nil {
 		// Servers send only errors until told otherwise; Plexus takes every
@@ -718,6 +719,31 @@ func (in *Instance) connect(ctx context.Context, l Launch) (_ *conn, err error) 
 	c.protocol = res.ProtocolVersion
 	c.caps = res.Capabilities
 	return c, nil
+}
+
+// unreachableError says that an HTTP upstream could not be reached, in
+// one sentence instead of the transports' stacked wrappings ("transport
+// error: failed to send request: failed to send request: Post …"); it
+// unwraps to the original error.
+type unreachableError struct {
+	url   string
+	cause error // the network's reason
+	err   error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("could not reach %s: %v", e.url, e.cause)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// unreachable is err, told as an unreachableError when a request never
+// got an answer.
+func unreachable(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok && ue.Err != nil {
+		return &unreachableError{url: ue.URL, cause: ue.Err, err: err}
+	}
+	return err
 }
 
 // list reads the upstream's items, as its capabilities announce them.
@@ -935,7 +961,7 @@ func (in *Instance) do(ctx context.Context, fn func(ctx context.Context, c *clie
 			}
 		}
 		in.lost(c, why)
-		return fmt.Errorf("upstream %s: %w: %w", in.cfg.Name, ErrUnavailable, err)
+		return fmt.Errorf("upstream %s: %w: %w", in.cfg.Name, ErrUnavailable, unreachable(err))
 	}
 	return err
 }

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,6 +411,28 @@ func TestInstanceStartFailure(t *testing.T) {
 	}
 	if st := in2.Status(); st.State != StateStopped || st.Failures != 0 {
 		t.Fatalf("status after prepare error %+v", st)
+	}
+	// An HTTP upstream that does not answer: one sentence, not the
+	// transports' stacked wrappings.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	in3 := New(Config{Name: "down", Transport: TransportHTTP, URL: "http://" + addr + "/mcp", StartTimeout: 5 * time.Second,
+		Prepare: func(context.Context) (Launch, error) { return Launch{HTTPClient: &http.Client{}}, nil }})
+	t.Cleanup(in3.Close)
+	_, err = callText(t.Context(), in3, "echo", nil)
+	want := "could not reach http://" + addr + "/mcp: dial tcp " + addr + ": connect: connection refused"
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "failed to send request") {
+		t.Fatalf("err = %v\nwant it to say %q", err, want)
+	}
+	if _, ok := errors.AsType[*url.Error](err); !ok {
+		t.Errorf("the original error is not kept: %v", err)
+	}
+	if st := in3.Status(); !strings.Contains(st.LastError, want) {
+		t.Errorf("status says %q", st.LastError)
 	}
 }
 
