@@ -226,6 +226,22 @@ func stdioRate(tb testing.TB, cl *mcpclient.Client, conc, n int) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
+// verdict says how rate fares against target (a multiple of base, named
+// baseName), knowing the floor: met, missed, or out of reach because even
+// a zero-cost gateway would miss it.
+func verdict(rate, target, floor, base float64, baseName string) string {
+	switch {
+	case rate >= target:
+		return fmt.Sprintf("met (%.2fx %s)", rate/base, baseName)
+	case floor < target:
+		return fmt.Sprintf("out of reach here: the floor is %.2fx %s, the target %.2fx (Plexus %.2fx, %.0f%% of the floor)",
+			floor/base, baseName, target/base, rate/base, 100*rate/floor)
+	default:
+		return fmt.Sprintf("missed: %.2fx %s, target %.2fx (%.0f%% of the floor, which allows %.2fx)",
+			rate/base, baseName, target/base, 100*rate/floor, floor/base)
+	}
+}
+
 // floor is the rate of a zero-cost gateway between a client whose direct
 // rate is direct and an upstream called at rate up: the two in series.
 func floor(direct, up float64) float64 { return 1 / (1/direct + 1/up) }
@@ -365,5 +381,10 @@ func BenchmarkUpstreamEcho(b *testing.B) {
 	}
 	fmt.Fprintf(&sb, "(every column but direct/s, http/proxy and x/floor is a ratio to direct; floor: a zero-cost gateway in series with the upstream)\n")
 	fmt.Fprintf(&sb, "targets: plexus-http >= 1.2x proxy; plexus-stdio >= 0.5x direct\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-18s http: %s; stdio: %s\n", r.name,
+			verdict(r.plexusHTTP, 1.2*r.proxy, floor(r.direct, r.upHTTP), r.proxy, "proxy"),
+			verdict(r.plexusIO, 0.5*r.direct, floor(r.direct, r.upStdio), r.direct, "direct"))
+	}
 	fmt.Print(sb.String())
 }
