@@ -133,11 +133,14 @@ func activityHref(q apiv1.ActivityQuery, cursor string) string {
 	return "/ui/activity?" + v.Encode()
 }
 
-// outcomeWords are the outcomes as the page names them.
-var outcomeWords = map[audit.Outcome]struct {
+// outcomeWord is how the page names an outcome, and its colour.
+type outcomeWord struct {
 	label  string
 	status frontend.Status
-}{
+}
+
+// outcomeWords are the calls' outcomes as the page names them.
+var outcomeWords = map[audit.Outcome]outcomeWord{
 	audit.OutcomeOK:            {"OK", frontend.StatusOK},
 	audit.OutcomeToolError:     {"Tool error", frontend.StatusBad},
 	audit.OutcomeProtocolError: {"Failed", frontend.StatusBad},

@@ -41,10 +41,7 @@ func (h *Handler) recentChanges(ctx context.Context, now time.Time) ([]frontend.
 }
 
 // changeOutcomes are the results as the list names them.
-var changeOutcomes = map[audit.Outcome]struct {
-	label  string
-	status frontend.Status
-}{
+var changeOutcomes = map[audit.Outcome]outcomeWord{
 	audit.OutcomeOK:     {"Done", frontend.StatusOK},
 	audit.OutcomeDenied: {"Refused", frontend.StatusWarn},
 	audit.OutcomeFailed: {"Failed", frontend.StatusBad},
