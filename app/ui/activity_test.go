@@ -182,10 +182,10 @@ func TestActivityChanges(t *testing.T) {
 	r := b.get("/ui/activity")
 	wantStatus(t, "activity", r, http.StatusOK)
 	wantIn(t, "changes", r.body, "Changes and sign-ins",
-		"In this window: providers › github › delete", "You, in this window",
+		"Remove OAuth provider github", "You, in this window",
 		"Admin API: DELETE tenants/old", "An admin API client", "tenant old",
 		"Stored or removed an API key for weather", "tenant acme", "You (this computer)",
-		"Opened this window with a sign-in link", "Typed the passphrase to unlock Plexus", "The unlock page", "Someone not signed in to this window",
+		"Open this window with a sign-in link", "Unlock Plexus with its passphrase", "The unlock page", "Someone not signed in to this window",
 		"Too many refused requests to keep one by one: 480 refused or failed requests", "Refused", "Failed")
 	list := r.body[strings.Index(r.body, "Changes and sign-ins"):]
 	if n := strings.Count(list, "<tr>"); n != 20+1 { // 20 rows and the head
@@ -197,7 +197,7 @@ func TestActivityChanges(t *testing.T) {
 	if strings.Contains(list, "plexus_whoami") {
 		t.Error("a tool call is listed among the changes")
 	}
-	if i, j := strings.Index(list, "providers › github › delete"), strings.Index(list, "sign-in link"); i < 0 || j < i {
+	if i, j := strings.Index(list, "Remove OAuth provider github"), strings.Index(list, "sign-in link"); i < 0 || j < i {
 		t.Error("the changes are not newest first")
 	}
 }

@@ -6,6 +6,7 @@ package ui
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -59,13 +60,14 @@ func changeRow(r apiv1.AuditRecord, now time.Time) frontend.ChangeRow {
 	return row
 }
 
-// loginRecordWords name the sign-in records.
+// loginRecordWords name the sign-in records (in the imperative, like the
+// forms: they may be refused).
 var loginRecordWords = map[string]string{
-	"ui_login_link":     "Opened this window with a sign-in link",
-	"admin_api":         "Used the admin API",
-	"mcp_token":         "An app signed in with a user token",
-	"register_user":     "A host app registered a user",
-	"unlock_passphrase": "Typed the passphrase to unlock Plexus",
+	"ui_login_link":     "Open this window with a sign-in link",
+	"admin_api":         "Use the admin API",
+	"mcp_token":         "Sign an app in with a user token",
+	"register_user":     "Register a user (host app)",
+	"unlock_passphrase": "Unlock Plexus with its passphrase",
 }
 
 // credentialChangeWords name the credential records; %s is the target.
@@ -73,7 +75,7 @@ var credentialChangeWords = map[string]string{
 	"provider_changed": "Changed the settings of OAuth provider %s",
 	"provider_deleted": "Removed OAuth provider %s",
 	"token_revoked":    "Revoked a user token",
-	"user_deleted":     "Removed a user",
+	"user_deleted":     "Remove a user",
 	"tenant_deleted":   "Removed the tenant",
 }
 
@@ -107,15 +109,94 @@ func changeWords(r apiv1.AuditRecord) string {
 	return strings.ReplaceAll(r.Action, "_", " ")
 }
 
+// formWords say what each form of the window asks for, by its route (in
+// the imperative: the Result column says whether it was done); a
+// {wildcard} in the sentence is the value in the request's path.
+var formWords = map[string]string{
+	"/ui/logout":                                    "Sign out of this window",
+	"/ui/tenant":                                    "Switch to another tenant",
+	"/ui/tenants":                                   "Create a tenant",
+	"/ui/tenants/{id}/rename":                       "Rename tenant {id}",
+	"/ui/tenants/{id}/secret":                       "Replace the host-app secret of tenant {id}",
+	"/ui/tenants/{id}/delete":                       "Delete tenant {id}",
+	"/ui/providers":                                 "Add an OAuth provider",
+	"/ui/providers/{name}":                          "Change OAuth provider {name}",
+	"/ui/providers/{name}/secret":                   "Replace the client secret of OAuth provider {name}",
+	"/ui/providers/{name}/delete":                   "Remove OAuth provider {name}",
+	"/ui/connections/{user}/connect/{provider}":     "Connect {provider}",
+	"/ui/connections/{user}/disconnect/{provider}":  "Disconnect {provider}",
+	"/ui/connections/{user}/keys":                   "Save an API key",
+	"/ui/connections/{user}/keys/{provider}/delete": "Delete the {provider} API key",
+	"/ui/users":                                     "Add a user",
+	"/ui/users/{user}/tokens":                       "Make a sign-in token for a user",
+	"/ui/users/{user}/tokens/{token}/revoke":        "Revoke a user's sign-in token",
+	"/ui/users/{user}/delete":                       "Remove a user",
+	"/ui/sessions/{ref}/end":                        "End a session",
+	"/ui/claude-desktop":                            "Connect Claude Desktop",
+	"/ui/key/keyring":                               "Move the master key into the system keyring",
+	"/ui/key/passphrase":                            "Put the master key under a passphrase",
+	"/ui/tools":                                     "Switch tools on or off",
+	"/ui/http-tools":                                "Add an HTTP tool",
+	"/ui/http-tools/{name}":                         "Change HTTP tool {name}",
+	"/ui/http-tools/{name}/delete":                  "Remove HTTP tool {name}",
+	gatesPath:                                       "Change which tools ask for a code",
+	"/ui/servers":                                   "Add an MCP server",
+	"/ui/servers/{name}":                            "Change MCP server {name}",
+	"/ui/servers/{name}/restart":                    "Restart MCP server {name}",
+	"/ui/servers/{name}/delete":                     "Remove MCP server {name}",
+}
+
+// formSentence is what formWords says of a form posted to path ("" when
+// no route matches).
+func formSentence(path string) string {
+	got := strings.Split(strings.Trim(path, "/"), "/")
+	for pattern, words := range formWords {
+		want := strings.Split(strings.Trim(pattern, "/"), "/")
+		if len(want) != len(got) {
+			continue
+		}
+		values := map[string]string{}
+		match := true
+		for i, w := range want {
+			switch {
+			case strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") && got[i] != "":
+				v, err := url.PathUnescape(got[i])
+				if err != nil {
+					v = got[i]
+				}
+				values[w] = v
+			case w != got[i]:
+				match = false
+			}
+			if !match {
+				break
+			}
+		}
+		if match {
+			for w, v := range values {
+				words = strings.ReplaceAll(words, w, v)
+			}
+			return words
+		}
+	}
+	return ""
+}
+
 // adminWords says what an admin request changed: a window form ("POST
-// /ui/providers/github/delete" reads "In this window: providers › github
-// › delete") or an admin API route ("DELETE /api/v1/tenants/{id}" with
-// target "id=acme" reads "Admin API: DELETE tenants/acme").
+// /ui/providers/github/delete" reads "Remove OAuth provider github"; a
+// form it does not know reads "In this window: a › b") or an admin API
+// route ("DELETE /api/v1/tenants/{id}" with target "id=acme" reads "Admin
+// API: DELETE tenants/acme").
 func adminWords(action, target string) string {
 	method, path, _ := strings.Cut(action, " ")
 	switch {
 	case strings.HasPrefix(path, "/ui/"):
+		if w := formSentence(path); w != "" {
+			return w
+		}
 		return "In this window: " + strings.Join(strings.Split(strings.Trim(strings.TrimPrefix(path, "/ui/"), "/"), "/"), " › ")
+	case action == "POST /api/v1/ui/login-ticket":
+		return "Make a sign-in link for this window" // plexus open
 	case strings.HasPrefix(path, "/api/v1/"):
 		path = strings.TrimPrefix(path, "/api/v1/")
 		var rest []string
