@@ -82,9 +82,13 @@ func (p activityHandler) serve(w http.ResponseWriter, r *http.Request, s *sessio
 			v.NewestHref = activityHref(q, "")
 		}
 		if q.Cursor == "" {
-			if v.Changes, err = h.recentChanges(ctx, now); err != nil {
-				h.fail(w, r, fmt.Errorf("changes and sign-ins: %w", err))
-				return
+			// The calls are the page; the changes under them must not hold
+			// it up or break it.
+			cctx, cancel := context.WithTimeout(ctx, changesWait)
+			v.Changes, err = h.recentChanges(cctx, now)
+			cancel()
+			if err != nil {
+				h.log.WarnContext(ctx, "Activity: changes and sign-ins not shown", "error", err)
 			}
 		}
 	}

@@ -20,6 +20,9 @@ import (
 // changesShown is how many changes and sign-ins the Activity page lists.
 const changesShown = 20
 
+// changesWait bounds reading them; past it the page goes without.
+const changesWait = 3 * time.Second
+
 // changeKinds are the records the list shows.
 var changeKinds = []audit.Kind{audit.KindAdmin, audit.KindCredential, audit.KindLogin}
 
