@@ -72,6 +72,14 @@ func sink(ctx context.Context, meta *mcp.Meta) upstream.Sink {
 	if cs := server.ClientSessionFromContext(ctx); cs != nil && cs.SessionID() != "" {
 		s.Key = cs.SessionID()
 	}
+	switch c, _ := tools.CallerFrom(ctx); {
+	case c.UserID != "":
+		s.Owner = "user " + c.UserID
+	case c.SessionID != "":
+		s.Owner = "guest " + c.SessionID
+	default: // a session-less caller (2026-07-28 era guest): its own
+		s.Owner = fmt.Sprintf("call %p", &s)
+	}
 	if meta != nil && meta.ProgressToken != nil {
 		tok := meta.ProgressToken
 		s.Progress = func(p mcp.ProgressNotificationParams) {

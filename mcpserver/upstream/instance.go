@@ -159,11 +159,16 @@ type Status struct {
 // progress for this call (only when the caller asked for progress), Log
 // the log messages the upstream sends while the call is in flight. Both
 // must not block. Key identifies the downstream session, so a session
-// with several calls in flight gets each log message once.
+// with several calls in flight gets each log message once. Owner is the
+// person the call is for (a user, or a guest's session): a log message
+// belongs to no call in particular, so it reaches the calls in flight only
+// when they are all one person's — it could tell one person what another
+// asked for. (It is always in the upstream's log.)
 type Sink struct {
 	Progress func(p mcp.ProgressNotificationParams)
 	Log      func(m mcp.LoggingMessageNotificationParams)
 	Key      any
+	Owner    string
 }
 
 // Instance is one session with one upstream (for a stdio upstream: one
@@ -892,7 +897,9 @@ func (in *Instance) routeLog(n mcp.JSONRPCNotification) {
 	in.callsMu.Lock()
 	sinks := make([]Sink, 0, len(in.calls))
 	seen := map[any]bool{}
+	owners := map[string]bool{}
 	for c := range in.calls {
+		owners[c.sink.Owner] = true
 		if c.sink.Log == nil || (c.sink.Key != nil && seen[c.sink.Key]) {
 			continue
 		}
@@ -900,6 +907,9 @@ func (in *Instance) routeLog(n mcp.JSONRPCNotification) {
 		sinks = append(sinks, c.sink)
 	}
 	in.callsMu.Unlock()
+	if len(owners) > 1 {
+		return // several people's calls in flight: whose message is it?
+	}
 	for _, s := range sinks {
 		s.Log(m)
 	}

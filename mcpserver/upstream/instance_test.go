@@ -330,6 +330,75 @@ func TestInstanceNotifications(t *testing.T) {
 	if !strings.Contains(in.Log().Tail("notification", 1), "warning: test: careful") {
 		t.Fatalf("log: %q", in.Log().Tail("", 5))
 	}
+	// A log message belongs to no call: with another person's call in
+	// flight it reaches neither (it could tell one what the other asked);
+	// with only the same person's calls, each of their sessions gets it.
+	var other []mcp.LoggingMessageNotificationParams
+	otherSink := Sink{Log: func(m mcp.LoggingMessageNotificationParams) { mu.Lock(); other = append(other, m); mu.Unlock() },
+		Key: "session-2", Owner: "user bob"}
+	sink.Owner = "user alice"
+	wait := func(s Sink) (stop func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		w := mcp.CallToolRequest{}
+		w.Params.Name = "wait"
+		w.Params.Arguments = map[string]any{"mark": filepath.Join(t.TempDir(), "mark")}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = in.CallTool(ctx, w, s)
+		}()
+		return func() { cancel(); <-done }
+	}
+	stopWaiting := wait(otherSink)
+	for i := 0; ; i++ { // until bob's call is in flight
+		in.callsMu.Lock()
+		n := len(in.calls)
+		in.callsMu.Unlock()
+		if n == 1 {
+			break
+		}
+		if i == 500 {
+			t.Fatal("bob's call never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req.Params.Arguments = map[string]any{"message": "alice's secret plan"}
+	if _, err := in.CallTool(t.Context(), req, sink); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(logs) != 1 || len(other) != 0 {
+		t.Errorf("with two people's calls in flight: alice got %d, bob got %d", len(logs)-1, len(other))
+	}
+	mu.Unlock()
+	if !strings.Contains(in.Log().Tail("notification", 1), "alice's secret plan") {
+		t.Errorf("the message is not in the upstream's log: %q", in.Log().Tail("", 3))
+	}
+	stopWaiting()
+	otherSink.Owner = "user alice" // the same person in another session
+	stopWaiting = wait(otherSink)
+	defer stopWaiting()
+	for i := 0; ; i++ {
+		in.callsMu.Lock()
+		n := len(in.calls)
+		in.callsMu.Unlock()
+		if n == 1 {
+			break
+		}
+		if i == 500 {
+			t.Fatal("alice's second call never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req.Params.Arguments = map[string]any{"message": "again"}
+	if _, err := in.CallTool(t.Context(), req, sink); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(logs) != 2 || len(other) != 1 {
+		t.Errorf("with one person's calls in flight: %d and %d messages, want 1 each", len(logs)-1, len(other))
+	}
+	mu.Unlock()
 	req.Params.Name = "fail"
 	res, err = in.CallTool(t.Context(), req, Sink{})
 	if err != nil || !res.IsError {
