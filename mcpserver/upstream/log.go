@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,10 +62,12 @@ func (l *Log) Mask(secrets ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) >= minMaskLen {
+		if len(s) >= minMaskLen && !slices.Contains(l.secrets, s) { // each start masks them again
 			l.secrets = append(l.secrets, s)
 		}
 	}
+	// Longest first: a secret that contains another is hidden whole.
+	slices.SortStableFunc(l.secrets, func(a, b string) int { return len(b) - len(a) })
 }
 
 // Add appends one line (cut to MaxLogLine bytes, control characters

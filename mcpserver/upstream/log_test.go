@@ -26,6 +26,18 @@ func TestLogBounded(t *testing.T) {
 	if tail := l.Tail("stderr", 2); !strings.HasPrefix(tail, "bell") {
 		t.Fatalf("tail = %q", tail[:20])
 	}
+	// Masked again at each start, kept once; a secret that contains
+	// another is hidden whole, whichever was given first.
+	for range 100 {
+		l.Mask("sk-secret-123", "sk-secret-123-and-more")
+	}
+	if len(l.secrets) != 2 {
+		t.Errorf("%d secrets kept", len(l.secrets))
+	}
+	l.Add("stderr", "key sk-secret-123-and-more")
+	if got := l.Lines()[2].Text; got != "key [redacted]" {
+		t.Errorf("line = %q", got)
+	}
 }
 
 // TestLogCopyLines: an endless stderr line does not grow memory: the Log
