@@ -233,7 +233,7 @@ func (h *httpToolHub) call(ctx context.Context, tl *httptool.Tool, req mcp.CallT
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(tl.Timeout())*time.Second)
 	defer cancel()
 	hreq = hreq.WithContext(ctx)
-	client, err := h.client(ctx, tl)
+	client, secrets, err := h.client(ctx, tl)
 	if err != nil {
 		if tools.IsCredentialError(err) {
 			return nil, err // the guard answers with how to get it
@@ -247,12 +247,20 @@ func (h *httpToolHub) call(ctx context.Context, tl *httptool.Tool, req mcp.CallT
 		}
 		return mcp.NewToolResultError(name + ": " + requestError(tl, err)), nil
 	}
-	return tl.Result(resp), nil
+	res := tl.Result(resp)
+	for i, c := range res.Content { // an API that echoes the key never hands it to the model
+		if tc, ok := c.(mcp.TextContent); ok && len(secrets) > 0 {
+			tc.Text = egress.RedactText(tc.Text, secrets)
+			res.Content[i] = tc
+		}
+	}
+	return res, nil
 }
 
 // client returns the client that sends tl's request with the caller's
-// credential, to tl's origin only.
-func (h *httpToolHub) client(ctx context.Context, tl *httptool.Tool) (*http.Client, error) {
+// credential, to tl's origin only, and the credential when it is an API
+// key (to keep it out of the answer).
+func (h *httpToolHub) client(ctx context.Context, tl *httptool.Tool) (*http.Client, []string, error) {
 	a := tl.Record().Auth
 	base := h.rt
 	if h.s.oauth != nil {
@@ -261,13 +269,14 @@ func (h *httpToolHub) client(ctx context.Context, tl *httptool.Tool) (*http.Clie
 	origins := []egress.Origin{tl.Origin()}
 	switch {
 	case a == nil:
-		return egress.NewClient(origins, nil, egress.WithTransport(base)), nil
+		return egress.NewClient(origins, nil, egress.WithTransport(base)), nil, nil
 	case a.Kind == vault.CredentialOAuth:
-		return tools.AuthenticatedClient(ctx, a.Provider)
+		hc, err := tools.AuthenticatedClient(ctx, a.Provider)
+		return hc, nil, err
 	}
 	key, err := tools.APIKey(ctx, a.Provider)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set := func(r *http.Request) {
 		if a.Header != "" {
@@ -282,7 +291,7 @@ func (h *httpToolHub) client(ctx context.Context, tl *httptool.Tool) (*http.Clie
 		q.Set(a.QueryParam, key)
 		r.URL.RawQuery = q.Encode()
 	}
-	return egress.NewClient(origins, set, egress.WithTransport(base)), nil
+	return egress.NewClient(origins, set, egress.WithTransport(base)), []string{key}, nil
 }
 
 // requestError says why a request failed, without its URL (whose query

@@ -227,6 +227,28 @@ func TestHTTPToolAPIKey(t *testing.T) {
 	if q, _ := url.ParseQuery(reqs[1].query); q.Get("appid") != "alice-secret-key" || q.Get("fixed") != "1" {
 		t.Fatalf("query key not sent: %s", reqs[1].query)
 	}
+	// An API that echoes the key, in its answer or its error, never hands
+	// it to the model.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			http.Error(w, "invalid appid "+r.URL.Query().Get("appid"), http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"you_sent": r.URL.RawQuery, "header": r.Header.Get("X-Key")})
+	}))
+	t.Cleanup(echo.Close)
+	e.addHTTPTool(vault.HTTPTool{TenantID: "acme", Name: "echoing", URL: echo.URL + "/ok",
+		Auth: &vault.HTTPToolAuth{Kind: vault.CredentialAPIKey, Provider: "wx", QueryParam: "appid"}})
+	e.addHTTPTool(vault.HTTPTool{TenantID: "acme", Name: "echoing_error", URL: echo.URL + "/bad",
+		Auth: &vault.HTTPToolAuth{Kind: vault.CredentialAPIKey, Provider: "wx", QueryParam: "appid"}})
+	if text, isErr := toolText(t, e.modernCall("acme", alice, "echoing", `{}`)); isErr || strings.Contains(text, "alice-secret-key") ||
+		!strings.Contains(text, "appid=[redacted]") {
+		t.Fatalf("an echoing API's answer: %q", text)
+	}
+	if text, isErr := toolText(t, e.modernCall("acme", alice, "echoing_error", `{}`)); !isErr || strings.Contains(text, "alice-secret-key") ||
+		!strings.Contains(text, "invalid appid [redacted]") {
+		t.Fatalf("an echoing API's error: %q", text)
+	}
 	text, isErr := toolText(t, e.modernCall("acme", alice, "redirected", `{}`))
 	if !isErr || !strings.Contains(text, "not followed") || strings.Contains(text, "alice-secret-key") {
 		t.Fatalf("redirect result %q (error %v)", text, isErr)

@@ -4,6 +4,8 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -425,13 +427,21 @@ func TestUpstreamPerUserCredentials(t *testing.T) {
 	}
 	ca := e.client("acme", aliceTok, legacy)
 	cb := e.client("acme", bobTok, modern)
-	envA := first(ca.call(t, "keyed__env", nil))
-	envB := first(cb.call(t, "keyed__env", nil))
-	if !strings.Contains(envA, "TEST_SECRET=sk-alice-0001") || strings.Contains(envA, "sk-bob") {
-		t.Fatalf("alice's upstream env:\n%s", envA)
-	}
-	if !strings.Contains(envB, "TEST_SECRET=sk-bob-0002") || strings.Contains(envB, "sk-alice") {
-		t.Fatalf("bob's upstream env:\n%s", envB)
+	// Each gets their own key (told by its SHA-256: the key itself never
+	// comes back, even from an upstream that prints it).
+	name := map[string]any{"name": "TEST_SECRET"}
+	for who, c := range map[string]struct {
+		cl       *mcpClient
+		key, not string
+	}{"alice": {ca, "sk-alice-0001", "sk-bob"}, "bob": {cb, "sk-bob-0002", "sk-alice"}} {
+		env := first(c.cl.call(t, "keyed__env", nil))
+		if !strings.Contains(env, "TEST_SECRET=[redacted]") || strings.Contains(env, c.key) || strings.Contains(env, c.not) {
+			t.Fatalf("%s's upstream env:\n%s", who, env)
+		}
+		sum := sha256.Sum256([]byte(c.key))
+		if got := first(c.cl.call(t, "keyed__env_sha256", name)); got != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s's upstream has another key (sha256 %s)", who, got)
+		}
 	}
 	pa, pb := first(ca.call(t, "keyed__pid", nil)), first(cb.call(t, "keyed__pid", nil))
 	if pa == pb {
@@ -456,8 +466,8 @@ func TestUpstreamPerUserCredentials(t *testing.T) {
 	if left := upstreamtest.WaitGone(10*time.Second, pidA); len(left) > 0 {
 		t.Fatal("alice's process kept her old key")
 	}
-	if env := first(ca.call(t, "keyed__env", nil)); !strings.Contains(env, "TEST_SECRET=sk-alice-0003") {
-		t.Fatalf("alice's new env:\n%s", env)
+	if sum := sha256.Sum256([]byte("sk-alice-0003")); first(ca.call(t, "keyed__env_sha256", name)) != hex.EncodeToString(sum[:]) {
+		t.Fatal("alice's process does not have her new key")
 	}
 	if p := first(cb.call(t, "keyed__pid", nil)); p != pb {
 		t.Fatal("bob's process restarted for alice's key")

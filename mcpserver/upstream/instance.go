@@ -18,6 +18,8 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/plexus-mcp/plexus/vault/egress"
 )
 
 // Transports.
@@ -229,6 +231,9 @@ type conn struct {
 	server   string
 	protocol string
 	caps     mcp.ServerCapabilities
+	// secrets are the credentials this session was started with: never
+	// handed back to a client, even when the upstream echoes them.
+	secrets []string
 }
 
 // call is one call in flight.
@@ -465,6 +470,7 @@ func (in *Instance) start(a *attempt) {
 		in.finishStart(a, nil, err, true)
 		return
 	}
+	c.secrets = launch.Secrets
 	cat, err := in.list(ctx, c)
 	if err != nil {
 		in.log.Add("plexus", "could not read the upstream's items: "+err.Error())
@@ -942,7 +948,7 @@ func (in *Instance) unregister(c *call) {
 // a ping; an upstream that does not answer that either is restarted. A
 // lost process or connection fails the call with ErrUnavailable and
 // restarts the upstream.
-func (in *Instance) do(ctx context.Context, fn func(ctx context.Context, c *client.Client) error) error {
+func (in *Instance) do(ctx context.Context, fn func(ctx context.Context, c *conn) error) error {
 	c, err := in.acquire(ctx)
 	if err != nil {
 		return err
@@ -950,7 +956,7 @@ func (in *Instance) do(ctx context.Context, fn func(ctx context.Context, c *clie
 	defer in.release(c)
 	cctx, cancel := context.WithTimeout(ctx, in.cfg.CallTimeout)
 	defer cancel()
-	err = fn(cctx, c.c)
+	err = fn(cctx, c)
 	if err == nil {
 		return nil
 	}
@@ -1028,7 +1034,7 @@ func (in *Instance) CallTool(ctx context.Context, req mcp.CallToolRequest, s Sin
 	defer in.unregister(c)
 	req.Params.Meta = withProgress(req.Params.Meta, c)
 	var res *mcp.CallToolResult
-	err := in.do(ctx, func(ctx context.Context, cl *client.Client) error {
+	err := in.do(ctx, func(ctx context.Context, cl *conn) error {
 		raw, err := in.send(ctx, cl, string(mcp.MethodToolsCall), req.Params)
 		if err != nil {
 			return err
@@ -1045,12 +1051,14 @@ func (in *Instance) CallTool(ctx context.Context, req mcp.CallToolRequest, s Sin
 // send is the session's hot path: one request on the client's transport,
 // the result as it came (the session is on 2025-11-25, so mcp-go's
 // per-request protocol metadata, tracing headers and multi-round-trip
-// loop have nothing to do). Its ids ("plexus-N") never meet the client's
-// own (numbers). A request whose context ends is cancelled at a stdio
-// upstream with notifications/cancelled, as mcp-go's client does; over
-// HTTP the aborted request is the cancellation.
-func (in *Instance) send(ctx context.Context, cl *client.Client, method string, params any) (json.RawMessage, error) {
-	t := cl.GetTransport()
+// loop have nothing to do), but for the session's own credentials, which
+// an upstream that echoes them never hands back (egress.RedactJSON: a
+// search, nothing more, when they are not there). Its ids ("plexus-N")
+// never meet the client's own (numbers). A request whose context ends is
+// cancelled at a stdio upstream with notifications/cancelled, as mcp-go's
+// client does; over HTTP the aborted request is the cancellation.
+func (in *Instance) send(ctx context.Context, c *conn, method string, params any) (json.RawMessage, error) {
+	t := c.c.GetTransport()
 	id := mcp.NewRequestId("plexus-" + strconv.FormatUint(in.seq.Add(1), 10))
 	resp, err := t.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Method: method, Params: params})
 	if err != nil {
@@ -1070,7 +1078,16 @@ func (in *Instance) send(ctx context.Context, cl *client.Client, method string, 
 		return nil, transport.NewError(err)
 	}
 	if resp.Error != nil {
+		if len(c.secrets) > 0 {
+			resp.Error.Message = egress.RedactText(resp.Error.Message, c.secrets)
+			if d, err := json.Marshal(resp.Error.Data); err == nil && resp.Error.Data != nil {
+				resp.Error.Data = json.RawMessage(egress.RedactJSON(d, c.secrets))
+			}
+		}
 		return nil, resp.Error.AsError()
+	}
+	if len(c.secrets) > 0 {
+		return egress.RedactJSON(resp.Result, c.secrets), nil
 	}
 	return resp.Result, nil
 }
@@ -1081,10 +1098,15 @@ func (in *Instance) ReadResource(ctx context.Context, req mcp.ReadResourceReques
 	defer in.unregister(c)
 	req.Params.Meta = withProgress(req.Params.Meta, c)
 	var res *mcp.ReadResourceResult
-	err := in.do(ctx, func(ctx context.Context, cl *client.Client) error {
-		var err error
-		res, err = cl.ReadResource(ctx, req)
-		return err
+	err := in.do(ctx, func(ctx context.Context, cl *conn) error {
+		raw, err := in.send(ctx, cl, string(mcp.MethodResourcesRead), req.Params)
+		if err != nil {
+			return err
+		}
+		if res, err = mcp.ParseReadResourceResult(&raw); err != nil {
+			return fmt.Errorf("upstream %s: resources/read result: %w", in.cfg.Name, err)
+		}
+		return nil
 	})
 	return res, err
 }
@@ -1095,10 +1117,15 @@ func (in *Instance) GetPrompt(ctx context.Context, req mcp.GetPromptRequest, s S
 	defer in.unregister(c)
 	req.Params.Meta = withProgress(req.Params.Meta, c)
 	var res *mcp.GetPromptResult
-	err := in.do(ctx, func(ctx context.Context, cl *client.Client) error {
-		var err error
-		res, err = cl.GetPrompt(ctx, req)
-		return err
+	err := in.do(ctx, func(ctx context.Context, cl *conn) error {
+		raw, err := in.send(ctx, cl, string(mcp.MethodPromptsGet), req.Params)
+		if err != nil {
+			return err
+		}
+		if res, err = mcp.ParseGetPromptResult(&raw); err != nil {
+			return fmt.Errorf("upstream %s: prompts/get result: %w", in.cfg.Name, err)
+		}
+		return nil
 	})
 	return res, err
 }

@@ -5,6 +5,8 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -128,8 +130,21 @@ func TestInstanceEnvironment(t *testing.T) {
 			t.Errorf("upstream environment contains %q:\n%s", leak, env)
 		}
 	}
-	if !strings.Contains(env, "TEST_SECRET="+secret) || !strings.Contains(env, "PATH=") {
-		t.Errorf("upstream environment lacks TEST_SECRET or PATH:\n%s", env)
+	// The key is there (by its SHA-256) and never comes back, in a result
+	// or in an upstream's error message.
+	if !strings.Contains(env, "TEST_SECRET=[redacted]") || strings.Contains(env, secret) || !strings.Contains(env, "PATH=") {
+		t.Errorf("upstream environment lacks TEST_SECRET or PATH, or shows the key:\n%s", env)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if got := mustCall(t, in, "env_sha256", map[string]any{"name": "TEST_SECRET"}); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("TEST_SECRET has another value (sha256 %s)", got)
+	}
+	if got := mustCall(t, in, "echo", map[string]any{"message": "you sent " + secret}); got != "you sent [redacted]" {
+		t.Errorf("echoed: %q", got)
+	}
+	if _, err := callText(t.Context(), in, "rpc_error", map[string]any{"detail": "key " + secret}); err == nil ||
+		strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "key [redacted]") {
+		t.Errorf("the upstream's error: %v", err)
 	}
 	pid := pidOf(t, in)
 	for _, p := range []int{pid, in.Status().PID} {

@@ -17,6 +17,9 @@
 //     userinfo requests: it never follows a redirect and reports one as a
 //     *RedirectError, so a client secret, code or refresh token is never
 //     re-sent elsewhere.
+//   - RedactText and RedactJSON keep a credential from coming back: an
+//     API or upstream server that echoes the key it was sent has it
+//     replaced with "[redacted]" before the answer reaches a client.
 //
 // The package has no Plexus dependencies (the vault validates stored
 // provider settings with it) and never puts a URL's query, user info or a

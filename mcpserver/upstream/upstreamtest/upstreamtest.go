@@ -4,11 +4,11 @@
 // a test binary runs it (Main, from TestMain) when started with
 // ServeCmd, so tests get a real stdio upstream without building anything.
 //
-// Its tools: echo(message), pid, env, crash (exits 3), freeze (SIGSTOP:
+// Its tools: echo(message), pid, env, env_sha256(name), crash (exits 3), freeze (SIGSTOP:
 // answers nothing, not even ping), wait(mark) (blocks until cancelled,
 // then writes "cancelled" to the file mark), progress(steps), log(message)
-// (a warning log message), fail (a tool error), rpc_error (a JSON-RPC
-// error), stderr(lines), spawn
+// (a warning log message), fail (a tool error), rpc_error(detail) (a
+// JSON-RPC error), stderr(lines), spawn
 // (starts a grandchild, returns its pid), add_tool(name) (list_changed).
 // One resource test://static/one, one template test://item/{id} and one
 // prompt greet(name).
@@ -16,6 +16,8 @@ package upstreamtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,6 +75,13 @@ func Server() *server.MCPServer {
 	s.AddTool(mcp.NewTool("env"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return text(strings.Join(os.Environ(), "\n"))
 	})
+	// env_sha256 names an environment variable's value by its SHA-256 (hex):
+	// a test can tell which key an upstream got, though Plexus never lets
+	// the key itself back out.
+	s.AddTool(mcp.NewTool("env_sha256", mcp.WithString("name")), func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		sum := sha256.Sum256([]byte(os.Getenv(r.GetString("name", ""))))
+		return text(hex.EncodeToString(sum[:]))
+	})
 	s.AddTool(mcp.NewTool("crash"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		fmt.Fprintln(os.Stderr, "crashing on purpose")
 		os.Exit(3)
@@ -119,7 +128,10 @@ func Server() *server.MCPServer {
 	s.AddTool(mcp.NewTool("fail"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultError("it failed"), nil
 	})
-	s.AddTool(mcp.NewTool("rpc_error"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	s.AddTool(mcp.NewTool("rpc_error", mcp.WithString("detail")), func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if d := r.GetString("detail", ""); d != "" {
+			return nil, fmt.Errorf("upstream broke (%s): %w", d, mcp.ErrInvalidParams)
+		}
 		return nil, fmt.Errorf("upstream broke: %w", mcp.ErrInvalidParams)
 	})
 	s.AddTool(mcp.NewTool("stderr", mcp.WithNumber("lines")), func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {

@@ -1,0 +1,109 @@
+package egress
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Redacted is what a credential becomes in an answer going back to a
+// client.
+const Redacted = "[redacted]"
+
+// MinRedactLen is the shortest credential Redact hides: shorter values
+// would hide ordinary words (no real key or token is that short).
+const MinRedactLen = 8
+
+// redactable returns the credentials worth looking for, longest first (a
+// credential that contains another is hidden whole).
+func redactable(secrets []string) []string {
+	var out []string
+	for _, s := range secrets {
+		if len(s) >= MinRedactLen {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 1 {
+		// Insertion sort: there are one or two.
+		for i := 1; i < len(out); i++ {
+			for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
+				out[j], out[j-1] = out[j-1], out[j]
+			}
+		}
+	}
+	return out
+}
+
+// RedactText replaces every occurrence of the credentials in s with
+// Redacted: an API that echoes the key it was sent must not hand it to
+// the model.
+func RedactText(s string, secrets []string) string {
+	for _, sec := range redactable(secrets) {
+		s = strings.ReplaceAll(s, sec, Redacted)
+	}
+	return s
+}
+
+// RedactJSON is RedactText for a JSON document: each credential is
+// replaced where it stands in a string (or an object key). It returns raw
+// itself when no credential is in it, so the common case costs a search
+// and no copy. When one is, the document is decoded and encoded again
+// (numbers kept as written, object keys sorted); a document that is not
+// JSON has its bytes replaced.
+func RedactJSON(raw []byte, secrets []string) []byte {
+	secrets = redactable(secrets)
+	found := false
+	for _, sec := range secrets {
+		if bytes.Contains(raw, []byte(sec)) || bytes.Contains(raw, escaped(sec)) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return raw
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil || dec.More() {
+		for _, sec := range secrets {
+			raw = bytes.ReplaceAll(raw, []byte(sec), []byte(Redacted))
+		}
+		return raw
+	}
+	out, err := json.Marshal(redactValue(doc, secrets))
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// escaped is s as it appears inside a JSON string.
+func escaped(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b[1 : len(b)-1]
+}
+
+// redactValue replaces the credentials in every string of a decoded
+// JSON value.
+func redactValue(v any, secrets []string) any {
+	switch x := v.(type) {
+	case string:
+		for _, sec := range secrets {
+			x = strings.ReplaceAll(x, sec, Redacted)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = redactValue(x[i], secrets)
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[redactValue(k, secrets).(string)] = redactValue(val, secrets)
+		}
+		return out
+	}
+	return v // numbers, booleans, null
+}
