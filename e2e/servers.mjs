@@ -132,6 +132,9 @@ async function main() {
     if (r.url().startsWith(base)) bodies.push(await r.text().catch(() => ""));
   });
   await page.goto(await run(["open", "--print-url", "--data", dataDir], env));
+  // The sign-in page moves on to /ui/ by itself (a refresh, not a
+  // redirect): wait for it, or it lands after the next navigation.
+  await page.waitForURL(`${base}/ui/`);
 
   await page.goto(`${base}/ui/servers`);
   check((await page.textContent("main")).includes("No servers yet."), "an empty Servers page says so");
