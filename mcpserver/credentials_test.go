@@ -58,6 +58,13 @@ func newFakeGitHub(t *testing.T, p *oauthtest.Provider) *fakeGitHub {
 			fmt.Fprintf(w, `[{"full_name":"octo/one","private":false},{"full_name":"octo/two","private":true}]`)
 		}
 	})
+	// A debug endpoint that echoes the request's headers (some APIs have
+	// one): the token must not come back through Plexus.
+	mux.HandleFunc("GET /debug/headers", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth(w, r); ok {
+			_ = json.NewEncoder(w).Encode(map[string]any{"authorization": r.Header.Get("Authorization")})
+		}
+	})
 	g.hs = httptest.NewServer(mux)
 	t.Cleanup(g.hs.Close)
 	return g

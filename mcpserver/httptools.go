@@ -247,8 +247,11 @@ func (h *httpToolHub) call(ctx context.Context, tl *httptool.Tool, req mcp.CallT
 		}
 		return mcp.NewToolResultError(name + ": " + requestError(tl, err)), nil
 	}
+	if tok := egress.SentBearer(resp); tok != "" {
+		secrets = append(secrets, tok) // an OAuth token, as the client sent it
+	}
 	res := tl.Result(resp)
-	for i, c := range res.Content { // an API that echoes the key never hands it to the model
+	for i, c := range res.Content { // an API that echoes the credential never hands it to the model
 		if tc, ok := c.(mcp.TextContent); ok && len(secrets) > 0 {
 			tc.Text = egress.RedactText(tc.Text, secrets)
 			res.Content[i] = tc

@@ -284,6 +284,13 @@ func TestHTTPToolOAuth(t *testing.T) {
 	if isErr || !strings.HasPrefix(text, "tok-") {
 		t.Fatalf("gh_login: %q (error %v)", text, isErr)
 	}
+	// An API that echoes the token does not hand it to the model.
+	ce.addHTTPTool(vault.HTTPTool{TenantID: "acme", Name: "gh_headers", URL: ce.gh.hs.URL + "/debug/headers",
+		Auth: &vault.HTTPToolAuth{Kind: vault.CredentialOAuth, Provider: "github"}})
+	text, isErr = toolText(t, ce.callAs(alice, "gh_headers", `{}`))
+	if isErr || !strings.Contains(text, `"authorization":"Bearer [redacted]"`) {
+		t.Fatalf("gh_headers: %q (error %v)", text, isErr)
+	}
 	text, isErr = toolText(t, ce.callAs(alice, "elsewhere", `{}`))
 	if !isErr || !strings.Contains(text, "API origins") {
 		t.Fatalf("elsewhere: %q (error %v)", text, isErr)

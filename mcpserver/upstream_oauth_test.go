@@ -41,6 +41,11 @@ func newOAuthUpstream(t *testing.T) *oauthUpstream {
 	ms.AddTool(mcp.NewTool("whoami", mcp.WithDescription("says hello")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("hello from files"), nil
 	})
+	// echo_token says which token the request carried, as a careless
+	// server might: it must not reach the client.
+	ms.AddTool(mcp.NewTool("echo_token"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("you are " + req.Header.Get("Authorization")), nil
+	})
 	streamable := server.NewStreamableHTTPServer(ms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +180,9 @@ func TestUpstreamRequiresOAuth(t *testing.T) {
 	}
 	if text, isErr := alice.call(t, "files__whoami", nil); isErr || text != "hello from files" {
 		t.Fatalf("after consent: %v %s", isErr, text)
+	}
+	if text, isErr := alice.call(t, "files__echo_token", nil); isErr || text != "you are Bearer [redacted]" {
+		t.Fatalf("a token the upstream echoes: %v %q", isErr, text)
 	}
 	for _, r := range up.as.Resources() {
 		if r != up.URL+"/mcp" {

@@ -533,7 +533,11 @@ func (m *mount) prepare(ctx context.Context, owner string) (upstream.Launch, err
 		// The OAuth client sends the token (Authorization: Bearer) only to
 		// the provider's API origins and refreshes it; API-key headers are
 		// added under it.
-		l.HTTPClient = &http.Client{Transport: headerTransport{set: headers, next: hc.Transport}, CheckRedirect: hc.CheckRedirect}
+		// The token is added below this client: note it as it goes out, so
+		// an upstream that echoes it does not hand it back.
+		seen := new(egress.BearerSeen)
+		l.HTTPClient = &http.Client{Transport: headerTransport{set: headers, next: seen.Wrap(hc.Transport)}, CheckRedirect: hc.CheckRedirect}
+		l.Seen = seen.Tokens
 		return l, nil
 	}
 	if len(keys) == 0 {

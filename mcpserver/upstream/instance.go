@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,6 +71,10 @@ type Launch struct {
 	Env        []string
 	HTTPClient *http.Client
 	Secrets    []string
+	// Seen, when set, returns credentials the HTTP client adds by itself
+	// (an OAuth token, which changes when refreshed): redacted like
+	// Secrets in what comes back.
+	Seen func() []string
 }
 
 // Config says how to reach one upstream.
@@ -231,9 +236,11 @@ type conn struct {
 	server   string
 	protocol string
 	caps     mcp.ServerCapabilities
-	// secrets are the credentials this session was started with: never
-	// handed back to a client, even when the upstream echoes them.
+	// secrets are the credentials this session was started with, and
+	// seen the ones its HTTP client added by itself: never handed back to
+	// a client, even when the upstream echoes them.
 	secrets []string
+	seen    func() []string
 }
 
 // call is one call in flight.
@@ -470,7 +477,7 @@ func (in *Instance) start(a *attempt) {
 		in.finishStart(a, nil, err, true)
 		return
 	}
-	c.secrets = launch.Secrets
+	c.secrets, c.seen = launch.Secrets, launch.Seen
 	cat, err := in.list(ctx, c)
 	if err != nil {
 		in.log.Add("plexus", "could not read the upstream's items: "+err.Error())
@@ -1077,17 +1084,21 @@ func (in *Instance) send(ctx context.Context, c *conn, method string, params any
 		}
 		return nil, transport.NewError(err)
 	}
+	secrets := c.secrets
+	if c.seen != nil {
+		secrets = append(slices.Clip(secrets), c.seen()...)
+	}
 	if resp.Error != nil {
-		if len(c.secrets) > 0 {
-			resp.Error.Message = egress.RedactText(resp.Error.Message, c.secrets)
+		if len(secrets) > 0 {
+			resp.Error.Message = egress.RedactText(resp.Error.Message, secrets)
 			if d, err := json.Marshal(resp.Error.Data); err == nil && resp.Error.Data != nil {
-				resp.Error.Data = json.RawMessage(egress.RedactJSON(d, c.secrets))
+				resp.Error.Data = json.RawMessage(egress.RedactJSON(d, secrets))
 			}
 		}
 		return nil, resp.Error.AsError()
 	}
-	if len(c.secrets) > 0 {
-		return egress.RedactJSON(resp.Result, c.secrets), nil
+	if len(secrets) > 0 {
+		return egress.RedactJSON(resp.Result, secrets), nil
 	}
 	return resp.Result, nil
 }

@@ -3,7 +3,10 @@ package egress
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // Redacted is what a credential becomes in an answer going back to a
@@ -107,3 +110,63 @@ func redactValue(v any, secrets []string) any {
 	}
 	return v // numbers, booleans, null
 }
+
+// SentBearer returns the bearer token the request behind resp carried
+// (resp.Request is the request as it went out, after every transport
+// added its headers), or "": an OAuth token a transport added is known
+// to the caller only this way.
+func SentBearer(resp *http.Response) string {
+	if resp == nil || resp.Request == nil {
+		return ""
+	}
+	scheme, tok, ok := strings.Cut(resp.Request.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// BearerSeen remembers the bearer tokens a client's requests carried (the
+// last few: an OAuth token changes when it is refreshed), for Redact.
+// Wrap a client's transport with Wrap; Tokens is safe for concurrent use.
+type BearerSeen struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+// bearersKept is how many tokens a BearerSeen keeps.
+const bearersKept = 4
+
+// Wrap returns next, noting the bearer token of each request it sends.
+func (b *BearerSeen) Wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(r)
+		if tok := SentBearer(resp); tok != "" {
+			b.note(tok)
+		}
+		return resp, err
+	})
+}
+
+func (b *BearerSeen) note(tok string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if slices.Contains(b.tokens, tok) {
+		return
+	}
+	b.tokens = append(b.tokens, tok)
+	if len(b.tokens) > bearersKept {
+		b.tokens = slices.Delete(b.tokens, 0, len(b.tokens)-bearersKept)
+	}
+}
+
+// Tokens returns the tokens seen, oldest first.
+func (b *BearerSeen) Tokens() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.tokens)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

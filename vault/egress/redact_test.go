@@ -2,6 +2,9 @@ package egress
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -77,4 +80,36 @@ func FuzzRedactJSON(f *testing.F) {
 		}
 		walk(v)
 	})
+}
+
+// TestBearerSeen: the token a lower transport adds (as an OAuth transport
+// does) is known from the response, and the last few are kept.
+func TestBearerSeen(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	n := 0
+	adds := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		n++
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", fmt.Sprintf("Bearer token-number-%d", n%6))
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	var seen BearerSeen
+	hc := &http.Client{Transport: seen.Wrap(adds)}
+	for range 8 {
+		resp, err := hc.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := SentBearer(resp); !strings.HasPrefix(got, "token-number-") {
+			t.Fatalf("SentBearer = %q", got)
+		}
+	}
+	if got := seen.Tokens(); len(got) != bearersKept || got[len(got)-1] != "token-number-2" {
+		t.Errorf("Tokens = %q", got)
+	}
+	if SentBearer(nil) != "" || SentBearer(&http.Response{}) != "" {
+		t.Error("no request, yet a token")
+	}
 }
