@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -889,7 +890,31 @@ func (in *Instance) routeProgress(n mcp.JSONRPCNotification) {
 	p.Progress, _ = f["progress"].(float64)
 	p.Total, _ = f["total"].(float64)
 	p.Message, _ = f["message"].(string)
+	if sec := in.secrets(); len(sec) > 0 {
+		p.Message = egress.RedactText(p.Message, sec)
+	}
 	c.sink.Progress(p)
+}
+
+// secrets are the credentials of the live session, for redacting what it
+// sends outside a call's answer (nil when it has none).
+func (in *Instance) secrets() []string {
+	in.mu.Lock()
+	c := in.conn
+	in.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.credentials()
+}
+
+// credentials are those c was started with and those its HTTP client has
+// added since.
+func (c *conn) credentials() []string {
+	if c.seen == nil {
+		return c.secrets
+	}
+	return append(slices.Clip(c.secrets), c.seen()...)
 }
 
 func (in *Instance) routeLog(n mcp.JSONRPCNotification) {
@@ -905,6 +930,14 @@ func (in *Instance) routeLog(n mcp.JSONRPCNotification) {
 	}
 	if m.Logger != "" {
 		text = m.Logger + ": " + text
+	}
+	if sec := in.secrets(); len(sec) > 0 { // a message that quotes a credential
+		text = egress.RedactText(text, sec)
+		if b, err := json.Marshal(m.Data); err == nil {
+			if r := egress.RedactJSON(b, sec); !bytes.Equal(r, b) {
+				m.Data = json.RawMessage(r)
+			}
+		}
 	}
 	in.log.Add("notification", string(m.Level)+": "+text)
 	in.callsMu.Lock()
@@ -1084,10 +1117,7 @@ func (in *Instance) send(ctx context.Context, c *conn, method string, params any
 		}
 		return nil, transport.NewError(err)
 	}
-	secrets := c.secrets
-	if c.seen != nil {
-		secrets = append(slices.Clip(secrets), c.seen()...)
-	}
+	secrets := c.credentials()
 	if resp.Error != nil {
 		if len(secrets) > 0 {
 			resp.Error.Message = egress.RedactText(resp.Error.Message, secrets)

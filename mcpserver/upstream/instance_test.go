@@ -162,6 +162,24 @@ func TestInstanceEnvironment(t *testing.T) {
 	if strings.Contains(tail, secret) || !strings.Contains(tail, "secret is [redacted]") {
 		t.Fatalf("log tail: %q", tail)
 	}
+	// A log message that quotes it reaches the caller redacted.
+	var got []any
+	var mu sync.Mutex
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "log"
+	req.Params.Arguments = map[string]any{"message": "using " + secret}
+	if _, err := in.CallTool(t.Context(), req, Sink{Log: func(m mcp.LoggingMessageNotificationParams) {
+		mu.Lock()
+		got = append(got, m.Data)
+		mu.Unlock()
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || strings.Contains(fmt.Sprint(got[0]), secret) || !strings.Contains(fmt.Sprint(got[0]), "[redacted]") {
+		t.Errorf("log message forwarded as %q", got)
+	}
 }
 
 // TestInstanceCrashRestartsWithBackoff: a process that dies is started
