@@ -374,11 +374,14 @@ func TestBridgeRetriesARequestTheDaemonNeverRead(t *testing.T) {
 	d.ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Header.Get(headerSessionID) != "" && strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") && req.ContentLength > 0 && calls.Add(1) == 2 {
 			// The second message in the session (the call): die before
-			// reading its body, leaving it unread: a reset.
+			// reading its body, leaving it unread: a reset. The next life
+			// is up before the reset is seen, as a restarted daemon is by
+			// the time the bridge asks for it (otherwise the bridge may
+			// find the old address once more, and reconnect twice).
 			conn, _, _ := w.(http.Hijacker).Hijack()
+			r.restart()
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close()
-			r.restart()
 			return
 		}
 		inner.ServeHTTP(w, req)
