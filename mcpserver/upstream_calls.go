@@ -77,8 +77,8 @@ func sink(ctx context.Context, meta *mcp.Meta) upstream.Sink {
 		s.Owner = "user " + c.UserID
 	case c.SessionID != "":
 		s.Owner = "guest " + c.SessionID
-	default: // a session-less caller (2026-07-28 era guest): its own
-		s.Owner = fmt.Sprintf("call %p", &s)
+	default: // a session-less caller (2026-07-28 era guest): nobody else
+		s.Owner = fmt.Sprintf("call %p", new(byte)) // distinct while the call lives
 	}
 	if meta != nil && meta.ProgressToken != nil {
 		tok := meta.ProgressToken

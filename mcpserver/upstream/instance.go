@@ -478,7 +478,6 @@ func (in *Instance) start(a *attempt) {
 		in.finishStart(a, nil, err, true)
 		return
 	}
-	c.secrets, c.seen = launch.Secrets, launch.Seen
 	cat, err := in.list(ctx, c)
 	if err != nil {
 		in.log.Add("plexus", "could not read the upstream's items: "+err.Error())
@@ -654,7 +653,7 @@ func (in *Instance) closeConn(c *conn) {
 // sse) and runs the initialize handshake.
 func (in *Instance) connect(ctx context.Context, l Launch) (_ *conn, err error) {
 	sctx, cancel := context.WithCancel(context.Background())
-	c := &conn{cancel: cancel}
+	c := &conn{cancel: cancel, secrets: l.Secrets, seen: l.Seen}
 	defer func() {
 		if err != nil {
 			if c.c != nil {
@@ -945,8 +944,11 @@ func (in *Instance) routeLog(n mcp.JSONRPCNotification) {
 	seen := map[any]bool{}
 	owners := map[string]bool{}
 	for c := range in.calls {
+		if c.sink.Log == nil {
+			continue
+		}
 		owners[c.sink.Owner] = true
-		if c.sink.Log == nil || (c.sink.Key != nil && seen[c.sink.Key]) {
+		if c.sink.Key != nil && seen[c.sink.Key] {
 			continue
 		}
 		seen[c.sink.Key] = true
