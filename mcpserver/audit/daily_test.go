@@ -391,6 +391,18 @@ func TestRefusedFloodIsCounted(t *testing.T) {
 	if p.Calls[0].Action != "ui_login_link" || p.Calls[1].Action != "not_recorded" || p.Calls[1].Target != "480 refused or failed requests" {
 		t.Errorf("after a minute: %+v", p.Calls)
 	}
+	// A flush tells the count once the budget allows, with nothing else
+	// to write.
+	for range 30 {
+		l.Record(Call{Kind: KindLogin, Time: clk.Now(), Action: "admin_api", Outcome: OutcomeDenied})
+	}
+	flush(t, l)
+	clk.Add(time.Minute)
+	flush(t, l)
+	if p, err := l.Query(t.Context(), Query{Kind: KindLogin, Limit: 1}); err != nil || len(p.Calls) != 1 ||
+		p.Calls[0].Action != "not_recorded" || p.Calls[0].Target != "22 refused or failed requests" {
+		t.Errorf("after a flush: %+v %v", p.Calls, err)
+	}
 	// Skipped ones are told at Close too.
 	for range 2 * refusedBurst {
 		l.Record(Call{Kind: KindLogin, Time: clk.Now(), Action: "admin_api", Outcome: OutcomeDenied})

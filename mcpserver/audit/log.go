@@ -217,8 +217,8 @@ func (l *Log) run() {
 	)
 	// writeBatch writes what is gathered (after the test gate, if any).
 	writeBatch := func() {
-		if len(batch) == 0 {
-			return
+		if len(batch) == 0 && l.refused.skipped == 0 {
+			return // (refusals skipped: a flush may tell their count)
 		}
 		if l.opts.gate != nil && !stopping {
 			select {
