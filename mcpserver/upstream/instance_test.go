@@ -501,6 +501,20 @@ func TestInstanceStartFailure(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "/nonexistent/plexus-upstream") {
 		t.Fatalf("err = %v", err)
 	}
+	// A bare name not on PATH (an app started from a menu has a short
+	// one): the message gives the fix.
+	for _, guarded := range []bool{false, true} {
+		notOnPath := testInstance(t, func(c *Config) {
+			c.Command = "plexus-no-such-command"
+			if !guarded {
+				c.Guard = nil
+			}
+		})
+		if _, err := callText(t.Context(), notOnPath, "echo", nil); err == nil ||
+			!strings.Contains(err.Error(), "give its full path, as `command -v plexus-no-such-command` prints it") {
+			t.Fatalf("not on PATH (guarded %v): %v", guarded, err)
+		}
+	}
 	if st := in.Status(); st.State != StateBackoff || st.Failures != 1 {
 		t.Fatalf("status %+v", st)
 	}

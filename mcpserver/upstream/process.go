@@ -134,10 +134,19 @@ func spawn(spec spawnSpec) (_ *process, err error) {
 }
 
 // startError strips exec's wrapping of a missing program to one clear
-// sentence.
+// sentence, with the fix: an app started from a desktop menu often has a
+// shorter PATH than a terminal, so a full path is what works.
 func startError(err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
-		return fmt.Errorf("command not found on PATH: %w", err)
+		path := os.Getenv("PATH")
+		if len(path) > 200 {
+			path = path[:200] + "…"
+		}
+		name := "it"
+		if ee, ok := errors.AsType[*exec.Error](err); ok {
+			name = ee.Name
+		}
+		return fmt.Errorf("command not found on PATH (%s): give its full path, as `command -v %s` prints it in a terminal: %w", path, name, err)
 	}
 	return err
 }
