@@ -37,11 +37,42 @@ func BaseEnv(getenv func(string) string) []string {
 	}
 	var out []string
 	for _, n := range names {
-		if v := getenv(n); v != "" && !strings.HasPrefix(strings.ToUpper(n), "PLEXUS_") {
+		v := getenv(n)
+		if n == "PATH" {
+			v = withProgramDirs(v, runtime.GOOS)
+		}
+		if v != "" && !strings.HasPrefix(strings.ToUpper(n), "PLEXUS_") {
 			out = append(out, n+"="+v)
 		}
 	}
 	return out
+}
+
+// programDirs are where package managers put programs such as npx and uvx
+// on macOS (Homebrew on Apple silicon and on Intel): an app started from
+// the Dock or Finder gets only /usr/bin:/bin:/usr/sbin:/sbin, so an
+// upstream's "npx …" would not be found there although it is in every
+// terminal.
+var programDirs = map[string][]string{
+	"darwin": {"/opt/homebrew/bin", "/usr/local/bin"},
+}
+
+// withProgramDirs appends goos's programDirs that path lacks (after the
+// person's own, which win).
+func withProgramDirs(path, goos string) string {
+	have := strings.Split(path, ":")
+	for _, d := range programDirs[goos] {
+		if slices.Contains(have, d) {
+			continue
+		}
+		if path == "" {
+			path = d
+		} else {
+			path += ":" + d
+		}
+		have = append(have, d)
+	}
+	return path
 }
 
 // mergeEnv returns base with each of add ("NAME=value") set, later values

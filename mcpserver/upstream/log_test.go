@@ -65,6 +65,23 @@ func TestLineLimit(t *testing.T) {
 	}
 }
 
+// TestProgramDirs: on macOS an upstream finds Homebrew's programs even
+// when Plexus was started from the Dock (PATH /usr/bin:/bin:…); a PATH
+// that has them, and other systems, are left as they are.
+func TestProgramDirs(t *testing.T) {
+	for _, tc := range []struct{ path, goos, want string }{
+		{"/usr/bin:/bin:/usr/sbin:/sbin", "darwin", "/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin:/usr/local/bin"},
+		{"/usr/local/bin:/usr/bin", "darwin", "/usr/local/bin:/usr/bin:/opt/homebrew/bin"},
+		{"", "darwin", "/opt/homebrew/bin:/usr/local/bin"},
+		{"/usr/bin:/bin", "linux", "/usr/bin:/bin"},
+		{`C:\Windows`, "windows", `C:\Windows`},
+	} {
+		if got := withProgramDirs(tc.path, tc.goos); got != tc.want {
+			t.Errorf("%s %q: %q, want %q", tc.goos, tc.path, got, tc.want)
+		}
+	}
+}
+
 // TestBaseEnv: only the allowed variables, never a PLEXUS_ one.
 func TestBaseEnv(t *testing.T) {
 	env := map[string]string{"PATH": "/bin", "HOME": "/h", "PLEXUS_MASTER_KEY": "k", "ADMIN_API_KEY": "a", "AWS_SECRET_ACCESS_KEY": "s", "LANG": "C"}
