@@ -210,6 +210,13 @@ func (e *earlyRecords) add(c audit.Call) {
 	e.dropped++
 }
 
+// pending reports whether records wait for the audit log.
+func (e *earlyRecords) pending() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.calls) > 0 || e.dropped > 0
+}
+
 // flush writes the kept records to rec, and forgets them.
 func (e *earlyRecords) flush(rec *audit.Log) {
 	e.mu.Lock()

@@ -107,6 +107,23 @@ func (s *daemonApp) lockedApp(ctx context.Context, vh *vaultHolder, gate *handle
 		msg = NotSetUpMessage
 	}
 	u := &unlocker{s: s, vh: vh, gate: gate}
+	// Stopped before anyone unlocked it: the unlock page's attempts still
+	// go to the audit log (it needs no vault for them). After an unlock
+	// the full daemon has written them already.
+	s.atStop(func() {
+		if !s.early.pending() {
+			return
+		}
+		rec, err := audit.Open(audit.Options{Dir: filepath.Join(s.cfg.DataDir, ActivityDirName), MaxAge: s.cfg.AuditRetention, Logger: s.log})
+		if err != nil {
+			s.log.Warn("The unlock attempts could not be written to the audit log", "error", err)
+			return
+		}
+		s.early.flush(rec)
+		if err := rec.Close(); err != nil {
+			s.log.Warn("Could not close the audit log", "error", err)
+		}
+	})
 	uiHandler, err := ui.NewLocked(ctx, ui.LockedOptions{
 		Login:         l,
 		Unlocker:      u,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plexus-mcp/plexus/app/localclient"
+	"github.com/plexus-mcp/plexus/mcpserver/audit"
 	"github.com/plexus-mcp/plexus/vault"
 	"github.com/plexus-mcp/plexus/vault/vaulttest"
 )
@@ -26,6 +27,15 @@ const testPassphrase = "correct horse battery staple"
 
 // startDaemon runs the daemon on dir until the test ends.
 func startDaemon(t *testing.T, cfg Config) localclient.Runtime {
+	t.Helper()
+	rt, _ := startStoppableDaemon(t, cfg)
+	return rt
+}
+
+// startStoppableDaemon is startDaemon that also returns stop, which ends
+// the daemon and waits for it (the test's cleanup does too, if stop was
+// not called).
+func startStoppableDaemon(t *testing.T, cfg Config) (localclient.Runtime, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan localclient.Runtime, 1)
@@ -37,7 +47,7 @@ func startDaemon(t *testing.T, cfg Config) localclient.Runtime {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	go func() { done <- Run(ctx, cfg) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-done:
@@ -45,15 +55,16 @@ func startDaemon(t *testing.T, cfg Config) localclient.Runtime {
 			t.Error("daemon did not stop")
 		}
 	})
+	t.Cleanup(stop)
 	select {
 	case rt := <-ready:
-		return rt
+		return rt, stop
 	case err := <-done:
 		t.Fatalf("daemon: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon not ready")
 	}
-	return localclient.Runtime{}
+	return localclient.Runtime{}, stop
 }
 
 // makePassphraseVault creates a passphrase vault with tenant acme in dir.
@@ -260,6 +271,42 @@ func TestLockedDaemon(t *testing.T) {
 	}
 	if strings.Contains(body, testPassphrase) || strings.Contains(body, "not the passphrase") {
 		t.Error("a passphrase is in the audit log")
+	}
+}
+
+// TestLockedAttemptsKeptAtStop: a locked daemon stopped before anyone
+// unlocks it still writes the unlock page's attempts to the audit log.
+func TestLockedAttemptsKeptAtStop(t *testing.T) {
+	dir := t.TempDir()
+	makePassphraseVault(t, dir)
+	rt, stop := startStoppableDaemon(t, Config{DataDir: dir, Vault: vault.Config{
+		Keyring: vaulttest.NewKeyring(), Getenv: func(string) string { return "" }}})
+	c := newClient(t, rt.BaseURL())
+	c.signIn(rt)
+	csrf := c.csrf()
+	for range 2 {
+		if st, _, _ := c.form("/ui/unlock", url.Values{"csrf": {csrf}, "passphrase": {"not the passphrase"}}); st != http.StatusUnprocessableEntity {
+			t.Fatalf("wrong passphrase: %d", st)
+		}
+	}
+	stop()
+	rec, err := audit.Open(audit.Options{Dir: filepath.Join(dir, ActivityDirName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	p, err := rec.Query(t.Context(), audit.Query{Kind: audit.KindLogin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, r := range p.Calls {
+		if r.Action == "unlock_passphrase" && r.Outcome == audit.OutcomeDenied {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d denied unlock attempts in the audit log, want 2: %+v", n, p.Calls)
 	}
 }
 
