@@ -37,7 +37,7 @@ func tokenActor(i int) string {
 
 // pathTargets are the path values that name what an admin action is
 // about, in the order a target lists them. None of them is a secret.
-var pathTargets = []string{"id", "uid", "token_id", "name", "provider"}
+var pathTargets = []string{"id", "uid", "token_id", "name", "provider", "set"}
 
 // recordDenied records a request refused for its token.
 func (a *api) recordDenied(r *http.Request) {

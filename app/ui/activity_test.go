@@ -187,7 +187,7 @@ func TestActivityChanges(t *testing.T) {
 	wantStatus(t, "activity", r, http.StatusOK)
 	wantIn(t, "changes", r.body, "Changes and sign-ins",
 		"Remove OAuth provider github", "You, in this window",
-		"Admin API: DELETE tenants/old", "An admin API client", "tenant old",
+		"Delete tenant old", "An admin API client", "tenant old",
 		"Stored or removed an API key for weather", "tenant acme", "You (this computer)",
 		"Open this window with a sign-in link", "Unlock Plexus with its passphrase", "The unlock page", "Someone not signed in to this window",
 		"Too many refused requests to keep one by one: 480 refused or failed requests", "Refused", "Failed")

@@ -185,11 +185,51 @@ func formSentence(path string) string {
 	return ""
 }
 
+// apiWords say what each mutating admin API route asks for (what plexus
+// admin sends), by its pattern; a {wildcard} is the value the record's
+// target names (adminapi's path targets).
+var apiWords = map[string]string{
+	"POST /api/v1/ui/login-ticket":                                   "Make a sign-in link for this window",
+	"POST /api/v1/shutdown":                                          "Stop Plexus",
+	"POST /api/v1/tenants":                                           "Create a tenant",
+	"PATCH /api/v1/tenants/{id}":                                     "Change tenant {id}",
+	"DELETE /api/v1/tenants/{id}":                                    "Delete tenant {id}",
+	"POST /api/v1/tenants/{id}/host-app-secret":                      "Replace the host-app secret of tenant {id}",
+	"POST /api/v1/tenants/{id}/ext-oauth":                            "Add an OAuth provider",
+	"PATCH /api/v1/tenants/{id}/ext-oauth/{provider}":                "Change OAuth provider {provider}",
+	"DELETE /api/v1/tenants/{id}/ext-oauth/{provider}":               "Remove OAuth provider {provider}",
+	"POST /api/v1/tenants/{id}/users":                                "Add a user",
+	"DELETE /api/v1/tenants/{id}/users/{uid}":                        "Remove a user",
+	"DELETE /api/v1/tenants/{id}/tokens/{token_id}":                  "Revoke a user's sign-in token",
+	"PUT /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}":       "Save the {provider} API key",
+	"DELETE /api/v1/tenants/{id}/users/{uid}/api-keys/{provider}":    "Delete the {provider} API key",
+	"DELETE /api/v1/tenants/{id}/users/{uid}/connections/{provider}": "Disconnect {provider}",
+	"PUT /api/v1/tenants/{id}/tools":                                 "Switch tools on or off",
+	"POST /api/v1/tenants/{id}/tools/{name}/enable":                  "Switch on tool {name}",
+	"POST /api/v1/tenants/{id}/tools/{name}/disable":                 "Switch off tool {name}",
+	"POST /api/v1/tenants/{id}/tool-sets/{name}/enable":              "Switch on tool set {name}",
+	"POST /api/v1/tenants/{id}/tool-sets/{name}/disable":             "Switch off tool set {name}",
+	"PUT /api/v1/tenants/{id}/tool-search":                           "Switch tool search on or off",
+	"POST /api/v1/tenants/{id}/http-tools":                           "Add an HTTP tool",
+	"POST /api/v1/tenants/{id}/http-tools/import":                    "Import HTTP tools",
+	"PUT /api/v1/tenants/{id}/http-tools/{name}":                     "Change HTTP tool {name}",
+	"DELETE /api/v1/tenants/{id}/http-tools/{name}":                  "Remove HTTP tool {name}",
+	"POST /api/v1/tenants/{id}/upstreams":                            "Add an MCP server",
+	"PUT /api/v1/tenants/{id}/upstreams/{name}":                      "Change MCP server {name}",
+	"POST /api/v1/tenants/{id}/upstreams/{name}/restart":             "Restart MCP server {name}",
+	"DELETE /api/v1/tenants/{id}/upstreams/{name}":                   "Remove MCP server {name}",
+	"POST /api/v1/tenants/{id}/gates":                                "Ask for a code before some tools",
+	"PUT /api/v1/tenants/{id}/gates/{set}":                           "Change when {set} asks for a code",
+	"POST /api/v1/tenants/{id}/gates/{set}/enroll":                   "Enrol an authenticator app for {set}",
+	"DELETE /api/v1/tenants/{id}/gates/{set}":                        "Stop asking for a code for {set}",
+}
+
 // adminWords says what an admin request changed: a window form ("POST
 // /ui/providers/github/delete" reads "Remove OAuth provider github"; a
 // form it does not know reads "In this window: a › b") or an admin API
-// route ("DELETE /api/v1/tenants/{id}" with target "id=acme" reads "Admin
-// API: DELETE tenants/acme").
+// route ("DELETE /api/v1/tenants/{id}" with target "id=acme" reads
+// "Delete tenant acme"; one apiWords does not know, "Admin API: DELETE
+// tenants/acme").
 func adminWords(action, target string) string {
 	method, path, _ := strings.Cut(action, " ")
 	switch {
@@ -198,8 +238,16 @@ func adminWords(action, target string) string {
 			return w
 		}
 		return "In this window: " + strings.Join(strings.Split(strings.Trim(strings.TrimPrefix(path, "/ui/"), "/"), "/"), " › ")
-	case action == "POST /api/v1/ui/login-ticket":
-		return "Make a sign-in link for this window" // plexus open
+	case apiWords[action] != "":
+		words := apiWords[action]
+		for _, kv := range strings.Fields(target) {
+			k, v, _ := strings.Cut(kv, "=")
+			words = strings.ReplaceAll(words, "{"+k+"}", v)
+		}
+		if !strings.Contains(words, "{") {
+			return words
+		}
+		fallthrough // a value the record lacks: the route as it is
 	case strings.HasPrefix(path, "/api/v1/"):
 		path = strings.TrimPrefix(path, "/api/v1/")
 		var rest []string

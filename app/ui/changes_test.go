@@ -53,6 +53,30 @@ func TestEveryFormHasWords(t *testing.T) {
 	}
 }
 
+// TestEveryAPIRouteHasWords: each mutating admin API route (read from
+// adminapi's source) reads as a sentence, its path values filled in from
+// the record's target.
+func TestEveryAPIRouteHasWords(t *testing.T) {
+	src, err := os.ReadFile("../adminapi/routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := regexp.MustCompile(`\{"((?:POST|PUT|PATCH|DELETE) /api/v1/[^"]*)"`).FindAllStringSubmatch(string(src), -1)
+	if len(routes) < 25 {
+		t.Fatalf("found %d mutating routes; has the way routes are registered changed?", len(routes))
+	}
+	target := "id=acme uid=u-1 token_id=tok-1 name=thing provider=github set=files"
+	for _, m := range routes {
+		got := adminWords(m[1], target)
+		if strings.HasPrefix(got, "Admin API:") || strings.Contains(got, "{") {
+			t.Errorf("%s reads %q", m[1], got)
+		}
+	}
+	if got := adminWords("DELETE /api/v1/tenants/{id}/gates/{set}", "id=acme set=files"); got != "Stop asking for a code for files" {
+		t.Errorf("gate removal reads %q", got)
+	}
+}
+
 // FuzzAdminWords: any recorded action (a path a request chose) reads as
 // one line, without a panic.
 func FuzzAdminWords(f *testing.F) {
