@@ -46,12 +46,12 @@ type peek struct {
 // mcp-go answers is a JSON-RPC error object.
 func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &edge.StatusWriter{ResponseWriter: w}
 	tenantID := r.PathValue("tenant")
 	var c tools.Caller
 	defer func() {
 		s.log.DebugContext(r.Context(), "MCP request", "method", r.Method, "tenant", tenantID,
-			"user", c.UserID, "guest", c.Guest, "protocol", c.Protocol, "status", sw.status(),
+			"user", c.UserID, "guest", c.Guest, "protocol", c.Protocol, "status", sw.Status(),
 			"duration", time.Since(start))
 	}()
 	w = sw
@@ -235,39 +235,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) { edge.WriteJSON(w, sta
 // edge guard did not already, so handlers mounted without the daemon stay
 // safe.
 func foreignRequest(r *http.Request) (string, bool) { return edge.Refusal(r) }
-
-// statusWriter records the status code for the access log. It keeps
-// Flush working (SSE) and unwraps for http.ResponseController.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
-}

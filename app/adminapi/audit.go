@@ -13,6 +13,7 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/apiv1"
 	"github.com/plexus-mcp/plexus/mcpserver/audit"
+	"github.com/plexus-mcp/plexus/mcpserver/edge"
 )
 
 // Recorder receives audit records; *audit.Log satisfies it. Record must
@@ -56,7 +57,7 @@ func (a *api) serveRecorded(w http.ResponseWriter, r *http.Request, actor string
 		return
 	}
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &edge.StatusWriter{ResponseWriter: w}
 	a.mux.ServeHTTP(sw, r) // sets r.Pattern and the path values
 	c := audit.Call{Kind: audit.KindAdmin, Time: start, Duration: time.Since(start), Actor: actor,
 		Action: r.Pattern, Tenant: r.PathValue("id")}
@@ -70,14 +71,7 @@ func (a *api) serveRecorded(w http.ResponseWriter, r *http.Request, actor string
 		targets = append(targets, "created="+loc) // a create names its record here, not in its path
 	}
 	c.Target = strings.Join(targets, " ")
-	switch st := sw.status; {
-	case st == 0 || st < 400:
-		c.Outcome = audit.OutcomeOK
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		c.Outcome = audit.OutcomeDenied
-	default:
-		c.Outcome = audit.OutcomeFailed
-	}
+	c.Outcome = audit.OutcomeOf(sw.Status())
 	a.audit.Record(c)
 }
 
@@ -87,29 +81,6 @@ func clipPath(p string) string {
 	}
 	return p
 }
-
-// statusWriter notes the status a handler answers with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // auditQuery reads GET /api/v1/audit's filters from the URL as given;
 // adminops checks them. A limit that is not a number is -1 (refused).

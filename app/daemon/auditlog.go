@@ -17,6 +17,7 @@ import (
 
 	"github.com/plexus-mcp/plexus/app/ui"
 	"github.com/plexus-mcp/plexus/mcpserver/audit"
+	"github.com/plexus-mcp/plexus/mcpserver/edge"
 	"github.com/plexus-mcp/plexus/vault"
 )
 
@@ -142,17 +143,10 @@ func withAudit(rec *audit.Log, next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		sw := &auditStatusWriter{ResponseWriter: w}
+		sw := &edge.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		c.Time, c.Duration = start, time.Since(start)
-		switch st := sw.status; {
-		case st == 0 || st < 400:
-			c.Outcome = audit.OutcomeOK
-		case st == http.StatusUnauthorized || st == http.StatusForbidden:
-			c.Outcome = audit.OutcomeDenied
-		default:
-			c.Outcome = audit.OutcomeFailed
-		}
+		c.Outcome = audit.OutcomeOf(sw.Status())
 		rec.Record(c)
 	})
 }
@@ -163,29 +157,6 @@ func clipTo(s string, n int) string {
 	}
 	return s
 }
-
-// auditStatusWriter notes the status a handler answers with.
-type auditStatusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *auditStatusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *auditStatusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *auditStatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // maxEarlyRecords bounds what a locked daemon keeps for the audit log;
 // beyond it only the count grows.

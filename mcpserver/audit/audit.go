@@ -105,6 +105,18 @@ const (
 	KindAdmin Kind = "admin"
 )
 
+// OutcomeOf is the outcome of an HTTP request (not a tool call) that
+// answered status: 401 or 403 is denied, another error failed, the rest ok.
+func OutcomeOf(status int) Outcome {
+	switch {
+	case status < 400:
+		return OutcomeOK
+	case status == 401 || status == 403:
+		return OutcomeDenied
+	}
+	return OutcomeFailed
+}
+
 // Kinds lists the kinds, in the order a filter offers them.
 func Kinds() []Kind { return []Kind{KindToolCall, KindCredential, KindLogin, KindAdmin} }
 

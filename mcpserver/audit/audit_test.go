@@ -545,3 +545,12 @@ func FuzzAppendLine(f *testing.F) {
 		}
 	})
 }
+
+func TestOutcomeOf(t *testing.T) {
+	for status, want := range map[int]Outcome{200: OutcomeOK, 303: OutcomeOK, 400: OutcomeFailed, 401: OutcomeDenied,
+		403: OutcomeDenied, 404: OutcomeFailed, 422: OutcomeFailed, 500: OutcomeFailed} {
+		if got := OutcomeOf(status); got != want {
+			t.Errorf("OutcomeOf(%d) = %s, want %s", status, got, want)
+		}
+	}
+}
