@@ -370,6 +370,8 @@ func TestInstanceNotifications(t *testing.T) {
 	otherSink := Sink{Log: func(m mcp.LoggingMessageNotificationParams) { mu.Lock(); other = append(other, m); mu.Unlock() },
 		Key: "session-2", Owner: "user bob"}
 	sink.Owner = "user alice"
+	// wait puts a call through s in flight (and returns once it is) until
+	// stop.
 	wait := func(s Sink) (stop func()) {
 		ctx, cancel := context.WithCancel(t.Context())
 		w := mcp.CallToolRequest{}
@@ -380,21 +382,21 @@ func TestInstanceNotifications(t *testing.T) {
 			defer close(done)
 			_, _ = in.CallTool(ctx, w, s)
 		}()
+		for i := 0; ; i++ {
+			in.callsMu.Lock()
+			n := len(in.calls)
+			in.callsMu.Unlock()
+			if n == 1 {
+				break
+			}
+			if i == 500 {
+				t.Fatalf("%s's call never started", s.Owner)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		return func() { cancel(); <-done }
 	}
 	stopWaiting := wait(otherSink)
-	for i := 0; ; i++ { // until bob's call is in flight
-		in.callsMu.Lock()
-		n := len(in.calls)
-		in.callsMu.Unlock()
-		if n == 1 {
-			break
-		}
-		if i == 500 {
-			t.Fatal("bob's call never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	req.Params.Arguments = map[string]any{"message": "alice's secret plan"}
 	if _, err := in.CallTool(t.Context(), req, sink); err != nil {
 		t.Fatal(err)
@@ -411,18 +413,6 @@ func TestInstanceNotifications(t *testing.T) {
 	otherSink.Owner = "user alice" // the same person in another session
 	stopWaiting = wait(otherSink)
 	defer stopWaiting()
-	for i := 0; ; i++ {
-		in.callsMu.Lock()
-		n := len(in.calls)
-		in.callsMu.Unlock()
-		if n == 1 {
-			break
-		}
-		if i == 500 {
-			t.Fatal("alice's second call never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	req.Params.Arguments = map[string]any{"message": "again"}
 	if _, err := in.CallTool(t.Context(), req, sink); err != nil {
 		t.Fatal(err)
