@@ -25,15 +25,15 @@ import (
 const DefaultAuditRetention = audit.DefaultMaxAge
 
 // openAudit opens the audit log in the data dir. Arguments are masked
-// against every secret the vault stores and the daemon's own tokens.
+// against every secret the vault stores and the daemon's own tokens; with
+// no vault (a locked daemon, whose records carry no arguments) there is
+// nothing to mask against.
 func openAudit(cfg Config, v *vault.Vault, log *slog.Logger, ownSecrets ...string) (*audit.Log, error) {
-	sc := &secretCache{v: v, extra: ownSecrets, log: log}
-	return audit.Open(audit.Options{
-		Dir:     filepath.Join(cfg.DataDir, ActivityDirName),
-		MaxAge:  cfg.AuditRetention,
-		Logger:  log,
-		Secrets: sc.get,
-	})
+	o := audit.Options{Dir: filepath.Join(cfg.DataDir, ActivityDirName), MaxAge: cfg.AuditRetention, Logger: log}
+	if v != nil {
+		o.Secrets = (&secretCache{v: v, extra: ownSecrets, log: log}).get
+	}
+	return audit.Open(o)
 }
 
 // secretCache keeps the vault's SecretSet, rebuilt when the vault was

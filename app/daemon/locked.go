@@ -114,7 +114,7 @@ func (s *daemonApp) lockedApp(ctx context.Context, vh *vaultHolder, gate *handle
 		if !s.early.pending() {
 			return
 		}
-		rec, err := audit.Open(audit.Options{Dir: filepath.Join(s.cfg.DataDir, ActivityDirName), MaxAge: s.cfg.AuditRetention, Logger: s.log})
+		rec, err := openAudit(s.cfg, nil, s.log)
 		if err != nil {
 			s.log.Warn("The unlock attempts could not be written to the audit log", "error", err)
 			return

@@ -26,14 +26,7 @@ func redactable(secrets []string) []string {
 			out = append(out, s)
 		}
 	}
-	if len(out) > 1 {
-		// Insertion sort: there are one or two.
-		for i := 1; i < len(out); i++ {
-			for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
-				out[j], out[j-1] = out[j-1], out[j]
-			}
-		}
-	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
