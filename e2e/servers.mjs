@@ -20,6 +20,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
+import { waitRuntime } from "./runtime.mjs";
 
 const args = process.argv.slice(2);
 const bin = args[0];
@@ -61,24 +62,6 @@ function run(argv, env, input) {
     });
     if (input !== undefined) p.stdin.end(input);
   });
-}
-
-async function waitRuntime(dataDir, p, logPath) {
-  const rtPath = join(dataDir, "plexus.runtime.json");
-  for (let i = 0; i < 150; i++) {
-    if (p.exitCode !== null) break;
-    if (existsSync(rtPath)) {
-      try {
-        const rt = JSON.parse(readFileSync(rtPath, "utf8"));
-        if (rt.addr) return `http://${String(rt.addr).replace(/^https?:\/\//, "")}`;
-      } catch {
-        /* being written */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  console.error(readFileSync(logPath, "utf8"));
-  throw new Error("the daemon did not start");
 }
 
 async function shoot(page, name) {

@@ -31,6 +31,7 @@ import { chromium } from "playwright-core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { waitRuntime } from "./runtime.mjs";
 
 const args = process.argv.slice(2);
 const bin = args[0];
@@ -112,24 +113,6 @@ function startDaemon(dataDir, env, extra = []) {
   });
   children.push(p);
   return { p, log: out };
-}
-
-async function waitRuntime(dataDir, p, logPath) {
-  const rtPath = join(dataDir, "plexus.runtime.json");
-  for (let i = 0; i < 150; i++) {
-    if (p.exitCode !== null) break;
-    if (existsSync(rtPath)) {
-      try {
-        const rt = JSON.parse(readFileSync(rtPath, "utf8"));
-        if (rt.addr) return `http://${String(rt.addr).replace(/^https?:\/\//, "")}`;
-      } catch {
-        /* being written */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  console.error(readFileSync(logPath, "utf8"));
-  throw new Error("the daemon did not start");
 }
 
 function run(cmd, argv, env) {
